@@ -1,0 +1,186 @@
+"""In-memory backend: data lives as long as the backend object.
+
+Each object keeps a dict of encoded key → value, a sorted list of encoded keys (maintained with
+:mod:`bisect`, so listing never sorts), and the write version of every key ever written
+(tombstones included) for conflict checks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Collection, Iterable, Mapping
+
+from .base import (
+    KEEP,
+    Backend,
+    CommitConflict,
+    Keep,
+    ObjectStore,
+    check_limit,
+    decode_key,
+    encode_key,
+    key_range,
+    validate_object_hex,
+)
+
+__all__ = ["MemoryBackend", "MemoryObjectStore"]
+
+
+class MemoryObjectStore(ObjectStore):
+    """One Durable Object's data in memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[bytes, bytes] = {}
+        self._sorted: list[bytes] = []
+        self._key_versions: dict[bytes, int] = {}
+        self._alarm: int | None = None
+        self._alarm_version = 0
+        self._version = 0
+        self._size = 0
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        with self._lock:
+            found: dict[str, bytes] = {}
+            for key in keys:
+                value = self._values.get(encode_key(key))
+                if value is not None:
+                    found[key] = value
+            return found
+
+    def list(
+        self,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        prefix: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, bytes]]:
+        check_limit(limit)
+        bounds = key_range(start, end, prefix)
+        if bounds is None:
+            return []
+        low, high = bounds
+        with self._lock:
+            first = bisect.bisect_left(self._sorted, low)
+            stop = len(self._sorted) if high is None else bisect.bisect_left(self._sorted, high)
+            if reverse:
+                begin = first if limit is None else max(first, stop - limit)
+                chosen = self._sorted[begin:stop][::-1]
+            else:
+                chosen = self._sorted[first : stop if limit is None else min(stop, first + limit)]
+            return [(decode_key(raw), self._values[raw]) for raw in chosen]
+
+    def commit(
+        self,
+        *,
+        puts: Mapping[str, bytes],
+        deletes: Collection[str],
+        alarm: int | None | Keep = KEEP,
+        delete_all: bool = False,
+        read_keys: Collection[str] | None = None,
+        read_alarm: bool = False,
+        read_version: int | None = None,
+    ) -> int:
+        encoded_puts = [(encode_key(key), bytes(value)) for key, value in puts.items()]
+        encoded_deletes = [encode_key(key) for key in deletes]
+        with self._lock:
+            if read_version is not None:
+                self._check(read_keys or (), read_alarm, read_version)
+            if not (encoded_puts or encoded_deletes or delete_all or alarm is not KEEP):
+                return self._version
+            version = self._version + 1
+            if delete_all:
+                for raw in self._sorted:
+                    self._key_versions[raw] = version
+                self._values.clear()
+                self._sorted.clear()
+                self._size = 0
+            for raw in encoded_deletes:
+                self._remove(raw, version)
+            for raw, value in encoded_puts:
+                self._insert(raw, value, version)
+            if alarm is not KEEP:
+                self._alarm = alarm
+                self._alarm_version = version
+            self._version = version
+            return version
+
+    def _check(self, read_keys: Iterable[str], read_alarm: bool, read_version: int) -> None:
+        conflicts = [
+            key for key in read_keys if self._key_versions.get(encode_key(key), 0) > read_version
+        ]
+        alarm_conflict = read_alarm and self._alarm_version > read_version
+        if conflicts or alarm_conflict:
+            versions = [self._key_versions[encode_key(key)] for key in conflicts]
+            if alarm_conflict:
+                versions.append(self._alarm_version)
+            raise CommitConflict(conflicts, max(versions), alarm=alarm_conflict)
+
+    def _remove(self, raw: bytes, version: int) -> None:
+        old = self._values.pop(raw, None)
+        if old is None:
+            return
+        del self._sorted[bisect.bisect_left(self._sorted, raw)]
+        self._size -= len(raw) + len(old)
+        self._key_versions[raw] = version
+
+    def _insert(self, raw: bytes, value: bytes, version: int) -> None:
+        old = self._values.get(raw)
+        if old is None:
+            bisect.insort(self._sorted, raw)
+            self._size += len(raw)
+        else:
+            self._size -= len(old)
+        self._values[raw] = value
+        self._size += len(value)
+        self._key_versions[raw] = version
+
+    def version(self) -> int:
+        with self._lock:
+            return self._version
+
+    def get_alarm(self) -> int | None:
+        with self._lock:
+            return self._alarm
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            return self._size
+
+    def has_data(self) -> bool:
+        """Return whether the object has any key or an alarm."""
+        with self._lock:
+            return bool(self._values) or self._alarm is not None
+
+
+class MemoryBackend(Backend):
+    """Backend keeping every object in process memory."""
+
+    location = "memory"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stores: dict[tuple[str, str], MemoryObjectStore] = {}
+
+    def open(self, binding: str, object_hex: str) -> MemoryObjectStore:
+        validate_object_hex(object_hex)
+        with self._lock:
+            store = self._stores.get((binding, object_hex))
+            if store is None:
+                store = self._stores[(binding, object_hex)] = MemoryObjectStore()
+            return store
+
+    def list_objects(self, binding: str) -> list[str]:
+        with self._lock:
+            stores = [(key[1], store) for key, store in self._stores.items() if key[0] == binding]
+        return sorted(object_hex for object_hex, store in stores if store.has_data())
+
+    def close(self) -> None:
+        """Nothing to release; data stays readable until the backend is dropped."""

@@ -1,0 +1,393 @@
+"""Redis backend (redis-py, synchronous client).
+
+Layout, for prefix ``P`` (default ``mfbook:``), escaped binding ``B`` and hex id ``H``; the
+``{B:H}`` hash tag puts every key of one object in one Redis Cluster slot::
+
+    P{B:H}:kv          hash   encoded key -> value
+    P{B:H}:keys        zset   encoded keys, score 0 (ZRANGEBYLEX = UTF-8 byte order)
+    P{B:H}:ver         hash   encoded key -> version of its last write (tombstones too)
+    P{B:H}:meta        hash   version, alarm, alarm_version, size
+    P{B:H}:commit:<t>  string version committed with token t (expires after 10 minutes)
+    Pobjects:B         set    hex ids that were ever written (index for list_objects)
+
+Every commit is ONE Lua script (EVALSHA, reloaded on NOSCRIPT) that checks the read set against
+``read_version`` and applies the writes, so commits are atomic and serializable across
+processes. Listing is one Lua script too (ZRANGEBYLEX + HMGET in one snapshot).
+
+The ``objects`` index set has no hash tag, so it is in a different slot than the object's keys
+and is written outside the commit script: it is added to *before* the first write of each
+object and never shrunk, so it is a superset; ``list_objects`` keeps ids that still have data.
+(Cluster deployments are not supported by this client: it talks to one Redis node.)
+
+Lost connections raise :class:`~mfbook.backends.base.BackendUnavailable` naming the URL
+without its password. Each operation is retried once on a fresh connection (so the first call
+after a server restart succeeds); a commit is retried with the same token, so a commit whose
+reply was lost is never applied twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .base import (
+    KEEP,
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    CommitConflict,
+    Keep,
+    ObjectStore,
+    check_limit,
+    decode_key,
+    encode_key,
+    escape_binding,
+    key_range,
+    validate_object_hex,
+)
+
+__all__ = ["RedisBackend", "RedisObjectStore", "redact_url"]
+
+_T = TypeVar("_T")
+
+_COMMIT_LUA = """\
+local kv, zkeys, ver, meta, token_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local token = ARGV[1]
+if token ~= '' then
+  local done = redis.call('GET', token_key)
+  if done then
+    return {2, tonumber(done)}
+  end
+end
+
+local read_version = ARGV[2]
+local n_read = tonumber(ARGV[7])
+local index = 8
+if read_version ~= '' then
+  local limit = tonumber(read_version)
+  local result = {0, 0, 0}
+  local winning = 0
+  for i = index, index + n_read - 1 do
+    local written = redis.call('HGET', ver, ARGV[i])
+    if written and tonumber(written) > limit then
+      result[#result + 1] = ARGV[i]
+      if tonumber(written) > winning then winning = tonumber(written) end
+    end
+  end
+  if ARGV[3] == '1' then
+    local written = redis.call('HGET', meta, 'alarm_version')
+    if written and tonumber(written) > limit then
+      result[3] = 1
+      if tonumber(written) > winning then winning = tonumber(written) end
+    end
+  end
+  if winning > 0 then
+    result[2] = winning
+    return result
+  end
+end
+index = index + n_read
+
+local n_del = tonumber(ARGV[index])
+local del_first = index + 1
+index = del_first + n_del
+local n_put = tonumber(ARGV[index])
+local put_first = index + 1
+local alarm_mode = ARGV[5]
+
+if n_del == 0 and n_put == 0 and ARGV[4] ~= '1' and alarm_mode == 'keep' then
+  return {1, tonumber(redis.call('HGET', meta, 'version') or '0')}
+end
+
+local version = redis.call('HINCRBY', meta, 'version', 1)
+
+local size = tonumber(redis.call('HGET', meta, 'size') or '0')
+if ARGV[4] == '1' then
+  local all = redis.call('HKEYS', kv)
+  for _, key in ipairs(all) do
+    redis.call('HSET', ver, key, version)
+  end
+  redis.call('DEL', kv, zkeys)
+  size = 0
+end
+for i = del_first, del_first + n_del - 1 do
+  local old = redis.call('HSTRLEN', kv, ARGV[i])
+  if redis.call('HDEL', kv, ARGV[i]) == 1 then
+    redis.call('ZREM', zkeys, ARGV[i])
+    redis.call('HSET', ver, ARGV[i], version)
+    size = size - old - string.len(ARGV[i])
+  end
+end
+for i = put_first, put_first + 2 * n_put - 1, 2 do
+  if redis.call('HEXISTS', kv, ARGV[i]) == 1 then
+    size = size - redis.call('HSTRLEN', kv, ARGV[i])
+  else
+    size = size + string.len(ARGV[i])
+    redis.call('ZADD', zkeys, 0, ARGV[i])
+  end
+  size = size + string.len(ARGV[i + 1])
+  redis.call('HSET', kv, ARGV[i], ARGV[i + 1])
+  redis.call('HSET', ver, ARGV[i], version)
+end
+redis.call('HSET', meta, 'size', size)
+if alarm_mode == 'set' then
+  redis.call('HSET', meta, 'alarm', ARGV[6], 'alarm_version', version)
+elseif alarm_mode == 'del' then
+  redis.call('HDEL', meta, 'alarm')
+  redis.call('HSET', meta, 'alarm_version', version)
+end
+if token ~= '' then
+  redis.call('SET', token_key, version, 'EX', 600)
+end
+return {1, version}
+"""
+
+_LIST_LUA = """\
+-- KEYS[1] zset of keys, KEYS[2] kv hash; ARGV: min, max, reverse ('0'/'1'), limit (-1 = all)
+local keys
+if ARGV[3] == '1' then
+  keys = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[2], ARGV[1], 'LIMIT', 0, ARGV[4])
+else
+  keys = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[4])
+end
+local result = {}
+for first = 1, #keys, 1000 do
+  local last = math.min(first + 999, #keys)
+  local values = redis.call('HMGET', KEYS[2], unpack(keys, first, last))
+  for i = first, last do
+    result[#result + 1] = keys[i]
+    result[#result + 1] = values[i - first + 1]
+  end
+end
+return result
+"""
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without its password (``redis://:secret@h/0`` → ``redis://h/0``)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = (f"{parts.username}@" if parts.username else "") + host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparsable redis URL>"
+
+
+class RedisObjectStore(ObjectStore):
+    """One Durable Object stored in Redis."""
+
+    def __init__(self, backend: RedisBackend, binding: str, object_hex: str) -> None:
+        self._backend = backend
+        self._binding = binding
+        self._object_hex = object_hex
+        base = f"{backend.prefix}{{{escape_binding(binding)}:{object_hex}}}"
+        self._kv = f"{base}:kv"
+        self._zkeys = f"{base}:keys"
+        self._ver = f"{base}:ver"
+        self._meta = f"{base}:meta"
+        self._token_base = f"{base}:commit:"
+        self._indexed = False
+
+    @property
+    def redis_keys(self) -> tuple[str, str, str, str]:
+        """Names of the kv hash, key zset, version hash and meta hash of this object."""
+        return self._kv, self._zkeys, self._ver, self._meta
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        wanted = {encode_key(key): key for key in keys}
+        if not wanted:
+            return {}
+        raw_keys = list(wanted)
+        client = self._backend.client
+        values = self._backend.call(lambda: client.hmget(self._kv, raw_keys))
+        return {
+            wanted[raw]: cast(bytes, value)
+            for raw, value in zip(raw_keys, values, strict=True)
+            if value is not None
+        }
+
+    def list(
+        self,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        prefix: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, bytes]]:
+        check_limit(limit)
+        bounds = key_range(start, end, prefix)
+        if bounds is None:
+            return []
+        low, high = bounds
+        minimum = b"[" + low if low else b"-"
+        maximum = b"(" + high if high is not None else b"+"
+        args = [minimum, maximum, b"1" if reverse else b"0", -1 if limit is None else limit]
+        script = self._backend.list_script
+        flat = self._backend.call(lambda: script(keys=[self._zkeys, self._kv], args=args))
+        return [
+            (decode_key(flat[index]), flat[index + 1])
+            for index in range(0, len(flat), 2)
+            if flat[index + 1] is not None
+        ]
+
+    def commit(
+        self,
+        *,
+        puts: Mapping[str, bytes],
+        deletes: Collection[str],
+        alarm: int | None | Keep = KEEP,
+        delete_all: bool = False,
+        read_keys: Collection[str] | None = None,
+        read_alarm: bool = False,
+        read_version: int | None = None,
+    ) -> int:
+        writes = bool(puts or deletes or delete_all or alarm is not KEEP)
+        if writes and not self._indexed:
+            client = self._backend.client
+            index_key = self._backend.index_key(self._binding)
+            self._backend.call(lambda: client.sadd(index_key, self._object_hex))
+            self._indexed = True
+        token = uuid.uuid4().hex if writes else ""
+        checked = [encode_key(key) for key in read_keys or ()]
+        args: list[Any] = [
+            token,
+            "" if read_version is None else str(int(read_version)),
+            "1" if read_alarm else "0",
+            "1" if delete_all else "0",
+            "keep" if alarm is KEEP else ("del" if alarm is None else "set"),
+            "" if alarm is KEEP or alarm is None else str(int(alarm)),
+            len(checked),
+            *checked,
+            len(deletes),
+            *(encode_key(key) for key in deletes),
+            len(puts),
+        ]
+        for key, value in puts.items():
+            args.append(encode_key(key))
+            args.append(bytes(value))
+        keys = [self._kv, self._zkeys, self._ver, self._meta, self._token_base + token]
+        script = self._backend.commit_script
+        reply = self._backend.call(lambda: script(keys=keys, args=args))
+        if int(reply[0]) == 0:
+            conflicts = [decode_key(raw) for raw in reply[3:]]
+            raise CommitConflict(conflicts, int(reply[1]), alarm=int(reply[2]) == 1)
+        return int(reply[1])
+
+    def _meta_field(self, field: str) -> bytes | None:
+        client = self._backend.client
+        value = self._backend.call(lambda: client.hget(self._meta, field))
+        return cast("bytes | None", value)
+
+    def version(self) -> int:
+        value = self._meta_field("version")
+        return 0 if value is None else int(value)
+
+    def get_alarm(self) -> int | None:
+        value = self._meta_field("alarm")
+        return None if value is None else int(value)
+
+    def count(self) -> int:
+        client = self._backend.client
+        return int(self._backend.call(lambda: client.zcard(self._zkeys)))
+
+    def size_bytes(self) -> int:
+        value = self._meta_field("size")
+        return 0 if value is None else int(value)
+
+    def has_data(self) -> bool:
+        """Return whether the object has any key or an alarm."""
+        client = self._backend.client
+
+        def query() -> list[Any]:
+            pipeline = client.pipeline(transaction=False)
+            pipeline.exists(self._kv)
+            pipeline.hexists(self._meta, "alarm")
+            return pipeline.execute()
+
+        has_keys, has_alarm = self._backend.call(query)
+        return bool(has_keys) or bool(has_alarm)
+
+
+class RedisBackend(Backend):
+    """Backend storing objects in one Redis server (``redis://`` or ``rediss://`` URL)."""
+
+    def __init__(
+        self, url: str, *, prefix: str = "mfbook:", options: Mapping[str, Any] | None = None
+    ) -> None:
+        """Connect lazily to ``url``.
+
+        Args:
+            url: ``redis://[[user]:password@]host[:port][/db]`` or ``rediss://…`` (TLS).
+            prefix: Prefix of every Redis key this backend writes.
+            options: Extra keyword arguments for ``redis.Redis.from_url``.
+        """
+        self.url = url
+        self.location = redact_url(url)
+        self.prefix = prefix
+        settings: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5}
+        settings.update(options or {})
+        settings["decode_responses"] = False  # keys and values are bytes
+        self.client: redis.Redis = redis.Redis.from_url(url, **settings)
+        self.commit_script = self.client.register_script(_COMMIT_LUA)
+        self.list_script = self.client.register_script(_LIST_LUA)
+        self._lock = threading.Lock()
+        self._stores: dict[tuple[str, str], RedisObjectStore] = {}
+
+    def call(self, operation: Callable[[], _T]) -> _T:
+        """Run ``operation`` (retried once on a fresh connection) and translate errors.
+
+        Raises:
+            BackendUnavailable: The server could not be reached twice in a row.
+            BackendError: Redis answered with an error.
+        """
+        for attempt in (1, 2):
+            try:
+                return operation()
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if attempt == 2:
+                    raise BackendUnavailable(
+                        f"Redis at {self.location} is unavailable: {error}", location=self.location
+                    ) from error
+            except redis.RedisError as error:
+                raise BackendError(f"Redis at {self.location} failed: {error}") from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def index_key(self, binding: str) -> str:
+        """Name of the set of object ids ever written in ``binding``."""
+        return f"{self.prefix}objects:{escape_binding(binding)}"
+
+    def open(self, binding: str, object_hex: str) -> RedisObjectStore:
+        validate_object_hex(object_hex)
+        with self._lock:
+            store = self._stores.get((binding, object_hex))
+            if store is None:
+                store = self._stores[(binding, object_hex)] = RedisObjectStore(
+                    self, binding, object_hex
+                )
+            return store
+
+    def list_objects(self, binding: str) -> list[str]:
+        index_key = self.index_key(binding)
+        members = self.call(lambda: self.client.smembers(index_key))
+        ids = sorted(cast(bytes, raw).decode("ascii") for raw in members)
+        return [object_hex for object_hex in ids if self.open(binding, object_hex).has_data()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._stores.clear()
+        self.client.close()

@@ -1,0 +1,414 @@
+"""SQLite backend: one database per object at ``<root>/<binding>/<hex id>/storage.sqlite3``.
+
+- The binding directory name is :func:`~mfbook.backends.base.escape_binding` of the binding
+  and the object directory is the validated hex id, so nothing is written outside ``root``.
+- Keys are BLOBs (the encoded key), so any key works and ``ORDER BY key`` is byte order.
+- Schema: ``kv(key BLOB PRIMARY KEY, value BLOB NULL, version INTEGER)`` where a NULL value is a
+  tombstone, and ``meta(id=0, version, alarm, alarm_version)``.
+- WAL journal, ``synchronous=NORMAL``: each commit is one ``BEGIN IMMEDIATE … COMMIT``
+  transaction, atomic even if the process is killed mid-write. The object version is read
+  inside that transaction, so two processes sharing a directory serialize their commits and
+  see each other's writes (``busy_timeout`` waits for the other writer; if it never finishes,
+  :class:`~mfbook.backends.base.BackendUnavailable` is raised).
+- Files are created lazily by the first commit that writes; reading an object that does not
+  exist creates nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
+
+from .base import (
+    KEEP,
+    Backend,
+    BackendUnavailable,
+    CommitConflict,
+    Keep,
+    ObjectStore,
+    check_limit,
+    decode_key,
+    encode_key,
+    escape_binding,
+    key_range,
+    unescape_binding,
+    validate_object_hex,
+)
+
+__all__ = ["DATABASE_NAME", "SqliteBackend", "SqliteObjectStore"]
+
+#: File name of each object's database inside its directory.
+DATABASE_NAME = "storage.sqlite3"
+
+_BUSY_TIMEOUT_MS = 10_000
+_CHUNK = 500
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS kv ("
+    " key BLOB PRIMARY KEY NOT NULL, value BLOB, version INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS meta ("
+    " id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL,"
+    " alarm INTEGER, alarm_version INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO meta (id, version, alarm, alarm_version) VALUES (0, 0, NULL, 0)",
+)
+
+
+def _initialize(connection: sqlite3.Connection) -> None:
+    """Switch to WAL and create the schema, retrying while another process does the same.
+
+    Changing the journal mode of a new database can fail with ``SQLITE_BUSY`` without the
+    busy handler being called, so this retries for up to the busy timeout.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA:
+                    connection.execute(statement)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            return
+        except sqlite3.OperationalError as error:
+            busy = "locked" in str(error) or "busy" in str(error)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+class SqliteObjectStore(ObjectStore):
+    """One Durable Object stored in its own SQLite database."""
+
+    def __init__(
+        self, directory: Path, *, on_connect: Callable[[SqliteObjectStore], None] | None = None
+    ) -> None:
+        """Create a store for ``directory`` (nothing is opened until needed).
+
+        Args:
+            directory: The object's directory.
+            on_connect: Called (holding this store's lock) after the connection opens.
+        """
+        self._directory = directory
+        self._path = directory / DATABASE_NAME
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
+        self._on_connect = on_connect
+
+    @property
+    def path(self) -> Path:
+        """Path of the object's database file (may not exist yet)."""
+        return self._path
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
+        if self._connection is not None:
+            return self._connection
+        if not create and not self._path.exists():
+            return None
+        try:
+            if create:
+                self._directory.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, cached_statements=256
+            )
+            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            _initialize(connection)
+        except (sqlite3.Error, OSError) as error:
+            raise self._unavailable(error) from error
+        self._connection = connection
+        if self._on_connect is not None:
+            self._on_connect(self)
+        return connection
+
+    def _unavailable(self, error: BaseException) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"SQLite storage at {self._path} is unavailable: {error}", location=str(self._path)
+        )
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        wanted = {encode_key(key): key for key in keys}
+        with self._lock:
+            connection = self._connect(create=False)
+            if connection is None or not wanted:
+                return {}
+            raw_keys = list(wanted)
+            found: dict[str, bytes] = {}
+            try:
+                for index in range(0, len(raw_keys), _CHUNK):
+                    chunk = raw_keys[index : index + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = connection.execute(
+                        f"SELECT key, value FROM kv WHERE key IN ({marks}) AND value IS NOT NULL",
+                        chunk,
+                    )
+                    for raw, value in rows:
+                        found[wanted[raw]] = value
+            except sqlite3.Error as error:
+                raise self._unavailable(error) from error
+        return {key: found[key] for key in wanted.values() if key in found}
+
+    def list(
+        self,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        prefix: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, bytes]]:
+        check_limit(limit)
+        bounds = key_range(start, end, prefix)
+        if bounds is None:
+            return []
+        low, high = bounds
+        sql = "SELECT key, value FROM kv WHERE value IS NOT NULL AND key >= ?"
+        params: list[object] = [low]
+        if high is not None:
+            sql += " AND key < ?"
+            params.append(high)
+        sql += " ORDER BY key DESC" if reverse else " ORDER BY key"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            connection = self._connect(create=False)
+            if connection is None:
+                return []
+            try:
+                rows = connection.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise self._unavailable(error) from error
+        return [(decode_key(raw), value) for raw, value in rows]
+
+    def commit(
+        self,
+        *,
+        puts: Mapping[str, bytes],
+        deletes: Collection[str],
+        alarm: int | None | Keep = KEEP,
+        delete_all: bool = False,
+        read_keys: Collection[str] | None = None,
+        read_alarm: bool = False,
+        read_version: int | None = None,
+    ) -> int:
+        encoded_puts = [(encode_key(key), bytes(value)) for key, value in puts.items()]
+        encoded_deletes = [(encode_key(key),) for key in deletes]
+        writes = bool(encoded_puts or encoded_deletes or delete_all or alarm is not KEEP)
+        with self._lock:
+            connection = self._connect(create=writes)
+            if connection is None:  # nothing stored and nothing to write: version 0 everywhere
+                return 0
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise self._unavailable(error) from error
+            try:
+                current, alarm_version = connection.execute(
+                    "SELECT version, alarm_version FROM meta WHERE id = 0"
+                ).fetchone()
+                if read_version is not None:
+                    self._check(
+                        connection, read_keys or (), read_alarm, read_version, alarm_version
+                    )
+                if not writes:
+                    connection.execute("COMMIT")
+                    return int(current)
+                version = current + 1
+                if delete_all:
+                    connection.execute(
+                        "UPDATE kv SET value = NULL, version = ? WHERE value IS NOT NULL",
+                        (version,),
+                    )
+                if encoded_deletes:
+                    connection.executemany(
+                        "UPDATE kv SET value = NULL, version = ?1"
+                        " WHERE key = ?2 AND value IS NOT NULL",
+                        [(version, raw) for (raw,) in encoded_deletes],
+                    )
+                if encoded_puts:
+                    connection.executemany(
+                        "INSERT OR REPLACE INTO kv (key, value, version) VALUES (?, ?, ?)",
+                        [(raw, value, version) for raw, value in encoded_puts],
+                    )
+                if alarm is KEEP:
+                    connection.execute("UPDATE meta SET version = ? WHERE id = 0", (version,))
+                else:
+                    connection.execute(
+                        "UPDATE meta SET version = ?1, alarm = ?2, alarm_version = ?1 WHERE id = 0",
+                        (version, alarm),
+                    )
+                connection.execute("COMMIT")
+                return int(version)
+            except BaseException as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise self._unavailable(error) from error
+                raise
+
+    @staticmethod
+    def _check(
+        connection: sqlite3.Connection,
+        read_keys: Iterable[str],
+        read_alarm: bool,
+        read_version: int,
+        alarm_version: int,
+    ) -> None:
+        conflicts: list[str] = []
+        versions: list[int] = []
+        for key in read_keys:
+            row = connection.execute(
+                "SELECT version FROM kv WHERE key = ?", (encode_key(key),)
+            ).fetchone()
+            if row is not None and row[0] > read_version:
+                conflicts.append(key)
+                versions.append(row[0])
+        alarm_conflict = read_alarm and alarm_version > read_version
+        if alarm_conflict:
+            versions.append(alarm_version)
+        if versions:
+            raise CommitConflict(conflicts, max(versions), alarm=alarm_conflict)
+
+    def _scalar(self, sql: str, default: int | None) -> int | None:
+        with self._lock:
+            connection = self._connect(create=False)
+            if connection is None:
+                return default
+            try:
+                row = connection.execute(sql).fetchone()
+            except sqlite3.Error as error:
+                raise self._unavailable(error) from error
+        return None if row is None or row[0] is None else int(row[0])
+
+    def version(self) -> int:
+        return self._scalar("SELECT version FROM meta WHERE id = 0", 0) or 0
+
+    def get_alarm(self) -> int | None:
+        return self._scalar("SELECT alarm FROM meta WHERE id = 0", None)
+
+    def count(self) -> int:
+        return self._scalar("SELECT count(*) FROM kv WHERE value IS NOT NULL", 0) or 0
+
+    def size_bytes(self) -> int:
+        return (
+            self._scalar(
+                "SELECT total(length(key) + length(value)) FROM kv WHERE value IS NOT NULL", 0
+            )
+            or 0
+        )
+
+    def has_data(self) -> bool:
+        """Return whether the object has any key or an alarm."""
+        return (
+            self.get_alarm() is not None
+            or self._scalar("SELECT EXISTS (SELECT 1 FROM kv WHERE value IS NOT NULL)", 0) == 1
+        )
+
+    @property
+    def connected(self) -> bool:
+        """Whether the store holds an open connection."""
+        return self._connection is not None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def try_close(self) -> bool:
+        """Close the connection unless another thread is using the store right now."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._close_locked()
+        finally:
+            self._lock.release()
+        return True
+
+    def _close_locked(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class SqliteBackend(Backend):
+    """Backend storing each object in its own SQLite database under ``root``."""
+
+    def __init__(self, root: str | os.PathLike[str], *, max_connections: int = 128) -> None:
+        """Create a backend rooted at ``root`` (made absolute now; created on first write).
+
+        Args:
+            root: Directory holding one subdirectory per binding.
+            max_connections: Open databases kept at most; the longest-open ones are closed
+                (and reopen transparently when used again).
+        """
+        self.root = Path(root).absolute()
+        self.location = str(self.root)
+        self.max_connections = max_connections
+        self._lock = threading.Lock()
+        self._stores: dict[tuple[str, str], SqliteObjectStore] = {}
+        self._connected: OrderedDict[int, SqliteObjectStore] = OrderedDict()
+        self._connected_lock = threading.Lock()
+
+    def _register_connection(self, store: SqliteObjectStore) -> None:
+        with self._connected_lock:
+            self._connected[id(store)] = store
+            self._connected.move_to_end(id(store))
+            for key in list(self._connected)[: max(0, len(self._connected) - self.max_connections)]:
+                victim = self._connected[key]
+                if victim is not store and victim.try_close():
+                    del self._connected[key]
+            for key, candidate in list(self._connected.items()):
+                if not candidate.connected:
+                    del self._connected[key]
+
+    def object_directory(self, binding: str, object_hex: str) -> Path:
+        """Return the directory holding the data of one object."""
+        return self.root / escape_binding(binding) / validate_object_hex(object_hex)
+
+    def open(self, binding: str, object_hex: str) -> SqliteObjectStore:
+        directory = self.object_directory(binding, object_hex)
+        with self._lock:
+            store = self._stores.get((binding, object_hex))
+            if store is None:
+                store = self._stores[(binding, object_hex)] = SqliteObjectStore(
+                    directory, on_connect=self._register_connection
+                )
+            return store
+
+    def list_objects(self, binding: str) -> list[str]:
+        directory = self.root / escape_binding(binding)
+        try:
+            names = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
+        except FileNotFoundError:
+            return []
+        found: list[str] = []
+        for name in names:
+            try:
+                validate_object_hex(name)
+            except ValueError:
+                continue
+            if (directory / name / DATABASE_NAME).exists() and self.open(binding, name).has_data():
+                found.append(name)
+        return found
+
+    def list_bindings(self) -> list[str]:
+        """Return the binding names that have a directory under ``root``."""
+        try:
+            return sorted(unescape_binding(e.name) for e in os.scandir(self.root) if e.is_dir())
+        except (FileNotFoundError, ValueError):
+            return []
+
+    def close(self) -> None:
+        with self._lock:
+            stores = list(self._stores.values())
+            self._stores.clear()
+        for store in stores:
+            store.close()

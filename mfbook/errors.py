@@ -1,0 +1,111 @@
+"""The mfbook exception tree.
+
+::
+
+    MfbookError                 base of everything mfbook raises on purpose
+    ├── ConfigError             a bad option or configuration file (names the option)
+    ├── DisposedError           the Miniflare instance was disposed
+    ├── WorkerError             a JavaScript exception escaped worker code (name, message, stack)
+    │   └── LimitExceeded       the isolate hit its CPU, memory or stack limit
+    └── StorageError            a storage operation failed in the emulator
+        ├── ConflictError       an OCC transaction gave up after its retries
+        └── BackendUnavailable  the persistence backend could not be reached
+
+Validation errors of the Python storage API are ``TypeError``/``RangeError``-alikes
+(:class:`StorageTypeError`, :class:`StorageRangeError`) carrying the exact text that
+JavaScript would see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "ConflictError",
+    "DisposedError",
+    "LimitExceeded",
+    "MfbookError",
+    "StorageError",
+    "StorageRangeError",
+    "StorageTypeError",
+    "WorkerError",
+]
+
+
+class MfbookError(Exception):
+    """Base class of the errors mfbook raises on purpose."""
+
+
+class ConfigError(MfbookError, ValueError):
+    """A configuration mistake; the message names the option and the bad value."""
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class DisposedError(MfbookError, RuntimeError):
+    """The emulator was disposed; create a new ``Miniflare``."""
+
+
+class WorkerError(MfbookError):
+    """A JavaScript error escaped worker code.
+
+    Attributes:
+        name: The JS error's ``name`` (``TypeError``, ``RangeError``, ...).
+        js_message: The JS error's ``message``.
+        stack: The JS stack with file names and line numbers of the worker's own source.
+    """
+
+    def __init__(self, name: str, message: str, stack: str = "") -> None:
+        super().__init__(f"{name}: {message}" if name else message)
+        self.name = name
+        self.js_message = message
+        self.stack = stack
+
+    @classmethod
+    def from_envelope(cls, envelope: dict[str, Any]) -> WorkerError:
+        """Builds the error from the kernel's ``{name, message, stack}`` envelope."""
+        error_class = LimitExceeded if envelope.get("limit") else cls
+        return error_class(
+            str(envelope.get("name", "Error")),
+            str(envelope.get("message", "")),
+            str(envelope.get("stack", "")),
+        )
+
+
+class LimitExceeded(WorkerError):
+    """Worker code ran past the CPU-time, memory or stack limit of its isolate."""
+
+
+class StorageError(MfbookError):
+    """A storage operation failed inside the emulator."""
+
+
+class ConflictError(StorageError):
+    """An optimistic transaction kept conflicting and gave up.
+
+    Attributes:
+        object_id: Hex id of the Durable Object.
+        keys: Keys whose newer commits invalidated the last attempt.
+        txn_id: The transaction's id on the trace.
+        attempts: How many times the closure ran.
+    """
+
+    def __init__(
+        self, message: str, *, object_id: str, keys: tuple[str, ...], txn_id: int, attempts: int
+    ) -> None:
+        super().__init__(message)
+        self.object_id = object_id
+        self.keys = keys
+        self.txn_id = txn_id
+        self.attempts = attempts
+
+
+class StorageTypeError(MfbookError, TypeError):
+    """Invalid argument to the storage API (same text as the JS ``TypeError``)."""
+
+
+class StorageRangeError(MfbookError, ValueError):
+    """An argument outside the storage limits (same text as the JS ``RangeError``)."""

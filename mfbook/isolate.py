@@ -1,0 +1,242 @@
+"""One QuickJS context per worker: loading the runtime, and *deliveries* into it.
+
+A delivery is one call into a kernel entry point followed by draining the job queue and
+collecting the outbox (docs/ARCHITECTURE.md section 1). The CPU-time limit applies to every
+call into the context; a job queue that never drains (an endless ``await`` loop) is cut off
+by the same budget. Limits surface as :class:`IsolateFault`, after which the runtime either
+fails the one request that caused it or, when the isolate may be damaged (out of memory, a
+runaway job queue), replaces the isolate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import quickjs
+
+from .messages import MESSAGES
+from .modules import Bundle
+
+__all__ = ["Isolate", "IsolateFault", "IsolateLimits", "PRELUDE_FILES"]
+
+PRELUDE_FILES = (
+    "random.js",
+    "encoding.js",
+    "events.js",
+    "url.js",
+    "crypto.js",
+    "console.js",
+    "structured_clone.js",
+    "streams.js",
+    "blob.js",
+    "fetch_api.js",
+)
+
+
+@dataclass(frozen=True)
+class IsolateLimits:
+    """Per-isolate limits.
+
+    Attributes:
+        cpu_ms: CPU time one delivery (one handler turn) may use before it is interrupted.
+        memory_bytes: Heap limit of the isolate (the Workers limit is 128 MB).
+        stack_bytes: JS stack limit; deeper recursion throws ``RangeError``.
+    """
+
+    cpu_ms: float = 5_000.0
+    memory_bytes: int = 128 * 1024 * 1024
+    stack_bytes: int = 1024 * 1024
+
+
+class IsolateFault(Exception):
+    """JS code hit a limit (or the engine failed) during a delivery.
+
+    Attributes:
+        envelope: ``{name, message, stack, limit}`` as a worker error envelope.
+        fatal: True when the isolate must be replaced (memory exhausted, runaway job queue).
+    """
+
+    def __init__(self, envelope: dict[str, Any], *, fatal: bool) -> None:
+        super().__init__(envelope.get("message", ""))
+        self.envelope = envelope
+        self.fatal = fatal
+
+
+@lru_cache(maxsize=None)
+def _runtime_source(name: str) -> str:
+    return resources.files("mfbook").joinpath("js", name).read_text("utf-8")
+
+
+def _prelude_sources() -> list[str]:
+    sources = [_runtime_source("host.js"), _runtime_source("codec.js"), _runtime_source("sha256.js")]
+    sources += [_runtime_source(f"prelude/{name}") for name in PRELUDE_FILES]
+    sources.append(_runtime_source("kernel.js"))
+    return sources
+
+
+@lru_cache(maxsize=1)
+def _vendor_sources() -> dict[str, str]:
+    """Vendored libraries by name (file name without ``.js``); the prelude evaluates them lazily."""
+    folder = resources.files("mfbook").joinpath("js", "vendor")
+    return {
+        entry.name[: -len(".js")]: entry.read_text("utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".js") and entry.is_file()
+    }
+
+
+def _fault_from_exception(error: Exception, *, cpu_ms: float) -> IsolateFault:
+    text = str(error)
+    first, _, stack = text.partition("\n")
+    name, _, message = first.partition(": ")
+    if isinstance(error, quickjs.StackOverflow):
+        return IsolateFault(
+            {"name": "RangeError", "message": "Maximum call stack size exceeded", "stack": stack, "limit": True},
+            fatal=False,
+        )
+    if "interrupted" in first:
+        return IsolateFault(
+            {
+                "name": "Error",
+                "message": f"Worker exceeded CPU time limit ({cpu_ms:g} ms).",
+                "stack": stack,
+                "limit": True,
+            },
+            fatal=False,
+        )
+    if "out of memory" in first:
+        return IsolateFault(
+            {"name": "RangeError", "message": "Worker exceeded memory limit.", "stack": stack, "limit": True},
+            fatal=True,
+        )
+    return IsolateFault({"name": name or "Error", "message": message or first, "stack": stack}, fatal=False)
+
+
+class Isolate:
+    """A worker's QuickJS context with the mfbook runtime loaded.
+
+    Args:
+        bundle: The worker's code (see :mod:`mfbook.modules`).
+        config: JSON-able worker configuration for ``__mfKernel.loadWorker``.
+        limits: CPU, memory and stack limits.
+    """
+
+    def __init__(self, bundle: Bundle, config: dict[str, Any], *, limits: IsolateLimits) -> None:
+        self.limits = limits
+        self.bundle = bundle
+        self._context = quickjs.Context()
+        self._context.set_max_stack_size(limits.stack_bytes)
+        self._time_limit = limits.cpu_ms / 1000.0
+        self.broken = False
+        sources = _prelude_sources()
+        self._context.eval(sources[0])  # host.js
+        for name, text in _vendor_sources().items():
+            self._context.set("__mfVendorText", text)
+            self._context.eval(f"__mfHost.vendor[{json.dumps(name)}] = __mfVendorText; delete globalThis.__mfVendorText;")
+        for source in sources[1:]:
+            self._context.eval(source)
+        kernel = self._context.get("__mfKernel")
+        self._kernel = kernel
+        self._entry = {
+            name: self._context.eval(f"__mfKernel.{name}.bind(__mfKernel)")
+            for name in ("fetch", "rpc", "alarm", "settle", "fireTimer", "dropActor", "seed")
+        }
+        self._flush = self._context.eval("__mfKernel.flush")
+        self._context.eval("__mfKernel").json  # keep a reference alive
+        set_line_map = self._context.eval("__mfKernel.setLineMap")
+        load_worker = self._context.eval("__mfKernel.loadWorker")
+        set_line_map(json.dumps(bundle.line_map.starts))
+        self._seed()
+        self._context.set_memory_limit(limits.memory_bytes)
+        self._context.set_time_limit(self._time_limit)
+        try:
+            if bundle.modules:
+                self._context.eval(bundle.source + "\ndelete globalThis.__mfKernel;")
+            else:
+                self._context.eval("delete globalThis.__mfKernel;")
+                self._context.eval(bundle.source)
+            config = dict(config, messages=MESSAGES, modules=bundle.modules, main=bundle.main)
+            info = load_worker(json.dumps(config))
+            self._drain()
+        except quickjs.JSException as error:
+            raise _fault_from_exception(error, cpu_ms=limits.cpu_ms) from None
+        self.info: dict[str, Any] = json.loads(info)
+        self.deliveries = 0
+
+    # ------------------------------------------------------------------ deliveries
+    def _seed(self) -> None:
+        self._entry["seed"](os.urandom(32).hex())
+
+    def _drain(self) -> None:
+        execute = self._context.execute_pending_job
+        deadline = time.process_time() + self._time_limit
+        count = 0
+        while execute():
+            count += 1
+            if count & 255 == 0 and time.process_time() > deadline:
+                raise IsolateFault(
+                    {
+                        "name": "Error",
+                        "message": f"Worker exceeded CPU time limit ({self.limits.cpu_ms:g} ms) in a promise loop.",
+                        "stack": "",
+                        "limit": True,
+                    },
+                    fatal=True,
+                )
+
+    def deliver(self, entry: str, *args: Any) -> list[dict[str, Any]]:
+        """Calls a kernel entry point, drains the job queue and returns the outbox.
+
+        Raises:
+            IsolateFault: The code hit a limit or the engine failed.
+        """
+        if self.broken:
+            raise IsolateFault({"name": "Error", "message": "This isolate was reset.", "stack": ""}, fatal=True)
+        self.deliveries += 1
+        if self.deliveries & 63 == 0:
+            self._seed()
+        try:
+            self._entry[entry](*args)
+            self._drain()
+            text = self._flush()
+        except quickjs.JSException as error:
+            fault = _fault_from_exception(error, cpu_ms=self.limits.cpu_ms)
+            if fault.fatal:
+                self.broken = True
+            else:
+                # Whatever the interrupted turn queued is still worth collecting.
+                try:
+                    self._drain()
+                    fault.outbox = self._parse(self._flush())  # type: ignore[attr-defined]
+                except (quickjs.JSException, IsolateFault):
+                    self.broken = True
+                    fault.fatal = True
+            raise fault from None
+        except IsolateFault:
+            self.broken = True
+            raise
+        return self._parse(text)
+
+    @staticmethod
+    def _parse(text: str) -> list[dict[str, Any]]:
+        if not text:
+            return []
+        result: list[dict[str, Any]] = json.loads(text)
+        return result
+
+    def memory(self) -> dict[str, int]:
+        """QuickJS heap statistics (``memory_used_size``, ``malloc_size``, ...)."""
+        stats: dict[str, int] = self._context.memory()
+        return stats
+
+    def close(self) -> None:
+        """Drops the context; its memory is freed when the last reference goes."""
+        self.broken = True
+        self._entry.clear()
+        self._context = None  # type: ignore[assignment]

@@ -1,0 +1,53 @@
+// mfbook host bridge: the only channel between an isolate and the emulator.
+//
+// JS never calls Python (see docs/ARCHITECTURE.md section 1). Everything the isolate asks of
+// the host is appended to an outbox; Python collects it with `__mfKernel.flush()` after each
+// delivery and settles asynchronous operations later through `settle`.
+(function () {
+  "use strict";
+  let outbox = [];
+  const pending = new Map();
+  let nextOpId = 1;
+
+  const host = {
+    /** Sources of vendored libraries evaluated lazily by the prelude (set by Python). */
+    vendor: {},
+    /** Queue an asynchronous host operation; Python settles the returned promise. */
+    op(name, payload) {
+      const id = nextOpId++;
+      const entry = payload === undefined ? {} : payload;
+      entry.id = id;
+      entry.op = name;
+      outbox.push(entry);
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+      });
+    },
+    /** Queue a fire-and-forget message to the host (console lines, timers, completions). */
+    emit(entry) {
+      outbox.push(entry);
+    },
+    console(level, text) {
+      outbox.push({ op: "console", level, text });
+    },
+    /** Settle a pending operation: `ok` resolves with `value`, otherwise rejects with it. */
+    settle(id, ok, value) {
+      const entry = pending.get(id);
+      if (entry === undefined) return;
+      pending.delete(id);
+      if (ok) entry.resolve(value);
+      else entry.reject(value);
+    },
+    /** Returns the outbox as JSON ("" when empty) and starts a new one. */
+    flush() {
+      if (outbox.length === 0) return "";
+      const text = JSON.stringify(outbox);
+      outbox = [];
+      return text;
+    },
+    pendingCount() {
+      return pending.size;
+    },
+  };
+  Object.defineProperty(globalThis, "__mfHost", { value: host, configurable: true, writable: true });
+})();

@@ -1,0 +1,861 @@
+// mfbook isolate kernel: runs handlers, Durable Object instances and their storage proxies.
+//
+// Python drives this file through `__mfKernel` (see docs/ARCHITECTURE.md section 1): every
+// entry point is one *delivery*; the job queue is drained by Python afterwards, and whatever
+// the code asked of the host is collected with `flush()`. Storage semantics (coalescing, OCC,
+// gates) live in Python; this file only validates arguments synchronously where the Workers
+// runtime throws synchronously, encodes values, and turns settlements back into JS values.
+(function (host, codec) {
+  "use strict";
+  const fetchApi = host.fetchApi;
+  const textEncoder = new TextEncoder();
+  let MSG = {}; // error texts, injected by Python so that both languages share one source
+
+  // ---------------------------------------------------------------- errors across the bridge
+  const ERROR_TYPES = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+
+  /** Builds a JS error from the host's `{name, message, stack?}` envelope. */
+  function errorFromEnvelope(envelope) {
+    if (envelope === null || typeof envelope !== "object") return new Error(String(envelope));
+    const Type = ERROR_TYPES[envelope.name];
+    let error;
+    if (Type !== undefined) {
+      error = new Type(envelope.message);
+    } else if (typeof DOMException === "function" && envelope.dom) {
+      error = new DOMException(envelope.message, envelope.name);
+    } else {
+      error = new Error(envelope.message);
+      error.name = envelope.name;
+    }
+    if (envelope.remoteStack) error.remoteStack = envelope.remoteStack;
+    return error;
+  }
+
+  /** Serialises a thrown value for the host. */
+  function envelopeFromError(error) {
+    if (error instanceof Error || (error && typeof error === "object" && "message" in error)) {
+      let stack = "";
+      try {
+        stack = String(error.stack || "");
+      } catch (_) {
+        stack = "";
+      }
+      return { name: String(error.name || "Error"), message: String(error.message), stack };
+    }
+    let text;
+    try {
+      text = String(error);
+    } catch (_) {
+      text = "[unprintable value]";
+    }
+    return { name: "Error", message: text, stack: "", thrownValue: true };
+  }
+
+  /** Host op whose rejection is turned into a proper JS error. */
+  function call(name, payload) {
+    return host.op(name, payload).then(undefined, (envelope) => {
+      throw errorFromEnvelope(envelope);
+    });
+  }
+
+  // ---------------------------------------------------------------- timers
+  const timers = new Map();
+  let nextTimerId = 1;
+
+  function addTimer(callback, delay, args, repeat) {
+    if (typeof callback !== "function") {
+      throw new TypeError("Failed to execute 'setTimeout': parameter 1 is not of type 'Function'.");
+    }
+    const id = nextTimerId++;
+    const ms = Math.max(0, Number(delay) || 0);
+    timers.set(id, { callback, args, repeat });
+    host.emit({ op: "timer", timer: id, ms, repeat });
+    return id;
+  }
+
+  function clearTimer(id) {
+    const key = typeof id === "object" && id !== null ? Number(id) : id;
+    if (timers.delete(key)) host.emit({ op: "cleartimer", timer: key });
+  }
+
+  const timerGlobals = {
+    setTimeout: (callback, delay, ...args) => addTimer(callback, delay, args, false),
+    setInterval: (callback, delay, ...args) => addTimer(callback, delay, args, true),
+    clearTimeout: clearTimer,
+    clearInterval: clearTimer,
+  };
+  for (const [name, value] of Object.entries(timerGlobals)) {
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+  }
+
+  // ---------------------------------------------------------------- ids, namespaces, stubs
+  function hex(bytes) {
+    let out = "";
+    for (let i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    return out;
+  }
+
+  const kBinding = Symbol("binding");
+
+  class DurableObjectId {
+    #hex;
+    constructor(binding, hexId, name) {
+      this[kBinding] = binding;
+      this.#hex = hexId;
+      if (name !== undefined) this.name = name;
+    }
+    toString() {
+      return this.#hex;
+    }
+    toJSON() {
+      return this.#hex;
+    }
+    equals(other) {
+      return other instanceof DurableObjectId && other.toString() === this.#hex;
+    }
+  }
+
+  const JURISDICTIONS = new Set(["eu", "fedramp"]);
+
+  class DurableObjectNamespace {
+    #binding;
+    #suffix;
+    #suffixBytes;
+    constructor(binding) {
+      this.#binding = binding;
+      this.#suffixBytes = host.sha256(textEncoder.encode(binding)).subarray(0, 8);
+      this.#suffix = hex(this.#suffixBytes);
+    }
+    idFromName(name) {
+      name = String(name);
+      const digest = host.sha256(textEncoder.encode(this.#binding + name));
+      digest[0] |= 0x80;
+      digest.set(this.#suffixBytes, 24);
+      return new DurableObjectId(this.#binding, hex(digest), name);
+    }
+    idFromString(hexId) {
+      hexId = String(hexId);
+      if (!/^[A-Fa-f0-9]{64}$/.test(hexId)) throw new TypeError(MSG.idNotHex);
+      if (!hexId.endsWith(this.#suffix)) throw new TypeError(MSG.idWrongClass);
+      return new DurableObjectId(this.#binding, hexId.toLowerCase());
+    }
+    newUniqueId(options) {
+      const jurisdiction = options && options.jurisdiction;
+      if (jurisdiction !== undefined && !JURISDICTIONS.has(jurisdiction)) {
+        throw new TypeError(`newUniqueId called with an unsupported jurisdiction: "${jurisdiction}"`);
+      }
+      const id = new Uint8Array(32);
+      new DataView(id.buffer).setBigUint64(1, BigInt(Date.now()));
+      id.set(host.randomBytes(15), 9);
+      id.set(this.#suffixBytes, 24);
+      return new DurableObjectId(this.#binding, hex(id));
+    }
+    jurisdiction(name) {
+      if (!JURISDICTIONS.has(name)) {
+        throw new TypeError(`jurisdiction called with an unsupported jurisdiction: "${name}"`);
+      }
+      return this;
+    }
+    get(id, options) {
+      if (!(id instanceof DurableObjectId) || id[kBinding] !== this.#binding || !id.toString().endsWith(this.#suffix)) {
+        throw new TypeError(MSG.idNotForClass);
+      }
+      if (options !== undefined && (options === null || typeof options !== "object")) {
+        throw new TypeError("Failed to execute 'get' on 'DurableObjectNamespace': parameter 2 is not of type 'DurableObjectNamespaceGetDurableObjectOptions'.");
+      }
+      return makeStub(this.#binding, id);
+    }
+    getByName(name, options) {
+      return this.get(this.idFromName(name), options);
+    }
+  }
+
+  const RESERVED_STUB_PROPERTIES = new Set(["then", "toJSON", "constructor", "valueOf", "toString"]);
+
+  function makeStub(binding, id) {
+    const target = {
+      id,
+      name: id.name,
+      fetch(input, init) {
+        let request;
+        if (typeof input === "string") {
+          request = new Request(new URL(input, "https://fake-host").href, init);
+        } else if (input instanceof Request && init === undefined) {
+          request = input;
+        } else {
+          request = new Request(input, init);
+        }
+        const protocol = new URL(request.url).protocol;
+        if (protocol !== "http:" && protocol !== "https:") {
+          return Promise.reject(new TypeError(`Fetch API cannot load: ${request.url}`));
+        }
+        return Promise.resolve(fetchApi.requestToWire(request)).then((wire) =>
+          call("do_fetch", { binding, hex: id.toString(), name: id.name, request: wire }).then(responseFromHost)
+        );
+      },
+    };
+    return new Proxy(target, {
+      get(object, property) {
+        if (property in object || typeof property === "symbol") return object[property];
+        if (RESERVED_STUB_PROPERTIES.has(property)) return undefined;
+        return (...args) => {
+          let encoded;
+          try {
+            encoded = codec.encode(args);
+          } catch (error) {
+            return Promise.reject(error);
+          }
+          return call("do_rpc", { binding, hex: id.toString(), name: id.name, method: property, args: encoded }).then(
+            (text) => codec.decode(text)
+          );
+        };
+      },
+    });
+  }
+
+  function responseFromHost(wire) {
+    return fetchApi.responseFromWire(wire);
+  }
+
+  // ---------------------------------------------------------------- storage proxies
+  const utf8Length = (string) => textEncoder.encode(string).length;
+
+  function assertKeySize(key, many) {
+    if (key.length * 3 <= MSG.maxKeySize || utf8Length(key) <= MSG.maxKeySize) return;
+    throw new RangeError(many ? MSG.keyTooLargeMany.replace("{key}", key) : MSG.keyTooLarge);
+  }
+
+  function encodeValue(value, key) {
+    const text = codec.encode(value);
+    if (text.length > MSG.enforcedMaxValueSize / 3 && utf8Length(text) > MSG.enforcedMaxValueSize) {
+      throw new RangeError(key === undefined ? MSG.valueTooLarge : MSG.valueTooLargeMany.replace("{key}", key));
+    }
+    return text;
+  }
+
+  function undefinedKey(method, owner) {
+    return new TypeError(`Failed to execute '${method}' on '${owner}'${MSG.undefinedKeySuffix}`);
+  }
+
+  function normaliseGetKeys(keys) {
+    if (Array.isArray(keys)) {
+      if (keys.length > MSG.maxKeys) throw new RangeError(MSG.tooManyKeys);
+      const defined = [];
+      for (const key of keys) {
+        if (key === undefined) continue;
+        const text = String(key);
+        assertKeySize(text, true);
+        defined.push(text);
+      }
+      return defined;
+    }
+    const text = String(keys);
+    assertKeySize(text, false);
+    return text;
+  }
+
+  function normalisePut(keyOrEntries, value) {
+    if (typeof keyOrEntries === "string") {
+      assertKeySize(keyOrEntries, false);
+      if (value === undefined) throw new TypeError(MSG.putUndefined);
+      return [[keyOrEntries, encodeValue(value)]];
+    }
+    if (keyOrEntries === null || typeof keyOrEntries !== "object") {
+      const key = String(keyOrEntries);
+      assertKeySize(key, false);
+      if (value === undefined) throw new TypeError(MSG.putUndefined);
+      return [[key, encodeValue(value)]];
+    }
+    const entries = Object.entries(keyOrEntries);
+    if (entries.length > MSG.maxKeys) throw new RangeError(MSG.tooManyPairs);
+    const result = [];
+    for (const [key, raw] of entries) {
+      assertKeySize(key, true);
+      if (raw === undefined) continue;
+      result.push([key, encodeValue(raw, key)]);
+    }
+    return result;
+  }
+
+  function normaliseDeleteKeys(keys) {
+    if (Array.isArray(keys)) {
+      if (keys.length > MSG.maxKeys) throw new RangeError(MSG.tooManyKeys);
+      const defined = [];
+      for (const key of keys) {
+        if (key === undefined) continue;
+        const text = String(key);
+        assertKeySize(text, true);
+        defined.push(text);
+      }
+      return defined;
+    }
+    const text = String(keys);
+    assertKeySize(text, false);
+    return text;
+  }
+
+  function normaliseListOptions(options) {
+    const out = {};
+    if (options === undefined || options === null) return out;
+    if (options.limit !== undefined && options.limit <= 0) throw new TypeError(MSG.listLimit);
+    if (options.start !== undefined && options.startAfter !== undefined) throw new TypeError(MSG.listStartAfter);
+    for (const name of ["start", "startAfter", "end", "prefix"]) {
+      if (options[name] !== undefined) out[name] = String(options[name]);
+    }
+    if (options.reverse) out.reverse = true;
+    if (options.limit !== undefined) out.limit = Math.floor(Number(options.limit));
+    return out;
+  }
+
+  function flagsOf(options) {
+    if (!options || typeof options !== "object") return 0;
+    return (options.allowConcurrency ? 1 : 0) | (options.allowUnconfirmed ? 2 : 0);
+  }
+
+  function decodeMap(entries) {
+    const map = new Map();
+    for (const [key, text] of entries) map.set(key, codec.decode(text));
+    return map;
+  }
+
+  function alarmTime(scheduledTime) {
+    const time = scheduledTime instanceof Date ? scheduledTime.getTime() : scheduledTime;
+    if (typeof time !== "number" || !Number.isFinite(time)) {
+      throw new TypeError("Failed to execute 'setAlarm' on 'DurableObjectStorage': parameter 1 is not of type 'date'.");
+    }
+    return Math.max(0, Math.trunc(time));
+  }
+
+  /** Storage proxy shared by DurableObjectStorage and DurableObjectTransaction. */
+  class StorageOperator {
+    constructor(actor, owner, txn) {
+      this._actor = actor;
+      this._owner = owner;
+      this._txn = txn;
+    }
+    _check() {}
+    _op(method, payload, flags) {
+      payload.a = this._actor.key;
+      payload.m = method;
+      if (this._txn !== undefined) payload.txn = this._txn;
+      if (flags) payload.f = flags;
+      return call("st", payload);
+    }
+    get(keys, options) {
+      if (keys === undefined) return Promise.reject(undefinedKey("get", this._owner));
+      try {
+        this._check("get");
+        const normalised = normaliseGetKeys(keys);
+        if (Array.isArray(normalised)) {
+          return this._op("getMany", { keys: normalised }, flagsOf(options)).then(decodeMap);
+        }
+        return this._op("get", { key: normalised }, flagsOf(options)).then((text) =>
+          text === null ? undefined : codec.decode(text)
+        );
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    put(keyOrEntries, value, options) {
+      if (keyOrEntries === undefined) throw undefinedKey("put", this._owner);
+      this._check("put");
+      const entries = normalisePut(keyOrEntries, value);
+      if (options === undefined && typeof keyOrEntries === "object") options = value;
+      return this._op("put", { entries }, flagsOf(options)).then(() => undefined);
+    }
+    delete(keys, options) {
+      if (keys === undefined) throw undefinedKey("delete", this._owner);
+      this._check("delete");
+      const normalised = normaliseDeleteKeys(keys);
+      const many = Array.isArray(normalised);
+      return this._op("delete", many ? { keys: normalised, many: true } : { keys: [normalised] }, flagsOf(options));
+    }
+    list(options) {
+      try {
+        this._check("list");
+        const normalised = normaliseListOptions(options);
+        return this._op("list", { options: normalised }, flagsOf(options)).then(decodeMap);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    getAlarm(options) {
+      try {
+        this._check("getAlarm");
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (!this._actor.hasAlarm) return Promise.resolve(null);
+      return this._op("getAlarm", {}, flagsOf(options));
+    }
+    setAlarm(scheduledTime, options) {
+      try {
+        this._check("setAlarm");
+        if (!this._actor.hasAlarm) throw new Error(MSG.noAlarmHandler);
+        return this._op("setAlarm", { time: alarmTime(scheduledTime) }, flagsOf(options)).then(() => undefined);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    deleteAlarm(options) {
+      try {
+        this._check("deleteAlarm");
+        return this._op("deleteAlarm", {}, flagsOf(options)).then(() => undefined);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+  }
+
+  class DurableObjectTransaction extends StorageOperator {
+    constructor(actor, txn) {
+      super(actor, "DurableObjectTransaction", txn);
+      this._state = "open";
+    }
+    _check(operation) {
+      if (this._state === "rolledback") throw new Error(MSG.txnRolledBack.replace("{op}", operation));
+      if (this._state === "committed") throw new Error(MSG.txnCommitted.replace("{op}", operation));
+    }
+    deleteAll() {
+      throw new Error(MSG.txnDeleteAll);
+    }
+    rollback() {
+      if (this._state === "rolledback") return;
+      this._check("rollback");
+      this._state = "rolledback";
+    }
+  }
+
+  class DurableObjectStorage extends StorageOperator {
+    constructor(actor) {
+      super(actor, "DurableObjectStorage", undefined);
+    }
+    deleteAll(options) {
+      return this._op("deleteAll", {}, flagsOf(options)).then(() => undefined);
+    }
+    sync() {
+      return this._op("sync", {}, 0).then(() => undefined);
+    }
+    async transaction(closure) {
+      if (typeof closure !== "function") {
+        throw new TypeError("Failed to execute 'transaction' on 'DurableObjectStorage': parameter 1 is not of type 'Function'.");
+      }
+      const begin = await this._op("txnBegin", {}, 0);
+      let txnId = begin.txn;
+      for (;;) {
+        const txn = new DurableObjectTransaction(this._actor, txnId);
+        let result;
+        try {
+          result = await closure(txn);
+        } catch (error) {
+          txn._state = "committed";
+          await this._op("txnAbort", { txn: txnId, error: envelopeFromError(error) }, 0);
+          throw error;
+        }
+        const rolledBack = txn._state === "rolledback";
+        txn._state = rolledBack ? "rolledback" : "committed";
+        const outcome = await this._op("txnCommit", { txn: txnId, rolledBack }, 0);
+        if (outcome.retry === undefined) return result;
+        txnId = outcome.retry;
+      }
+    }
+    transactionSync() {
+      throw new Error("transactionSync() is only available on SQLite-backed Durable Objects.");
+    }
+  }
+
+  // ---------------------------------------------------------------- durable object state
+  class DurableObjectState {
+    #actor;
+    constructor(actor) {
+      this.#actor = actor;
+      this.id = new DurableObjectId(actor.binding, actor.hex);
+      this.storage = new DurableObjectStorage(actor);
+    }
+    waitUntil(promise) {
+      Promise.resolve(promise).catch((error) => reportBackground(error));
+    }
+    blockConcurrencyWhile(callback) {
+      const actor = this.#actor;
+      const run = async () => {
+        const section = await call("bcw", { a: actor.key, phase: "begin" });
+        try {
+          return await callback();
+        } finally {
+          await call("bcw", { a: actor.key, phase: "end", section });
+        }
+      };
+      const promise = run();
+      actor.blocked = actor.blocked.then(
+        () => promise.then(() => undefined, () => undefined)
+      );
+      return promise;
+    }
+    acceptWebSocket() {
+      throw new Error("WebSocket hibernation is not supported by mfbook.");
+    }
+    getWebSockets() {
+      return [];
+    }
+  }
+
+  // ---------------------------------------------------------------- cloudflare:workers module
+  class DurableObject {
+    constructor(ctx, env) {
+      this.ctx = ctx;
+      this.env = env;
+    }
+  }
+  class WorkerEntrypoint {
+    constructor(ctx, env) {
+      this.ctx = ctx;
+      this.env = env;
+    }
+  }
+  class RpcTarget {}
+  const cloudflareWorkers = Object.freeze({
+    __proto__: null,
+    DurableObject,
+    WorkerEntrypoint,
+    RpcTarget,
+    env: {},
+  });
+
+  // ---------------------------------------------------------------- modules
+  const moduleFactories = new Map();
+  const moduleCache = new Map();
+
+  function requireModule(specifier) {
+    if (specifier === "cloudflare:workers") return cloudflareWorkers;
+    const cached = moduleCache.get(specifier);
+    if (cached !== undefined) return cached;
+    const factory = moduleFactories.get(specifier);
+    if (factory === undefined) throw new Error(`No such module "${specifier}".`);
+    const exports = Object.create(null);
+    moduleCache.set(specifier, exports);
+    const dynamicImport = (spec) => Promise.resolve().then(() => requireModule(resolveSpecifier(specifier, String(spec))));
+    const meta = Object.freeze({ url: "file:///" + specifier });
+    factory(requireModule, exports, dynamicImport, meta);
+    return exports;
+  }
+
+  /** Resolves a dynamic import's specifier against the importing module, as the bundler did. */
+  function resolveSpecifier(referrer, spec) {
+    if (!spec.startsWith("./") && !spec.startsWith("../") && !spec.startsWith("/")) return spec;
+    const parts = spec.startsWith("/") ? [] : referrer.split("/").slice(0, -1);
+    for (const part of spec.split("/")) {
+      if (part === "" || part === ".") continue;
+      if (part === "..") {
+        if (parts.length === 0) throw new Error(`Import "${spec}" in ${referrer} resolves outside the project root`);
+        parts.pop();
+      } else {
+        parts.push(part);
+      }
+    }
+    return parts.join("/");
+  }
+
+  // ---------------------------------------------------------------- worker state
+  let worker = null; // {modules, exports, env, listeners, ctxFor}
+  const actors = new Map();
+  const fetchListeners = [];
+
+  function reportBackground(error) {
+    host.emit({ op: "background_error", error: envelopeFromError(error) });
+  }
+
+  function makeExecutionContext() {
+    return {
+      waitUntil(promise) {
+        Promise.resolve(promise).catch((error) => reportBackground(error));
+      },
+      passThroughOnException() {},
+      props: {},
+    };
+  }
+
+  function makeEnv(bindings) {
+    const env = {};
+    for (const [name, spec] of Object.entries(bindings)) {
+      if (spec.type === "var") env[name] = codec.decode(spec.value);
+      else if (spec.type === "durable_object") env[name] = new DurableObjectNamespace(spec.binding || name);
+      else if (spec.type === "service") env[name] = makeServiceBinding(name);
+    }
+    return env;
+  }
+
+  function makeServiceBinding(name) {
+    return {
+      fetch(input, init) {
+        const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+        return Promise.resolve(fetchApi.requestToWire(request)).then((wire) =>
+          call("service_fetch", { service: name, request: wire }).then(responseFromHost)
+        );
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- outbound fetch
+  function globalFetch(input, init) {
+    try {
+      const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+      return Promise.resolve(fetchApi.requestToWire(request)).then((wire) =>
+        call("fetch", { request: wire }).then(responseFromHost)
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  Object.defineProperty(globalThis, "fetch", { value: globalFetch, writable: true, configurable: true });
+  Object.defineProperty(globalThis, "addEventListener", {
+    value(type, listener) {
+      if (type === "fetch" && typeof listener === "function") fetchListeners.push(listener);
+    },
+    writable: true,
+    configurable: true,
+  });
+
+  // ---------------------------------------------------------------- event completion
+  function complete(eventId, promise, encode) {
+    promise.then(
+      (value) => {
+        let payload;
+        try {
+          payload = encode(value);
+        } catch (error) {
+          host.emit({ op: "done", ev: eventId, ok: false, error: envelopeFromError(error) });
+          return;
+        }
+        if (payload instanceof Promise) {
+          payload.then(
+            (resolved) => host.emit({ op: "done", ev: eventId, ok: true, value: resolved }),
+            (error) => host.emit({ op: "done", ev: eventId, ok: false, error: envelopeFromError(error) })
+          );
+        } else {
+          host.emit({ op: "done", ev: eventId, ok: true, value: payload });
+        }
+      },
+      (error) => host.emit({ op: "done", ev: eventId, ok: false, error: envelopeFromError(error) })
+    );
+  }
+
+  function responseToHost(value, notResponseMessage) {
+    if (!fetchApi.isResponse(value)) throw new TypeError(notResponseMessage);
+    return fetchApi.responseToWire(value);
+  }
+
+  function runEntryFetch(request) {
+    if (worker.modules) {
+      const handler = worker.exports.default;
+      if (!handler || typeof handler.fetch !== "function") {
+        throw new Error(MSG.noWorkerFetchHandler);
+      }
+      if (typeof handler === "function") {
+        const instance = new handler(makeExecutionContext(), worker.env);
+        return instance.fetch(request);
+      }
+      return handler.fetch(request, worker.env, makeExecutionContext());
+    }
+    if (fetchListeners.length === 0) throw new Error(MSG.noWorkerFetchHandler);
+    let responded = null;
+    const event = {
+      type: "fetch",
+      request,
+      respondWith(response) {
+        if (responded !== null) throw new Error("FetchEvent.respondWith() has already been called.");
+        responded = Promise.resolve(response);
+      },
+      waitUntil(promise) {
+        Promise.resolve(promise).catch((error) => reportBackground(error));
+      },
+      passThroughOnException() {},
+    };
+    for (const listener of fetchListeners) {
+      listener.call(globalThis, event);
+      if (responded !== null) break;
+    }
+    if (responded === null) throw new Error(MSG.noResponse);
+    return responded;
+  }
+
+  function getActor(target) {
+    let actor = actors.get(target.key);
+    if (actor !== undefined) return actor;
+    const cls = worker.exports[target.cls];
+    if (typeof cls !== "function") throw new Error(`Class "${target.cls}" for Durable Object "${target.binding}" not found`);
+    actor = {
+      key: target.key,
+      binding: target.binding,
+      hex: target.hex,
+      hasAlarm: typeof cls.prototype.alarm === "function",
+      blocked: Promise.resolve(),
+      instance: null,
+      rpc: cls.prototype instanceof DurableObject,
+    };
+    const state = new DurableObjectState(actor);
+    actor.state = state;
+    actors.set(target.key, actor);
+    try {
+      actor.instance = new cls(state, worker.env);
+    } catch (error) {
+      actors.delete(target.key);
+      throw error;
+    }
+    return actor;
+  }
+
+  function afterBlocked(actor, run) {
+    // Events wait for blockConcurrencyWhile() started in the constructor (or earlier).
+    return actor.blocked.then(run);
+  }
+
+  // ---------------------------------------------------------------- stack traces
+  let lineMap = []; // [[first bundle line, file], ...] sorted
+
+  function locate(line) {
+    let found = null;
+    for (let i = 0; i < lineMap.length && lineMap[i][0] <= line; i++) found = lineMap[i];
+    return found === null ? null : [found[1], line - found[0] + 1];
+  }
+
+  function formatStack(error, callSites) {
+    let header;
+    try {
+      header = error === undefined || error === null ? "Error" : `${error.name || "Error"}${error.message ? ": " + error.message : ""}`;
+    } catch (_) {
+      header = "Error";
+    }
+    const lines = [header];
+    for (const site of callSites) {
+      const place = locate(site.getLineNumber() || 0);
+      if (place === null) continue; // runtime frames stay out of user stacks
+      const name = site.getFunctionName();
+      const where = `${place[0]}:${place[1]}:${site.getColumnNumber()}`;
+      lines.push(name ? `    at ${name} (${where})` : `    at ${where}`);
+    }
+    return lines.join("\n");
+  }
+
+  const kernel = {
+    setLineMap(mapText) {
+      lineMap = JSON.parse(mapText);
+      Error.prepareStackTrace = formatStack;
+    },
+
+    defineModule(specifier, factory) {
+      moduleFactories.set(specifier, factory);
+    },
+
+    /** Sets up the worker once its code is loaded. `config` is JSON. */
+    loadWorker(configText) {
+      const config = JSON.parse(configText);
+      MSG = config.messages;
+      const env = makeEnv(config.bindings);
+      let exports = Object.create(null);
+      if (config.modules) exports = requireModule(config.main);
+      worker = { modules: config.modules, exports, env };
+      const classes = {};
+      for (const [name, value] of Object.entries(exports)) {
+        if (typeof value === "function") {
+          classes[name] = {
+            alarm: typeof value.prototype?.alarm === "function",
+            fetch: typeof value.prototype?.fetch === "function",
+            rpc: value.prototype instanceof DurableObject,
+          };
+        }
+      }
+      return JSON.stringify({ exports: Object.keys(exports), classes });
+    },
+
+    seed(hexSeed) {
+      host.seed(hexSeed);
+    },
+
+    /** Delivers a fetch event: to the worker (target null) or to an object. */
+    fetch(eventId, targetText, wireText) {
+      let promise;
+      try {
+        const request = fetchApi.requestFromWire(JSON.parse(wireText));
+        if (targetText === "") {
+          promise = Promise.resolve(runEntryFetch(request));
+          complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
+          return;
+        }
+        const actor = getActor(JSON.parse(targetText));
+        promise = afterBlocked(actor, () => {
+          const instance = actor.instance;
+          if (!instance || typeof instance.fetch !== "function") throw new Error(MSG.noObjectFetchHandler);
+          return instance.fetch(request);
+        });
+      } catch (error) {
+        promise = Promise.reject(error);
+      }
+      complete(eventId, promise, (value) => responseToHost(value, MSG.objectNotResponse));
+    },
+
+    /** Delivers an RPC call to an object; args and result use the value codec. */
+    rpc(eventId, targetText, method, argsText) {
+      let promise;
+      try {
+        const actor = getActor(JSON.parse(targetText));
+        promise = afterBlocked(actor, () => {
+          const instance = actor.instance;
+          if (!actor.rpc) throw new TypeError(MSG.rpcUnsupported);
+          const fn = instance[method];
+          if (typeof fn !== "function" || method.startsWith("#") || method === "constructor" || !(method in Object.getPrototypeOf(instance) || Object.prototype.hasOwnProperty.call(instance, method))) {
+            throw new TypeError(MSG.rpcNoMethod.replace("{method}", method));
+          }
+          return fn.apply(instance, codec.decode(argsText));
+        });
+      } catch (error) {
+        promise = Promise.reject(error);
+      }
+      complete(eventId, promise, (value) => codec.encode(value));
+    },
+
+    /** Delivers an alarm to an object. */
+    alarm(eventId, targetText, infoText) {
+      let promise;
+      try {
+        const actor = getActor(JSON.parse(targetText));
+        const info = JSON.parse(infoText);
+        promise = afterBlocked(actor, () => {
+          const instance = actor.instance;
+          if (!instance || typeof instance.alarm !== "function") throw new Error(MSG.noAlarmHandlerDefined);
+          return instance.alarm(info);
+        });
+      } catch (error) {
+        promise = Promise.reject(error);
+      }
+      complete(eventId, promise, () => null);
+    },
+
+    /** Forgets an object instance (reset after a reload or a broken output gate). */
+    dropActor(key) {
+      actors.delete(key);
+    },
+
+    /** Settles several host operations: `[[id, ok, value], ...]` as JSON. */
+    settle(batchText) {
+      const batch = JSON.parse(batchText);
+      for (let i = 0; i < batch.length; i++) {
+        const [id, ok, value] = batch[i];
+        host.settle(id, ok, value);
+      }
+    },
+
+    fireTimer(timerId) {
+      const timer = timers.get(timerId);
+      if (timer === undefined) return;
+      if (!timer.repeat) timers.delete(timerId);
+      timer.callback.apply(globalThis, timer.args);
+    },
+
+    flush: host.flush,
+  };
+
+  Object.defineProperty(globalThis, "__mfKernel", { value: kernel, configurable: true, writable: true });
+  // The internals stay reachable only through the closures above.
+  delete globalThis.__mfHost;
+  delete globalThis.__mfCodec;
+})(globalThis.__mfHost, globalThis.__mfCodec);

@@ -1,0 +1,124 @@
+"""EmulatorLoop: one daemon thread with its own asyncio loop per Miniflare instance.
+
+All JavaScript runs on this thread (the QuickJS binding must only ever be used from one
+thread), so callers on other threads — a notebook kernel's loop, pytest, a script — submit
+coroutines and wait for them. Nothing here touches the caller's loop, so no ``nest_asyncio``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from .errors import DisposedError
+
+__all__ = ["EmulatorLoop"]
+
+T = TypeVar("T")
+
+# QuickJS recursion uses the C stack of the thread it runs on; give it room.
+_THREAD_STACK_SIZE = 64 * 1024 * 1024
+
+
+class EmulatorLoop:
+    """Owns the emulator thread and its event loop."""
+
+    def __init__(self, *, name: str = "mfbook-emulator") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._closed = False
+        previous = threading.stack_size()
+        try:
+            threading.stack_size(_THREAD_STACK_SIZE)
+            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+            self._thread.start()
+        finally:
+            threading.stack_size(previous)
+        self._started.wait()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._started.set)
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def in_loop_thread(self) -> bool:
+        """True when called from the emulator thread itself."""
+        return threading.current_thread() is self._thread
+
+    def _check(self) -> None:
+        if self._closed:
+            raise DisposedError("This Miniflare instance has been disposed; create a new one.")
+
+    def run(self, coroutine: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+        """Runs ``coroutine`` on the emulator loop and blocks until it finishes."""
+        self._check()
+        if self.in_loop_thread():
+            coroutine.close()
+            raise RuntimeError(
+                "Blocking mfbook call made from the emulator thread; use the *_async method."
+            )
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Runs a plain function on the emulator thread and returns its result."""
+        self._check()
+        if self.in_loop_thread():
+            return function()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def runner() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(function())
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                future.set_exception(error)
+
+        self.loop.call_soon_threadsafe(runner)
+        return future.result()
+
+    async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Awaitable twin of :meth:`run`, usable from any other event loop."""
+        self._check()
+        try:
+            caller = asyncio.get_running_loop()
+        except RuntimeError:
+            caller = None
+        if caller is self.loop:
+            return await coroutine
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return await asyncio.wrap_future(future)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedules ``coroutine`` without waiting."""
+        self._check()
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def close(self, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Runs ``cleanup`` on the loop, then stops the thread. Safe to call twice."""
+        if self._closed:
+            return
+        if cleanup is not None and not self.in_loop_thread():
+            try:
+                asyncio.run_coroutine_threadsafe(cleanup(), self.loop).result(timeout=30)
+            except Exception:  # noqa: BLE001 - disposal must always finish
+                pass
+        self._closed = True
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if not self.in_loop_thread():
+            self._thread.join(timeout=30)

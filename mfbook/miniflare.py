@@ -1,0 +1,283 @@
+"""``Miniflare``: the public emulator object (blocking API plus ``*_async`` twins)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from .backends import BackendConfigError, open_backend
+from .errors import ConfigError, WorkerError
+from .http import HeadersInput, Response, request_wire
+from .ids import DurableObjectId
+from .isolate import IsolateFault, IsolateLimits
+from .loop import EmulatorLoop
+from .objects import DurableObjectNamespace, DurableObjectStorage
+from .options import Options, parse_options
+from .runtime import NamespaceSpec, Runtime
+from .trace import Trace
+
+__all__ = ["Miniflare"]
+
+logger = logging.getLogger("mfbook")
+console_logger = logging.getLogger("mfbook.console")
+
+
+class Miniflare:
+    """A local Cloudflare Workers + Durable Objects emulator.
+
+    >>> mf = Miniflare(script='export default { fetch: () => new Response("hi") }', modules=True)
+    >>> mf.dispatch_fetch("http://localhost/").text()
+    'hi'
+    >>> mf.dispose()
+
+    Options (keyword-only) are those of DESIGN.md: ``script``/``script_path``, ``modules``,
+    ``durable_objects``, ``durable_objects_persist``, ``durable_objects_alarms``, ``workers``,
+    ``bindings``, ``service_bindings``, ``compatibility_date``, ``compatibility_flags``, plus
+    ``cpu_limit_ms``, ``memory_limit_mb``, ``upstream``, ``console``, ``txn_max_attempts``,
+    ``redis_prefix``, ``redis_options`` and ``trace_maxlen``.
+
+    Raises:
+        ConfigError: A bad option (the message names it) or a worker that fails to load.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options: Options = parse_options(options)
+        self.trace = Trace(maxlen=self._options.trace_maxlen)
+        self.console_lines: list[tuple[str, str]] = []
+        self._loop = EmulatorLoop()
+        try:
+            self._runtime = self._loop.run(self._create_runtime(self._options))
+        except BaseException:
+            self._loop.close()
+            raise
+
+    # ------------------------------------------------------------------ set-up
+    def _console(self, level: str, text: str) -> None:
+        self.console_lines.append((level, text))
+        del self.console_lines[:-1000]
+        mode = self._options.console
+        if mode == "print":
+            stream = sys.stderr if level in ("error", "warn") else sys.stdout
+            print(text, file=stream, flush=True)
+        elif mode == "log":
+            console_logger.log(_LEVELS.get(level, logging.INFO), text)
+        elif callable(mode):
+            mode(level, text)
+
+    async def _create_runtime(self, options: Options) -> Runtime:
+        try:
+            backend = open_backend(options.persist, redis_prefix=options.redis_prefix, redis_options=options.redis_options)
+        except BackendConfigError as error:
+            raise ConfigError(str(error), option="durable_objects_persist") from None
+        runtime = Runtime(
+            loop=asyncio.get_running_loop(),
+            backend=backend,
+            trace=self.trace,
+            limits=self._limits(options),
+            upstream=options.upstream,
+            console=self._console,
+            txn_max_attempts=options.txn_max_attempts,
+            alarms_enabled=options.alarms,
+        )
+        try:
+            self._install(runtime, options)
+            if options.alarms:
+                await runtime.restore_alarms()
+        except BaseException:
+            runtime.close()
+            raise
+        return runtime
+
+    @staticmethod
+    def _limits(options: Options) -> IsolateLimits:
+        return IsolateLimits(cpu_ms=options.cpu_limit_ms, memory_bytes=int(options.memory_limit_mb * 1024 * 1024))
+
+    @staticmethod
+    def _install(runtime: Runtime, options: Options) -> None:
+        try:
+            runtime.configure(options.workers)
+        except IsolateFault as fault:
+            envelope = fault.envelope
+            raise ConfigError(
+                f"The worker failed to start: {envelope.get('name')}: {envelope.get('message')}\n{envelope.get('stack', '')}",
+                option="script",
+            ) from None
+        for worker in runtime.workers.values():
+            for namespace in worker.spec.namespaces.values():
+                target = runtime.workers[namespace.script_name]
+                assert target.isolate is not None
+                classes = target.isolate.info["classes"]
+                if namespace.class_name not in classes:
+                    if namespace.script_name != worker.name:
+                        message = f'Class "{namespace.class_name}" in script "{namespace.script_name}" for Durable Object "{namespace.binding}" not found'
+                    else:
+                        message = f'Class "{namespace.class_name}" for Durable Object "{namespace.binding}" not found'
+                    raise ConfigError(message, option="durable_objects")
+
+    def set_options(self, **options: Any) -> None:
+        """Reloads with new options: new code runs, objects are re-constructed, storage stays.
+
+        The persistence backend stays the one chosen at construction.
+        """
+        parsed = parse_options(options)
+        parsed.persist = self._options.persist
+
+        async def reload() -> None:
+            runtime = self._runtime
+            runtime.limits = self._limits(parsed)
+            runtime.upstream = parsed.upstream
+            runtime.txn_max_attempts = parsed.txn_max_attempts
+            self._install(runtime, parsed)
+
+        self._loop.run(reload())
+        self._options = parsed
+
+    # ------------------------------------------------------------------ requests
+    async def _event_async(self, kind: str, worker_name: str | None, namespace: NamespaceSpec | None,
+                           object_id: DurableObjectId | None, payload: tuple[Any, ...]) -> Any:
+        async def run() -> Any:
+            runtime = self._runtime
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+            def done(ok: bool, value: Any) -> None:
+                if future.done():
+                    return
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(WorkerError.from_envelope(value if isinstance(value, dict) else {"message": str(value)}))
+
+            request = runtime._new_request(None)
+            if namespace is not None and object_id is not None:
+                actor = runtime.actor_for(namespace, object_id.hex, object_id.name)
+                assert actor.worker is not None
+                runtime.start_event(kind, actor.worker, actor, request, payload, done)
+            else:
+                worker = runtime.workers[worker_name or runtime.entry_worker or ""]
+                runtime.start_event(kind, worker, None, request, payload, done)
+            return await future
+
+        return await self._loop.run_async(run())
+
+    async def _object_event_async(self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str,
+                                  payload: tuple[Any, ...]) -> Any:
+        return await self._event_async(kind, None, namespace, object_id, payload)
+
+    def dispatch_fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: HeadersInput = None,
+        body: bytes | str | None = None,
+        worker_name: str | None = None,
+    ) -> Response:
+        """Sends a request to the entry worker (or ``worker_name``) and returns its response.
+
+        A JS exception that escapes the handler becomes a 500 response whose body is the
+        error and its stack (as Miniflare shows it); the error is also logged.
+        """
+        return self._loop.run(self.dispatch_fetch_async(url, method=method, headers=headers, body=body, worker_name=worker_name))
+
+    async def dispatch_fetch_async(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: HeadersInput = None,
+        body: bytes | str | None = None,
+        worker_name: str | None = None,
+    ) -> Response:
+        """Awaitable twin of :meth:`dispatch_fetch`."""
+        wire = request_wire(url, method=method, headers=headers, body=body)
+        try:
+            value = await self._event_async("fetch", worker_name, None, None, (json.dumps(wire),))
+        except WorkerError as error:
+            logger.error("Uncaught %s\n%s", error, error.stack)
+            text = f"{error.name}: {error.js_message}\n{error.stack}".encode()
+            return Response(500, body=text, headers={"content-type": "text/plain;charset=UTF-8"}, status_text="Internal Server Error")
+        return Response.from_wire(value)
+
+    # ------------------------------------------------------------------ durable objects
+    def get_durable_object_namespace(self, binding: str, *, worker_name: str | None = None) -> DurableObjectNamespace:
+        """The namespace bound as ``binding`` (in the entry worker, or ``worker_name``)."""
+        self._loop._check()
+        runtime = self._runtime
+        worker = runtime.workers.get(worker_name or runtime.entry_worker or "")
+        if worker is None:
+            raise ConfigError(f"worker_name: no worker named {worker_name!r}", option="worker_name")
+        namespace = worker.spec.namespaces.get(binding)
+        if namespace is None:
+            known = ", ".join(sorted(worker.spec.namespaces)) or "none"
+            raise ConfigError(f"No Durable Object binding {binding!r} in worker {worker.name!r} (bindings: {known})", option="durable_objects")
+        return DurableObjectNamespace(self, namespace)
+
+    def get_durable_object_storage(self, object_id: DurableObjectId) -> DurableObjectStorage:
+        """Storage of the object ``object_id`` (does not construct the object)."""
+        self._loop._check()
+        if not isinstance(object_id, DurableObjectId):
+            raise TypeError(f"expected a DurableObjectId (from namespace.id_from_name(...)), got {type(object_id).__name__}")
+        namespace = self._runtime.find_namespace(object_id.binding)
+        if namespace is None:
+            raise ConfigError(f"No Durable Object binding {object_id.binding!r}", option="durable_objects")
+        return DurableObjectStorage(self, namespace, object_id)
+
+    def flush_alarms(self, ids: Iterable[DurableObjectId] | None = None) -> None:
+        """Runs every scheduled alarm (and pending retry) now and waits for them."""
+        keys = None if ids is None else [f"{object_id.binding}:{object_id.hex}" for object_id in ids]
+        self._loop.run(self._runtime.flush_alarms(keys))
+
+    async def flush_alarms_async(self, ids: Iterable[DurableObjectId] | None = None) -> None:
+        keys = None if ids is None else [f"{object_id.binding}:{object_id.hex}" for object_id in ids]
+        await self._loop.run_async(self._runtime.flush_alarms(keys))
+
+    @property
+    def workers(self) -> list[str]:
+        """Names of the configured workers (the first is the entry)."""
+        return list(self._runtime.workers)
+
+    # ------------------------------------------------------------------ lifecycle
+    def dispose(self) -> None:
+        """Stops the emulator thread and frees the isolates; later use raises DisposedError."""
+        if self._loop.closed:
+            return
+
+        async def cleanup() -> None:
+            self._runtime.close()
+
+        self._loop.close(cleanup)
+
+    async def dispose_async(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.dispose)
+
+    @property
+    def disposed(self) -> bool:
+        return self._loop.closed
+
+    def __enter__(self) -> Miniflare:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.dispose()
+
+    async def __aenter__(self) -> Miniflare:
+        return self
+
+    async def __aexit__(self, *args: Any) -> None:
+        await self.dispose_async()
+
+    def __del__(self) -> None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.closed:
+            try:
+                self.dispose()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+
+_LEVELS = {"debug": logging.DEBUG, "log": logging.INFO, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}

@@ -1,0 +1,484 @@
+"""Durable Objects from Python: namespaces, stubs and storage.
+
+These are thin handles: every call runs on the emulator thread through the same storage
+engine (:mod:`mfbook.storage`) that JavaScript uses, so a write from a notebook conflicts
+with a running transaction exactly like a write from another request would. Each blocking
+method has an ``*_async`` twin awaitable from any event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import codec
+from .backends.base import CommitConflict
+from .errors import ConflictError, StorageRangeError, StorageTypeError
+from .http import HeadersInput, Response, request_wire
+from .ids import DurableObjectId, ensure_id_for, id_from_name, id_from_string, new_unique_id
+from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, UNDEFINED_KEY_SUFFIX, text
+from .storage import ListOptions, ObjectStorage, Transaction, sort_key
+
+if TYPE_CHECKING:
+    from .miniflare import Miniflare
+    from .runtime import NamespaceSpec
+
+__all__ = ["DurableObjectNamespace", "DurableObjectStorage", "DurableObjectStub", "PyTransaction"]
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------- validation
+def _check_key(key: Any, method: str, owner: str, *, many: bool = False) -> str:
+    if key is None or key is codec.UNDEFINED:
+        raise StorageTypeError(f"Failed to execute '{method}' on '{owner}'{UNDEFINED_KEY_SUFFIX}")
+    key = str(key)
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_SIZE:
+        raise StorageRangeError(text("keyTooLargeMany", key=key) if many else text("keyTooLarge"))
+    return key
+
+
+def _encode_value(value: Any, key: str | None) -> bytes:
+    if value is None or value is codec.UNDEFINED:
+        raise StorageTypeError(text("putUndefined"))
+    encoded = codec.encode(value).encode("utf-8")
+    if len(encoded) > ENFORCED_MAX_VALUE_SIZE:
+        raise StorageRangeError(text("valueTooLarge") if key is None else text("valueTooLargeMany", key=key))
+    return encoded
+
+
+def _keys_list(keys: Iterable[Any], method: str, owner: str) -> list[str]:
+    keys = list(keys)
+    if len(keys) > MAX_KEYS:
+        raise StorageRangeError(text("tooManyKeys"))
+    return [_check_key(key, method, owner, many=True) for key in keys if key is not None]
+
+
+def _put_entries(key_or_entries: Any, value: Any, owner: str) -> list[tuple[str, bytes]]:
+    if isinstance(key_or_entries, Mapping):
+        if len(key_or_entries) > MAX_KEYS:
+            raise StorageRangeError(text("tooManyPairs"))
+        entries = []
+        for key, item in key_or_entries.items():
+            key = _check_key(key, "put", owner, many=True)
+            if item is None or item is codec.UNDEFINED:
+                continue
+            entries.append((key, _encode_value(item, key)))
+        return entries
+    key = _check_key(key_or_entries, "put", owner)
+    return [(key, _encode_value(value, None))]
+
+
+def _alarm_ms(scheduled: int | float | datetime) -> int:
+    if isinstance(scheduled, datetime):
+        if scheduled.tzinfo is None:
+            scheduled = scheduled.replace(tzinfo=timezone.utc)
+        return int(scheduled.timestamp() * 1000)
+    if isinstance(scheduled, bool) or not isinstance(scheduled, (int, float)):
+        raise StorageTypeError(
+            "Failed to execute 'setAlarm' on 'DurableObjectStorage': parameter 1 is not of type 'date'."
+        )
+    return max(0, int(scheduled))
+
+
+def _decode_rows(rows: list[tuple[str, bytes]]) -> dict[str, Any]:
+    return {key: codec.decode(value) for key, value in rows}
+
+
+class _Operator:
+    """Runs storage calls on the emulator thread (blocking and awaitable forms)."""
+
+    _owner = "DurableObjectStorage"
+
+    def __init__(self, mf: Miniflare, resolve: Callable[[], ObjectStorage]) -> None:
+        self._mf = mf
+        self._resolve = resolve
+
+    def _call(self, function: Callable[[ObjectStorage], T]) -> T:
+        return self._mf._loop.call(lambda: function(self._resolve()))
+
+    async def _call_async(self, function: Callable[[ObjectStorage], T]) -> T:
+        async def run() -> T:
+            return function(self._resolve())
+
+        return await self._mf._loop.run_async(run())
+
+
+class DurableObjectStorage(_Operator):
+    """Storage of one object, from Python (``mf.get_durable_object_storage(id)``).
+
+    Values are decoded to natural Python types (see :mod:`mfbook.codec`); writes commit at
+    once (each call is its own atomic batch) and are numbered on the trace like JS commits.
+    """
+
+    def __init__(self, mf: Miniflare, namespace: NamespaceSpec, object_id: DurableObjectId) -> None:
+        super().__init__(mf, lambda: mf._runtime.storage_for(namespace, object_id.hex, object_id.name))
+        self.id = object_id
+
+    # ---------------------------------------------------------------- reads
+    def _get(self, keys: Any) -> Callable[[ObjectStorage], Any]:
+        if isinstance(keys, (list, tuple)):
+            wanted = _keys_list(keys, "get", self._owner)
+            return lambda storage: _decode_rows(storage.get_many(wanted))
+        key = _check_key(keys, "get", self._owner)
+
+        def read(storage: ObjectStorage) -> Any:
+            value = storage.get(key)
+            return None if value is None else codec.decode(value)
+
+        return read
+
+    def get(self, keys: str | list[str]) -> Any:
+        """``get(key)`` → value or None; ``get([keys])`` → dict of the found keys, sorted."""
+        return self._call(self._get(keys))
+
+    async def get_async(self, keys: str | list[str]) -> Any:
+        return await self._call_async(self._get(keys))
+
+    def _list(self, options: dict[str, Any]) -> Callable[[ObjectStorage], dict[str, Any]]:
+        parsed = ListOptions.from_mapping(options)
+        return lambda storage: _decode_rows(storage.list(parsed))
+
+    def list(
+        self,
+        *,
+        start: str | None = None,
+        start_after: str | None = None,
+        end: str | None = None,
+        prefix: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """Keys and values in UTF-8 byte order (``start`` inclusive, ``end`` exclusive)."""
+        return self._call(self._list(dict(start=start, start_after=start_after, end=end, prefix=prefix,
+                                          reverse=reverse, limit=limit)))
+
+    async def list_async(self, **options: Any) -> dict[str, Any]:
+        return await self._call_async(self._list(options))
+
+    def get_alarm(self) -> int | None:
+        """Scheduled alarm time in ms since the epoch, or None."""
+        return self._call(lambda storage: storage.get_alarm())
+
+    async def get_alarm_async(self) -> int | None:
+        return await self._call_async(lambda storage: storage.get_alarm())
+
+    # ---------------------------------------------------------------- writes
+    def _write(self, stage: Callable[[ObjectStorage], T]) -> Callable[[ObjectStorage], T]:
+        def run(storage: ObjectStorage) -> T:
+            result = stage(storage)
+            try:
+                storage.flush()
+            except Exception:
+                storage.discard_staged()
+                raise
+            return result
+
+        return run
+
+    def _put(self, key_or_entries: Any, value: Any) -> Callable[[ObjectStorage], None]:
+        entries = _put_entries(key_or_entries, value, self._owner)
+        return self._write(lambda storage: storage.put(entries))
+
+    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+        """``put(key, value)`` or ``put({key: value, ...})`` (None values are skipped)."""
+        self._call(self._put(key_or_entries, value))
+
+    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+        await self._call_async(self._put(key_or_entries, value))
+
+    def _delete(self, keys: Any) -> Callable[[ObjectStorage], bool | int]:
+        if isinstance(keys, (list, tuple)):
+            wanted = _keys_list(keys, "delete", self._owner)
+            return self._write(lambda storage: storage.delete(wanted))
+        key = _check_key(keys, "delete", self._owner)
+        return self._write(lambda storage: storage.delete([key]) > 0)
+
+    def delete(self, keys: str | list[str]) -> bool | int:
+        """``delete(key)`` → whether it existed; ``delete([keys])`` → how many existed."""
+        return self._call(self._delete(keys))
+
+    async def delete_async(self, keys: str | list[str]) -> bool | int:
+        return await self._call_async(self._delete(keys))
+
+    def delete_all(self) -> None:
+        """Deletes every key (the alarm stays)."""
+        self._call(self._write(lambda storage: storage.delete_all()))
+
+    async def delete_all_async(self) -> None:
+        await self._call_async(self._write(lambda storage: storage.delete_all()))
+
+    def set_alarm(self, scheduled: int | float | datetime) -> None:
+        """Schedules the object's alarm (ms since the epoch, or a datetime)."""
+        when = _alarm_ms(scheduled)
+        self._call(self._write(lambda storage: storage.set_alarm(when)))
+
+    async def set_alarm_async(self, scheduled: int | float | datetime) -> None:
+        when = _alarm_ms(scheduled)
+        await self._call_async(self._write(lambda storage: storage.set_alarm(when)))
+
+    def delete_alarm(self) -> None:
+        self._call(self._write(lambda storage: storage.set_alarm(None)))
+
+    async def delete_alarm_async(self) -> None:
+        await self._call_async(self._write(lambda storage: storage.set_alarm(None)))
+
+    # ---------------------------------------------------------------- transactions
+    def transaction(self, function: Callable[[PyTransaction], T], *, max_attempts: int | None = None) -> T:
+        """Runs ``function(txn)`` as an optimistic transaction, retrying on conflicts.
+
+        ``function`` runs on the calling thread; each ``txn`` call runs on the emulator, so
+        JS requests keep running between them and may conflict. Returns ``function``'s result.
+
+        Raises:
+            ConflictError: Still conflicting after ``max_attempts`` runs.
+        """
+        limit = max_attempts or self._mf._runtime.txn_max_attempts
+        attempt = 1
+        while True:
+            txn = self._call(lambda storage: storage.begin(attempt=attempt))
+            handle = PyTransaction(self, txn)
+            try:
+                result = function(handle)
+            except BaseException:
+                self._call(lambda storage: storage.rollback(txn, reason="closure raised"))
+                handle._state = "committed"
+                raise
+            handle._state = "committed" if handle._state == "open" else handle._state
+            if txn.state == "rolledback" or handle._state == "rolledback":
+                self._call(lambda storage: storage.rollback(txn))
+                return result
+            try:
+                self._call(lambda storage: storage.commit(txn))
+                return result
+            except CommitConflict as conflict:
+                if attempt >= limit:
+                    self._call(lambda storage: storage._emit("txn.giveup", txn_id=txn.txn_id, attempt=attempt,
+                                                             keys=tuple(conflict.keys)))
+                    raise ConflictError(
+                        f"Transaction gave up after {attempt} attempts: keys "
+                        f"{', '.join(repr(k) for k in conflict.keys)} kept changing under it.",
+                        object_id=self.id.hex,
+                        keys=tuple(conflict.keys),
+                        txn_id=txn.txn_id,
+                        attempts=attempt,
+                    ) from None
+                attempt += 1
+                self._call(lambda storage: storage._emit("txn.retry", txn_id=txn.txn_id, attempt=attempt,
+                                                         keys=tuple(conflict.keys),
+                                                         data={"replaces": txn.txn_id}))
+
+    async def transaction_async(self, function: Callable[[PyTransaction], Coroutine[Any, Any, T]]) -> T:
+        """Like :meth:`transaction`, with an ``async def function(txn)`` using ``await txn.get_async``."""
+        limit = self._mf._runtime.txn_max_attempts
+        attempt = 1
+        while True:
+            txn = await self._call_async(lambda storage: storage.begin(attempt=attempt))
+            handle = PyTransaction(self, txn)
+            try:
+                result = await function(handle)
+            except BaseException:
+                await self._call_async(lambda storage: storage.rollback(txn, reason="closure raised"))
+                raise
+            if handle._state == "rolledback":
+                await self._call_async(lambda storage: storage.rollback(txn))
+                return result
+            handle._state = "committed"
+            try:
+                await self._call_async(lambda storage: storage.commit(txn))
+                return result
+            except CommitConflict as conflict:
+                if attempt >= limit:
+                    raise ConflictError(
+                        f"Transaction gave up after {attempt} attempts.",
+                        object_id=self.id.hex, keys=tuple(conflict.keys), txn_id=txn.txn_id, attempts=attempt,
+                    ) from None
+                attempt += 1
+
+    def __repr__(self) -> str:
+        return f"<DurableObjectStorage {self.id.binding}:{self.id.hex[:12]}…>"
+
+
+class PyTransaction(_Operator):
+    """The ``txn`` handed to a Python transaction closure."""
+
+    _owner = "DurableObjectTransaction"
+
+    def __init__(self, storage: DurableObjectStorage, txn: Transaction) -> None:
+        super().__init__(storage._mf, storage._resolve)
+        self._txn = txn
+        self._state = "open"
+
+    def _check(self, operation: str) -> None:
+        if self._state == "rolledback":
+            raise RuntimeError(text("txnRolledBack", op=operation))
+        if self._state == "committed":
+            raise RuntimeError(text("txnCommitted", op=operation))
+
+    def get(self, keys: str | list[str]) -> Any:
+        self._check("get")
+        txn = self._txn
+        if isinstance(keys, (list, tuple)):
+            wanted = _keys_list(keys, "get", self._owner)
+            return self._call(lambda storage: _decode_rows(storage.txn_get(txn, wanted)))
+        key = _check_key(keys, "get", self._owner)
+        rows = self._call(lambda storage: storage.txn_get(txn, [key]))
+        return codec.decode(rows[0][1]) if rows else None
+
+    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+        self._check("put")
+        entries = _put_entries(key_or_entries, value, self._owner)
+        txn = self._txn
+        self._call(lambda storage: storage.txn_put(txn, entries))
+
+    def delete(self, keys: str | list[str]) -> bool | int:
+        self._check("delete")
+        txn = self._txn
+        if isinstance(keys, (list, tuple)):
+            wanted = _keys_list(keys, "delete", self._owner)
+            return self._call(lambda storage: storage.txn_delete(txn, wanted))
+        key = _check_key(keys, "delete", self._owner)
+        return self._call(lambda storage: storage.txn_delete(txn, [key])) > 0
+
+    def list(self, **options: Any) -> dict[str, Any]:
+        self._check("list")
+        parsed = ListOptions.from_mapping(options)
+        txn = self._txn
+        return self._call(lambda storage: _decode_rows(storage.txn_list(txn, parsed)))
+
+    def get_alarm(self) -> int | None:
+        self._check("getAlarm")
+        txn = self._txn
+        return self._call(lambda storage: storage.txn_get_alarm(txn))
+
+    def set_alarm(self, scheduled: int | float | datetime) -> None:
+        self._check("setAlarm")
+        when = _alarm_ms(scheduled)
+        txn = self._txn
+        self._call(lambda storage: storage.txn_set_alarm(txn, when))
+
+    def delete_alarm(self) -> None:
+        self._check("deleteAlarm")
+        txn = self._txn
+        self._call(lambda storage: storage.txn_set_alarm(txn, None))
+
+    def delete_all(self) -> None:
+        raise RuntimeError(text("txnDeleteAll"))
+
+    def rollback(self) -> None:
+        if self._state == "rolledback":
+            return
+        self._check("rollback")
+        self._state = "rolledback"
+
+    async def get_async(self, keys: str | list[str]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, self.get, keys)
+
+    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.put, key_or_entries, value)
+
+
+class DurableObjectStub:
+    """A stub for one object: ``fetch`` and RPC (``stub.call("m", ...)`` or ``stub.m(...)``)."""
+
+    def __init__(self, mf: Miniflare, namespace: NamespaceSpec, object_id: DurableObjectId) -> None:
+        self._mf = mf
+        self._namespace = namespace
+        self.id = object_id
+
+    @property
+    def name(self) -> str | None:
+        return self.id.name
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: HeadersInput = None,
+        body: bytes | str | None = None,
+    ) -> Response:
+        """Sends a request to the object's ``fetch`` handler (relative URLs use https://fake-host)."""
+        return self._mf._loop.run(self.fetch_async(url, method=method, headers=headers, body=body))
+
+    async def fetch_async(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: HeadersInput = None,
+        body: bytes | str | None = None,
+    ) -> Response:
+        from urllib.parse import urljoin
+
+        wire = request_wire(urljoin("https://fake-host/", url), method=method, headers=headers, body=body)
+        value = await self._mf._object_event_async(self._namespace, self.id, "fetch", (json.dumps(wire),))
+        return Response.from_wire(value)
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Calls a public method of a ``DurableObject`` subclass (RPC); returns its result."""
+        return self._mf._loop.run(self.call_async(method, *args))
+
+    async def call_async(self, method: str, *args: Any) -> Any:
+        value = await self._mf._object_event_async(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
+        return codec.decode(value)
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+        return lambda *args: self.call(method, *args)
+
+    def __repr__(self) -> str:
+        return f"<DurableObjectStub {self.id.binding}:{self.id.name or self.id.hex[:12]}>"
+
+
+class DurableObjectNamespace:
+    """A Durable Object binding from Python (``mf.get_durable_object_namespace("B")``)."""
+
+    def __init__(self, mf: Miniflare, namespace: NamespaceSpec) -> None:
+        self._mf = mf
+        self._namespace = namespace
+        self.binding = namespace.binding
+
+    def id_from_name(self, name: str) -> DurableObjectId:
+        return id_from_name(self.binding, str(name))
+
+    def id_from_string(self, hex_id: str) -> DurableObjectId:
+        return id_from_string(self.binding, hex_id)
+
+    def new_unique_id(self, *, jurisdiction: str | None = None) -> DurableObjectId:
+        return new_unique_id(self.binding, jurisdiction=jurisdiction)
+
+    def get(self, object_id: DurableObjectId) -> DurableObjectStub:
+        ensure_id_for(self.binding, object_id)
+        return DurableObjectStub(self._mf, self._namespace, object_id)
+
+    def get_by_name(self, name: str) -> DurableObjectStub:
+        return self.get(self.id_from_name(name))
+
+    def storage(self, object_id: DurableObjectId | str) -> DurableObjectStorage:
+        """Storage of an object of this namespace (by id or name); does not construct it."""
+        if isinstance(object_id, str):
+            object_id = self.id_from_name(object_id)
+        ensure_id_for(self.binding, object_id)
+        return DurableObjectStorage(self._mf, self._namespace, object_id)
+
+    def object_ids(self) -> list[str]:
+        """Hex ids of objects that exist (live instances) or have stored data."""
+        def collect() -> list[str]:
+            runtime = self._mf._runtime
+            ids = set(runtime.backend.list_objects(self.binding))
+            ids.update(actor.hex for actor in runtime.actors.values() if actor.namespace.binding == self.binding)
+            ids.update(s.object_id for s in runtime.storages.values() if s.binding == self.binding and s.store.count())
+            return sorted(ids)
+
+        return self._mf._loop.call(collect)
+
+    def __repr__(self) -> str:
+        return f"<DurableObjectNamespace {self.binding} ({self._namespace.class_name})>"
+
+
+_ = sort_key

@@ -1,0 +1,254 @@
+"""Validation of ``Miniflare(**options)``: every mistake is a ConfigError naming the option."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import codec
+from .errors import ConfigError
+from .modules import Bundle, build_bundle
+from .runtime import NamespaceSpec, WorkerSpec
+
+__all__ = ["Options", "parse_options"]
+
+WORKER_OPTIONS = frozenset(
+    {
+        "name",
+        "script",
+        "script_path",
+        "modules",
+        "durable_objects",
+        "bindings",
+        "service_bindings",
+        "compatibility_date",
+        "compatibility_flags",
+        "durable_objects_persist",
+        "modules_root",
+    }
+)
+GLOBAL_OPTIONS = frozenset(
+    {
+        "workers",
+        "durable_objects_alarms",
+        "cpu_limit_ms",
+        "memory_limit_mb",
+        "upstream",
+        "console",
+        "txn_max_attempts",
+        "redis_prefix",
+        "redis_options",
+        "trace_maxlen",
+    }
+)
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass
+class Options:
+    """Validated options of one emulator."""
+
+    workers: list[WorkerSpec]
+    persist: Any = None
+    alarms: bool = True
+    cpu_limit_ms: float = 5_000.0
+    memory_limit_mb: float = 128.0
+    upstream: Callable[..., Any] | None = None
+    console: Any = "print"
+    txn_max_attempts: int = 20
+    redis_prefix: str = "mfbook:"
+    redis_options: dict[str, Any] = field(default_factory=dict)
+    trace_maxlen: int = 50_000
+
+
+def _bad(option: str, message: str) -> ConfigError:
+    return ConfigError(f"{option}: {message}", option=option)
+
+
+def _namespaces(value: Any, worker_name: str, option: str = "durable_objects") -> dict[str, NamespaceSpec]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _bad(option, f"expected a dict of binding -> class name, got {type(value).__name__}")
+    result = {}
+    for binding, spec in value.items():
+        if not isinstance(binding, str) or not binding:
+            raise _bad(option, f"binding names must be non-empty strings, got {binding!r}")
+        if isinstance(spec, str):
+            class_name, script_name = spec, worker_name
+        elif isinstance(spec, Mapping):
+            unknown = set(spec) - {"class_name", "script_name", "className", "scriptName"}
+            if unknown:
+                raise _bad(option, f"unknown key {sorted(unknown)[0]!r} for binding {binding!r}")
+            class_name = spec.get("class_name", spec.get("className"))
+            script_name = spec.get("script_name", spec.get("scriptName")) or worker_name
+            if not isinstance(class_name, str) or not class_name:
+                raise _bad(option, f"binding {binding!r} needs a class_name")
+        else:
+            raise _bad(option, f"binding {binding!r} must map to a class name or a dict, got {spec!r}")
+        result[binding] = NamespaceSpec(binding, class_name, str(script_name))
+    return result
+
+
+def _bindings(options: Mapping[str, Any], namespaces: dict[str, NamespaceSpec], services: dict[str, str]) -> dict[str, dict[str, Any]]:
+    values = options.get("bindings") or {}
+    if not isinstance(values, Mapping):
+        raise _bad("bindings", f"expected a dict of name -> value, got {type(values).__name__}")
+    result: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        try:
+            result[str(name)] = {"type": "var", "value": codec.encode(value)}
+        except TypeError as error:
+            raise _bad("bindings", f"{name!r} cannot be passed to JavaScript: {error}") from None
+    for binding in namespaces:
+        result[binding] = {"type": "durable_object", "binding": binding}
+    for name in services:
+        result[name] = {"type": "service"}
+    return result
+
+
+def _worker(options: Mapping[str, Any], *, index: int, default_name: str) -> tuple[WorkerSpec, Any]:
+    unknown = set(options) - WORKER_OPTIONS
+    if unknown:
+        raise _bad(sorted(unknown)[0], "unknown worker option")
+    name = options.get("name") or default_name
+    if not isinstance(name, str):
+        raise _bad("name", f"worker names must be strings, got {name!r}")
+    script = options.get("script")
+    script_path = options.get("script_path")
+    if script is not None and script_path is not None:
+        raise _bad("script", "pass either script= or script_path=, not both")
+    if script is None and script_path is None:
+        raise _bad("script", f"worker {name!r} needs script= (source text) or script_path= (a file)")
+    if script is not None and not isinstance(script, str):
+        raise _bad("script", f"expected JavaScript source as a str, got {type(script).__name__}")
+    path = Path(script_path) if script_path is not None else None
+    if path is not None and not path.is_file():
+        raise _bad("script_path", f"{str(path)!r} is not a file")
+    modules = options.get("modules", False)
+    if not isinstance(modules, bool):
+        raise _bad("modules", f"expected True or False, got {modules!r}")
+    date = options.get("compatibility_date")
+    if date is not None and (not isinstance(date, str) or not _DATE.fullmatch(date)):
+        raise _bad("compatibility_date", f"expected YYYY-MM-DD, got {date!r}")
+    flags = options.get("compatibility_flags") or []
+    if not isinstance(flags, (list, tuple)) or not all(isinstance(flag, str) for flag in flags):
+        raise _bad("compatibility_flags", "expected a list of strings")
+    namespaces = _namespaces(options.get("durable_objects"), name)
+    services = options.get("service_bindings") or {}
+    if not isinstance(services, Mapping) or not all(isinstance(v, str) for v in services.values()):
+        raise _bad("service_bindings", "expected a dict of binding -> worker name")
+    if namespaces and not modules:
+        local = [spec for spec in namespaces.values() if spec.script_name == name]
+        if local:
+            raise _bad("modules", "Durable Object classes must be exported from an ES module worker: pass modules=True")
+    root = options.get("modules_root")
+    bundle: Bundle = build_bundle(script=script, script_path=path, modules=modules, root=Path(root) if root else None)
+    spec = WorkerSpec(
+        name=name,
+        bundle=bundle,
+        bindings=_bindings(options, namespaces, dict(services)),
+        namespaces=namespaces,
+        services=dict(services),
+    )
+    return spec, options.get("durable_objects_persist", _UNSET)
+
+
+_UNSET = object()
+
+
+def parse_options(options: Mapping[str, Any]) -> Options:
+    """Validates the keyword options of ``Miniflare``.
+
+    Raises:
+        ConfigError: An unknown option or a bad value (the message names it).
+    """
+    unknown = set(options) - WORKER_OPTIONS - GLOBAL_OPTIONS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ConfigError(f"{name}: unknown option (known: {', '.join(sorted(WORKER_OPTIONS | GLOBAL_OPTIONS))})", option=name)
+    workers_option = options.get("workers")
+    top = {key: value for key, value in options.items() if key in WORKER_OPTIONS}
+    entries: list[Mapping[str, Any]] = []
+    if workers_option is not None:
+        if not isinstance(workers_option, (list, tuple)) or not workers_option:
+            raise _bad("workers", "expected a non-empty list of worker option dicts")
+        if "script" in top or "script_path" in top:
+            raise _bad("workers", "pass the entry worker's script inside workers=[...], not next to it")
+        entries = [dict(entry) for entry in workers_option]
+    else:
+        entries = [top]
+    specs: list[WorkerSpec] = []
+    persist_values = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise _bad("workers", f"entry {index} must be a dict of worker options")
+        spec, persist = _worker(entry, index=index, default_name="worker" if index == 0 else f"worker{index}")
+        specs.append(spec)
+        persist_values.append(persist)
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise _bad("workers", f"worker names must be unique, got {names}")
+    _check_classes(specs)
+    persist = options.get("durable_objects_persist", None) if workers_option is not None else None
+    if workers_option is None:
+        persist = persist_values[0] if persist_values[0] is not _UNSET else None
+    else:
+        own = [value for value in persist_values if value is not _UNSET]
+        if own and any(value != own[0] for value in own):
+            raise _bad("durable_objects_persist", "workers with different persistence settings are not supported in one emulator")
+        if own and persist is None:
+            persist = own[0]
+    parsed = Options(workers=specs, persist=persist)
+    parsed.alarms = bool(options.get("durable_objects_alarms", True))
+    cpu = options.get("cpu_limit_ms", 5_000.0)
+    if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or cpu <= 0:
+        raise _bad("cpu_limit_ms", f"expected a positive number of milliseconds, got {cpu!r}")
+    parsed.cpu_limit_ms = float(cpu)
+    memory = options.get("memory_limit_mb", 128.0)
+    if isinstance(memory, bool) or not isinstance(memory, (int, float)) or memory < 8:
+        raise _bad("memory_limit_mb", f"expected a number of megabytes >= 8, got {memory!r}")
+    parsed.memory_limit_mb = float(memory)
+    upstream = options.get("upstream")
+    if upstream is not None and not callable(upstream):
+        raise _bad("upstream", "expected a callable taking the request wire dict and returning an mfbook.Response")
+    parsed.upstream = upstream
+    console = options.get("console", "print")
+    if console not in ("print", "log", None) and not callable(console):
+        raise _bad("console", f"expected 'print', 'log', None or a callable(level, text), got {console!r}")
+    parsed.console = console
+    attempts = options.get("txn_max_attempts", 20)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise _bad("txn_max_attempts", f"expected a positive int, got {attempts!r}")
+    parsed.txn_max_attempts = attempts
+    parsed.redis_prefix = str(options.get("redis_prefix", "mfbook:"))
+    parsed.redis_options = dict(options.get("redis_options") or {})
+    parsed.trace_maxlen = int(options.get("trace_maxlen", 50_000))
+    return parsed
+
+
+def _check_classes(specs: list[WorkerSpec]) -> None:
+    """Checks that every Durable Object binding points at a script that exists.
+
+    Class existence is checked once the scripts have run (exports are only known then).
+    """
+    names = {spec.name for spec in specs}
+    for spec in specs:
+        for namespace in spec.namespaces.values():
+            if namespace.script_name not in names:
+                raise ConfigError(
+                    f'Script "{namespace.script_name}" for Durable Object "{namespace.binding}" not found.\n'
+                    "Make sure \"" + namespace.script_name + "\" is mounted so Miniflare knows where to find it.",
+                    option="durable_objects",
+                )
+        for binding, target in spec.services.items():
+            if target not in names:
+                raise ConfigError(f'Service "{binding}" bound to unknown worker "{target}"', option="service_bindings")
+
+
+_ = os

@@ -1,0 +1,884 @@
+"""The emulator core: workers, Durable Object instances, deliveries and host operations.
+
+Runs on the emulator thread only. Python drives every isolate with *deliveries* (see
+docs/ARCHITECTURE.md): a delivery carries a :class:`Context` — the request, the object and
+the gate section it belongs to — and every host operation found in the resulting outbox
+inherits that context. That is how input gates, output gates, request depth, the trace and
+CPU limits attribute asynchronous work without any async-context support in QuickJS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import codec
+from .backends.base import KEEP, Backend, CommitConflict
+from .errors import StorageError, WorkerError
+from .gates import InputGate
+from .isolate import Isolate, IsolateFault, IsolateLimits
+from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH, text
+from .modules import Bundle
+from .storage import ListOptions, ObjectStorage, Transaction
+from .trace import Trace
+
+__all__ = ["Runtime", "WorkerSpec", "NamespaceSpec", "Actor"]
+
+logger = logging.getLogger("mfbook")
+console_logger = logging.getLogger("mfbook.console")
+
+ALARM_RETRY_BASE_S = 2.0
+ALARM_MAX_RETRIES = 6
+
+
+@dataclass(frozen=True)
+class NamespaceSpec:
+    """A Durable Object binding: its class and the worker that exports it."""
+
+    binding: str
+    class_name: str
+    script_name: str
+
+
+@dataclass
+class WorkerSpec:
+    """Everything needed to (re)build one worker's isolate."""
+
+    name: str
+    bundle: Bundle
+    bindings: dict[str, dict[str, Any]]
+    namespaces: dict[str, NamespaceSpec]
+    services: dict[str, str]
+
+
+@dataclass(eq=False)
+class RequestState:
+    request_id: int
+    depth: int
+    pipeline: int
+
+
+@dataclass(eq=False)
+class Context:
+    """Where a delivery's work belongs."""
+
+    request: RequestState | None
+    actor: Actor | None
+    section: int | None = None
+
+
+@dataclass(eq=False)
+class Event:
+    """A pending fetch/RPC/alarm into an isolate, completed by the kernel's ``done``."""
+
+    event_id: int
+    worker: Worker
+    request: RequestState
+    on_done: Callable[[bool, Any], None]
+    actor: Actor | None = None
+
+
+@dataclass(eq=False)
+class Delivery:
+    worker: Worker
+    entry: str
+    args: tuple[Any, ...]
+    ctx: Context
+    gated: bool
+    releases: list[Actor] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Actor:
+    """Python side of one Durable Object instance (gates, storage, transactions)."""
+
+    key: str
+    namespace: NamespaceSpec
+    hex: str
+    name: str | None
+    storage: ObjectStorage
+    gate: InputGate
+    worker: Worker | None = None
+    txns: dict[int, Transaction] = field(default_factory=dict)
+    sections: dict[int, int | None] = field(default_factory=dict)
+
+    def target_json(self) -> str:
+        return json.dumps(
+            {"key": self.key, "binding": self.namespace.binding, "hex": self.hex, "cls": self.namespace.class_name}
+        )
+
+
+class Worker:
+    """One worker: its spec, its isolate and its timers."""
+
+    def __init__(self, spec: WorkerSpec, limits: IsolateLimits) -> None:
+        self.spec = spec
+        self.limits = limits
+        self.isolate: Isolate | None = None
+        self.timers: dict[int, tuple[asyncio.TimerHandle, Context, bool, float]] = {}
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def ensure_isolate(self) -> Isolate:
+        if self.isolate is None or self.isolate.broken:
+            config = {"bindings": self.spec.bindings}
+            self.isolate = Isolate(self.spec.bundle, config, limits=self.limits)
+        return self.isolate
+
+    def cancel_timers(self) -> None:
+        for handle, *_ in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+
+
+class Runtime:
+    """All workers and objects of one ``Miniflare`` instance."""
+
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        backend: Backend,
+        trace: Trace,
+        limits: IsolateLimits,
+        upstream: Callable[[dict[str, Any]], Any] | None,
+        console: Callable[[str, str], None],
+        txn_max_attempts: int,
+        alarms_enabled: bool,
+    ) -> None:
+        self.loop = loop
+        self.backend = backend
+        self.trace = trace
+        self.limits = limits
+        self.upstream = upstream
+        self.console = console
+        self.txn_max_attempts = txn_max_attempts
+        self.alarms_enabled = alarms_enabled
+        self.workers: dict[str, Worker] = {}
+        self.entry_worker: str | None = None
+        self.actors: dict[str, Actor] = {}
+        self.storages: dict[str, ObjectStorage] = {}
+        self.events: dict[int, Event] = {}
+        self._event_ids = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        self._section_ids = itertools.count(1)
+        self._queue: deque[Delivery] = deque()
+        self._pumping = False
+        self.alarm_handles: dict[str, asyncio.TimerHandle] = {}
+        self.alarm_retries: dict[str, int] = {}
+        self.alarm_running: dict[str, asyncio.Future[None]] = {}
+        self.background_errors: list[WorkerError] = []
+
+    # ------------------------------------------------------------------ configuration
+    def configure(self, specs: list[WorkerSpec]) -> None:
+        """Installs (or replaces) the workers; objects are re-constructed, storage is kept."""
+        old = self.workers
+        for worker in old.values():
+            worker.cancel_timers()
+            if worker.isolate is not None:
+                worker.isolate.close()
+        for event in list(self.events.values()):
+            self._finish_event(event, False, {"name": "Error", "message": "The worker was reloaded.", "stack": ""})
+        self.workers = {spec.name: Worker(spec, self.limits) for spec in specs}
+        self.entry_worker = specs[0].name if specs else None
+        for actor in self.actors.values():
+            actor.worker = None
+            actor.txns.clear()
+            for item in actor.gate.reset():
+                _ = item
+        for worker in self.workers.values():
+            worker.ensure_isolate()
+
+    def namespace(self, binding: str, worker_name: str | None = None) -> NamespaceSpec:
+        worker = self.workers[worker_name or self.entry_worker or ""]
+        return worker.spec.namespaces[binding]
+
+    def find_namespace(self, binding: str) -> NamespaceSpec | None:
+        for worker in self.workers.values():
+            if binding in worker.spec.namespaces:
+                return worker.spec.namespaces[binding]
+        return None
+
+    # ------------------------------------------------------------------ storage objects
+    def storage_for(self, namespace: NamespaceSpec, hex_id: str, name: str | None = None) -> ObjectStorage:
+        key = f"{namespace.binding}:{hex_id}"
+        storage = self.storages.get(key)
+        if storage is None:
+            storage = ObjectStorage(
+                self.backend.open(namespace.binding, hex_id),
+                binding=namespace.binding,
+                object_id=hex_id,
+                object_name=name,
+                trace=self.trace,
+                on_commit=self._after_commit,
+            )
+            self.storages[key] = storage
+        elif name is not None and storage.object_name is None:
+            storage.object_name = name
+        return storage
+
+    def actor_for(self, namespace: NamespaceSpec, hex_id: str, name: str | None = None) -> Actor:
+        key = f"{namespace.binding}:{hex_id}"
+        actor = self.actors.get(key)
+        if actor is None:
+            gate = InputGate()
+            actor = Actor(key, namespace, hex_id, name, self.storage_for(namespace, hex_id, name), gate)
+            gate.bind(self._requeue)
+            self.actors[key] = actor
+        elif name is not None and actor.name is None:
+            actor.name = name
+            actor.storage.object_name = name
+        if actor.worker is None:
+            worker = self.workers.get(namespace.script_name)
+            if worker is None:
+                raise WorkerError("Error", f'Script "{namespace.script_name}" for Durable Object "{namespace.binding}" not found.')
+            actor.worker = worker
+        return actor
+
+    # ------------------------------------------------------------------ delivery pump
+    def _schedule(self, delivery: Delivery) -> None:
+        self._queue.append(delivery)
+        if not self._pumping:
+            self._pumping = True
+            self.loop.call_soon(self._pump)
+
+    def _requeue(self, parked: list[Delivery]) -> None:
+        # Keep their order ahead of anything queued after them.
+        self._queue.extendleft(reversed(parked))
+        if not self._pumping:
+            self._pumping = True
+            self.loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
+        queue = self._queue
+        budget = 1000
+        try:
+            while queue and budget:
+                budget -= 1
+                self._run(queue.popleft())
+        finally:
+            if queue:
+                self.loop.call_soon(self._pump)
+            else:
+                self._pumping = False
+
+    def _run(self, delivery: Delivery) -> None:
+        ctx = delivery.ctx
+        actor = ctx.actor
+        if delivery.gated and actor is not None and not actor.gate.admits(ctx.section):
+            actor.gate.park(delivery)
+            return
+        worker = delivery.worker
+        try:
+            isolate = worker.ensure_isolate()
+            outbox = isolate.deliver(delivery.entry, *delivery.args)
+        except IsolateFault as fault:
+            self._on_fault(worker, ctx, fault)
+            outbox = getattr(fault, "outbox", [])
+            if fault.fatal:
+                outbox = []
+        except WorkerError as error:
+            self._fail_request_events(worker, ctx.request, {"name": error.name, "message": error.js_message, "stack": error.stack})
+            outbox = []
+        try:
+            if outbox:
+                self._process_outbox(worker, ctx, outbox)
+        finally:
+            for released in delivery.releases:
+                released.gate.unlock()
+
+    def _on_fault(self, worker: Worker, ctx: Context, fault: IsolateFault) -> None:
+        envelope = dict(fault.envelope)
+        logger.warning("worker %s: %s", worker.name, envelope.get("message"))
+        if fault.fatal:
+            self._reset_worker(worker, envelope)
+        else:
+            self._fail_request_events(worker, ctx.request, envelope)
+
+    def _fail_request_events(self, worker: Worker, request: RequestState | None, envelope: dict[str, Any]) -> None:
+        for event in list(self.events.values()):
+            if event.worker is worker and (request is None or event.request is request):
+                self._finish_event(event, False, envelope)
+
+    def _reset_worker(self, worker: Worker, envelope: dict[str, Any]) -> None:
+        """Condemns an isolate: every in-flight event fails and objects are re-created later."""
+        worker.cancel_timers()
+        if worker.isolate is not None:
+            worker.isolate.close()
+        worker.isolate = None
+        for event in list(self.events.values()):
+            if event.worker is worker:
+                self._finish_event(event, False, envelope)
+        for actor in self.actors.values():
+            if actor.worker is worker:
+                actor.txns.clear()
+                actor.gate.reset()
+                actor.storage.discard_staged()
+        self._queue = deque(d for d in self._queue if d.worker is not worker)
+
+    # ------------------------------------------------------------------ events
+    def _new_request(self, parent: RequestState | None, *, pipeline: bool = False) -> RequestState:
+        if parent is None:
+            return RequestState(next(self._request_ids), 1, 1)
+        if pipeline:
+            return RequestState(next(self._request_ids), parent.depth, parent.pipeline + 1)
+        return RequestState(next(self._request_ids), parent.depth + 1, 1)
+
+    @staticmethod
+    def _check_depth(request: RequestState) -> None:
+        if request.depth > MAX_REQUEST_DEPTH:
+            raise WorkerError(
+                "Error",
+                f"{DEPTH_ERROR}\nWorkers and objects can recurse up to {MAX_REQUEST_DEPTH} times.\n"
+                "If you're trying to fetch from an origin server, make sure you've set the `upstream` option.",
+            )
+        if request.pipeline > MAX_PIPELINE_DEPTH:
+            raise WorkerError("Error", f"{DEPTH_ERROR}\nService bindings can recurse up to {MAX_PIPELINE_DEPTH} times.")
+
+    def start_event(
+        self,
+        kind: str,
+        worker: Worker,
+        actor: Actor | None,
+        request: RequestState,
+        payload: tuple[Any, ...],
+        on_done: Callable[[bool, Any], None],
+        *,
+        trace_data: dict[str, Any] | None = None,
+    ) -> None:
+        """Delivers a fetch/rpc/alarm event; ``on_done(ok, value_or_envelope)`` when it completes."""
+        event_id = next(self._event_ids)
+        started = time.perf_counter()
+        fields = self._object_fields(actor)
+        self.trace.emit("request.start", request_id=request.request_id, data={"kind": kind, **(trace_data or {})}, **fields)
+
+        def finish(ok: bool, value: Any) -> None:
+            status = value.get("status") if ok and isinstance(value, dict) else None
+            self.trace.emit(
+                "request.end",
+                request_id=request.request_id,
+                data={"kind": kind, "ok": ok, "status": status, "ms": (time.perf_counter() - started) * 1000,
+                      **({} if ok else {"error": value.get("message") if isinstance(value, dict) else str(value)})},
+                **fields,
+            )
+            on_done(ok, value)
+
+        event = Event(event_id, worker, request, finish, actor)
+        self.events[event_id] = event
+        target = actor.target_json() if actor is not None else ""
+        ctx = Context(request, actor)
+        self._schedule(Delivery(worker, kind, (event_id, target, *payload), ctx, gated=actor is not None))
+
+    def _finish_event(self, event: Event, ok: bool, value: Any) -> None:
+        if self.events.pop(event.event_id, None) is None:
+            return
+        event.on_done(ok, value)
+
+    @staticmethod
+    def _object_fields(actor: Actor | None) -> dict[str, Any]:
+        if actor is None:
+            return {}
+        return {"binding": actor.namespace.binding, "object_id": actor.hex, "object_name": actor.name}
+
+    # ------------------------------------------------------------------ outbox processing
+    def _process_outbox(self, worker: Worker, ctx: Context, outbox: list[dict[str, Any]]) -> None:
+        settlements: list[tuple[Context, list[Any], list[Actor]]] = []
+        batch: list[Any] = []
+        releases: list[Actor] = []
+        completions: list[dict[str, Any]] = []
+        touched: dict[int, ObjectStorage] = {}
+        writes: list[tuple[list[Any], ObjectStorage]] = []  # settlements that need a durable flush
+        for entry in outbox:
+            op = entry["op"]
+            try:
+                if op == "st":
+                    result = self._storage_op(worker, ctx, entry, releases, touched, settlements)
+                    if result is not _DEFERRED:
+                        item = [entry["id"], True, result]
+                        batch.append(item)
+                        if entry["m"] in _WRITE_METHODS and not entry.get("f", 0) & 2:
+                            writes.append((item, touched[id(self._actor_of(entry).storage)]))
+                elif op == "done":
+                    completions.append(entry)
+                elif op == "console":
+                    self.console(entry["level"], entry["text"])
+                elif op == "timer":
+                    self._add_timer(worker, ctx, entry["timer"], entry["ms"], entry["repeat"])
+                elif op == "cleartimer":
+                    timer = worker.timers.pop(entry["timer"], None)
+                    if timer is not None:
+                        timer[0].cancel()
+                elif op == "background_error":
+                    error = WorkerError.from_envelope(entry["error"])
+                    self.background_errors.append(error)
+                    logger.error("Uncaught (in waitUntil): %s\n%s", error, error.stack)
+                elif op == "bcw":
+                    self._bcw(worker, ctx, entry, batch, settlements)
+                elif op in ("do_fetch", "do_rpc"):
+                    self._object_call(worker, ctx, entry)
+                elif op == "service_fetch":
+                    self._service_fetch(worker, ctx, entry)
+                elif op == "fetch":
+                    self._outbound_fetch(worker, ctx, entry)
+                elif op == "digest":
+                    batch.append([entry["id"], True, _digest(entry)])
+                else:
+                    batch.append([entry["id"], False, {"name": "Error", "message": f"Unknown host operation {op}"}])
+            except Exception as error:  # noqa: BLE001 - errors become JS exceptions, never escape
+                if "id" in entry:
+                    batch.append([entry["id"], False, _envelope(error)])
+                else:
+                    logger.exception("host operation %s failed", op)
+        # Output gate: staged writes become durable before results or responses are released.
+        flush_errors: dict[int, dict[str, Any]] = {}
+        for storage in touched.values():
+            try:
+                storage.flush()
+            except Exception as error:  # noqa: BLE001
+                storage.discard_staged()
+                flush_errors[id(storage)] = _envelope(error)
+        if flush_errors:
+            for item, storage in writes:
+                failure = flush_errors.get(id(storage))
+                if failure is not None:
+                    item[1] = False
+                    item[2] = failure
+        if batch:
+            self._schedule(Delivery(worker, "settle", (json.dumps(batch),), ctx, gated=False, releases=releases))
+        else:
+            for actor in releases:
+                actor.gate.unlock()
+        for settle_ctx, settle_batch, settle_releases in settlements:
+            self._schedule(Delivery(worker, "settle", (json.dumps(settle_batch),), settle_ctx, gated=False,
+                                    releases=settle_releases))
+        for entry in completions:
+            event = self.events.get(entry["ev"])
+            if event is None:
+                continue
+            if flush_errors and event.actor is not None and id(event.actor.storage) in flush_errors:
+                self._finish_event(event, False, flush_errors[id(event.actor.storage)])
+            elif entry["ok"]:
+                self._finish_event(event, True, entry["value"])
+            else:
+                self._finish_event(event, False, entry["error"])
+
+    def _actor_of(self, entry: dict[str, Any]) -> Actor:
+        actor = self.actors.get(entry["a"])
+        if actor is None:
+            raise StorageError(f"Unknown Durable Object {entry['a']}")
+        return actor
+
+    # ------------------------------------------------------------------ storage ops from JS
+    def _storage_op(
+        self,
+        worker: Worker,
+        ctx: Context,
+        entry: dict[str, Any],
+        releases: list[Actor],
+        touched: dict[int, ObjectStorage],
+        settlements: list[tuple[Context, list[Any], list[Actor]]],
+    ) -> Any:
+        actor = self._actor_of(entry)
+        storage = actor.storage
+        method = entry["m"]
+        flags = entry.get("f", 0)
+        request_id = ctx.request.request_id if ctx.request else None
+        if not flags & 1 and method not in ("sync", "txnBegin", "txnCommit", "txnAbort"):
+            actor.gate.lock()
+            releases.append(actor)
+        touched[id(storage)] = storage
+        txn_id = entry.get("txn")
+        if txn_id is not None and method not in _TXN_CONTROL:
+            txn = actor.txns.get(txn_id)
+            if txn is None:
+                raise StorageError("This transaction is no longer active.")
+            return self._txn_op(storage, txn, method, entry)
+        if method == "get":
+            value = storage.get(entry["key"])
+            self._trace_op(storage, "storage.get", ctx, (entry["key"],))
+            return None if value is None else value.decode("utf-8")
+        if method == "getMany":
+            self._trace_op(storage, "storage.get", ctx, tuple(entry["keys"]))
+            return [[key, value.decode("utf-8")] for key, value in storage.get_many(entry["keys"])]
+        if method == "put":
+            entries = [(key, value.encode("utf-8")) for key, value in entry["entries"]]
+            storage.put(entries)
+            self._trace_op(storage, "storage.put", ctx, tuple(key for key, _ in entries))
+            return None
+        if method == "delete":
+            count = storage.delete(entry["keys"])
+            self._trace_op(storage, "storage.delete", ctx, tuple(entry["keys"]))
+            return count if entry.get("many") else count > 0
+        if method == "list":
+            rows = storage.list(ListOptions.from_mapping(entry["options"]))
+            self._trace_op(storage, "storage.list", ctx, (), {"count": len(rows)})
+            return [[key, value.decode("utf-8")] for key, value in rows]
+        if method == "deleteAll":
+            storage.delete_all()
+            self._trace_op(storage, "storage.delete_all", ctx, ())
+            return None
+        if method == "getAlarm":
+            return storage.get_alarm()
+        if method == "setAlarm":
+            storage.set_alarm(int(entry["time"]))
+            self.trace.emit("alarm.set", request_id=request_id, data={"time": int(entry["time"])},
+                            **self._object_fields(actor))
+            return None
+        if method == "deleteAlarm":
+            storage.set_alarm(None)
+            return None
+        if method == "sync":
+            return None
+        if method == "txnBegin":
+            section = next(self._section_ids)
+            actor.gate.open_section(section, ctx.section)
+            txn = storage.begin(request_id=request_id)
+            txn_section = section
+            actor.txns[txn.txn_id] = txn
+            actor.sections[txn.txn_id] = txn_section
+            settlements.append((Context(ctx.request, actor, txn_section), [[entry["id"], True, {"txn": txn.txn_id}]], []))
+            return _DEFERRED
+        if method == "txnCommit":
+            try:
+                return self._txn_commit(worker, ctx, actor, entry, settlements)
+            except Exception as error:  # noqa: BLE001 - the section must not stay closed
+                section = actor.sections.pop(entry["txn"], None)
+                actor.txns.pop(entry["txn"], None)
+                parent = actor.gate.close_section(section) if section is not None else ctx.section
+                settlements.append((Context(ctx.request, actor, parent), [[entry["id"], False, _envelope(error)]], []))
+                return _DEFERRED
+        if method == "txnAbort":
+            txn = actor.txns.pop(entry["txn"], None)
+            section = actor.sections.pop(entry["txn"], None)
+            if txn is not None:
+                storage.rollback(txn, request_id=request_id, reason="closure threw: " + str(entry.get("error", {}).get("message", "")))
+            parent = actor.gate.close_section(section) if section is not None else ctx.section
+            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, None]], []))
+            return _DEFERRED
+        raise StorageError(f"Unknown storage method {method}")
+
+    def _trace_op(self, storage: ObjectStorage, kind: str, ctx: Context, keys: tuple[str, ...], data: dict[str, Any] | None = None) -> None:
+        if self.trace.enabled:
+            self.trace.emit(kind, binding=storage.binding, object_id=storage.object_id, object_name=storage.object_name,
+                            request_id=ctx.request.request_id if ctx.request else None, keys=keys, data=data or {})
+
+    @staticmethod
+    def _txn_op(storage: ObjectStorage, txn: Transaction, method: str, entry: dict[str, Any]) -> Any:
+        if method == "get":
+            rows = storage.txn_get(txn, [entry["key"]])
+            return rows[0][1].decode("utf-8") if rows else None
+        if method == "getMany":
+            return [[key, value.decode("utf-8")] for key, value in storage.txn_get(txn, entry["keys"])]
+        if method == "put":
+            storage.txn_put(txn, [(key, value.encode("utf-8")) for key, value in entry["entries"]])
+            return None
+        if method == "delete":
+            count = storage.txn_delete(txn, entry["keys"])
+            return count if entry.get("many") else count > 0
+        if method == "list":
+            rows = storage.txn_list(txn, ListOptions.from_mapping(entry["options"]))
+            return [[key, value.decode("utf-8")] for key, value in rows]
+        if method == "getAlarm":
+            return storage.txn_get_alarm(txn)
+        if method == "setAlarm":
+            storage.txn_set_alarm(txn, int(entry["time"]))
+            return None
+        if method == "deleteAlarm":
+            storage.txn_set_alarm(txn, None)
+            return None
+        raise StorageError(f"{method}() is not available in a transaction")
+
+    def _txn_commit(
+        self,
+        worker: Worker,
+        ctx: Context,
+        actor: Actor,
+        entry: dict[str, Any],
+        settlements: list[tuple[Context, list[Any], list[Actor]]],
+    ) -> Any:
+        storage = actor.storage
+        txn = actor.txns.pop(entry["txn"])
+        section = actor.sections.pop(entry["txn"])
+        request_id = ctx.request.request_id if ctx.request else None
+        if entry.get("rolledBack"):
+            storage.rollback(txn, request_id=request_id)
+            parent = actor.gate.close_section(section)
+            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
+            return _DEFERRED
+        try:
+            storage.commit(txn, request_id=request_id)
+        except CommitConflict as conflict:
+            if txn.attempt >= self.txn_max_attempts:
+                storage._emit("txn.giveup", txn_id=txn.txn_id, attempt=txn.attempt, request_id=request_id,
+                              keys=tuple(conflict.keys), data={"attempts": txn.attempt})
+                parent = actor.gate.close_section(section)
+                message = (
+                    f"Transaction gave up after {txn.attempt} attempts: keys "
+                    f"{', '.join(repr(k) for k in conflict.keys) or '(alarm)'} kept changing under it "
+                    f"(last conflicting commit #{conflict.winning_version})."
+                )
+                settlements.append((Context(ctx.request, actor, parent), [[entry["id"], False, {"name": "Error", "message": message}]], []))
+                return _DEFERRED
+            retry = storage.begin(attempt=txn.attempt + 1, request_id=request_id)
+            storage._emit("txn.retry", txn_id=retry.txn_id, attempt=retry.attempt, request_id=request_id,
+                          keys=tuple(conflict.keys), data={"replaces": txn.txn_id, "winning_version": conflict.winning_version})
+            actor.txns[retry.txn_id] = retry
+            actor.sections[retry.txn_id] = section
+            delay = min(0.1, 0.001 * (2 ** (txn.attempt - 1))) * random.uniform(0.5, 1.5)
+            settle_ctx = Context(ctx.request, actor, section)
+            self.loop.call_later(
+                delay,
+                lambda: self._schedule(
+                    Delivery(worker, "settle", (json.dumps([[entry["id"], True, {"retry": retry.txn_id}]]),), settle_ctx, gated=False)
+                ),
+            )
+            return _DEFERRED
+        parent = actor.gate.close_section(section)
+        settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
+        return _DEFERRED
+
+    def _bcw(self, worker: Worker, ctx: Context, entry: dict[str, Any], batch: list[Any], settlements: list[Any]) -> None:
+        actor = self._actor_of(entry)
+        if entry["phase"] == "begin":
+            section = next(self._section_ids)
+            actor.gate.open_section(section, ctx.section)
+            settlements.append((Context(ctx.request, actor, section), [[entry["id"], True, section]], []))
+        else:
+            parent = actor.gate.close_section(int(entry["section"]))
+            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, None]], []))
+
+    def _after_commit(self, storage: ObjectStorage, keys: tuple[str, ...]) -> None:
+        if self.alarms_enabled:
+            self.schedule_alarm(storage)
+
+    # ------------------------------------------------------------------ timers
+    def _add_timer(self, worker: Worker, ctx: Context, timer_id: int, ms: float, repeat: bool) -> None:
+        def fire() -> None:
+            entry = worker.timers.get(timer_id)
+            if entry is None:
+                return
+            if repeat:
+                handle = self.loop.call_later(max(ms, 1) / 1000, fire)
+                worker.timers[timer_id] = (handle, ctx, repeat, ms)
+            else:
+                worker.timers.pop(timer_id, None)
+            self._schedule(Delivery(worker, "fireTimer", (timer_id,), ctx, gated=True))
+
+        handle = self.loop.call_later(ms / 1000, fire)
+        worker.timers[timer_id] = (handle, ctx, repeat, ms)
+
+    # ------------------------------------------------------------------ calls between isolates
+    def _io_result(self, worker: Worker, ctx: Context, op_id: int, ok: bool, value: Any) -> None:
+        """Settles a caller's I/O operation; it waits for the caller object's input gate."""
+        self._schedule(Delivery(worker, "settle", (json.dumps([[op_id, ok, value]]),), ctx, gated=True))
+
+    def _object_call(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+        namespace = worker.spec.namespaces.get(entry["binding"])
+        if namespace is None:
+            raise WorkerError("TypeError", f"No Durable Object binding {entry['binding']!r}")
+        actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
+        request = self._new_request(ctx.request)
+        self._check_depth(request)
+        op_id = entry["id"]
+
+        def done(ok: bool, value: Any) -> None:
+            self._io_result(worker, ctx, op_id, ok, value)
+
+        assert actor.worker is not None
+        if entry["op"] == "do_fetch":
+            self.start_event("fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done)
+        else:
+            self.start_event("rpc", actor.worker, actor, request, (entry["method"], entry["args"]), done,
+                             trace_data={"method": entry["method"]})
+
+    def _service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+        target_name = worker.spec.services.get(entry["service"])
+        target = self.workers.get(target_name or "")
+        if target is None:
+            raise WorkerError("Error", f'Service binding "{entry["service"]}" points to unknown worker "{target_name}".')
+        request = self._new_request(ctx.request, pipeline=True)
+        self._check_depth(request)
+        op_id = entry["id"]
+        self.start_event("fetch", target, None, request, (json.dumps(entry["request"]),),
+                         lambda ok, value: self._io_result(worker, ctx, op_id, ok, value))
+
+    def _outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+        wire = entry["request"]
+        op_id = entry["id"]
+        if self.upstream is None:
+            raise WorkerError(
+                "TypeError",
+                f"Network access is disabled in mfbook: fetch({wire['url']!r}) has no binding to go to. "
+                "Pass upstream=callable to Miniflare to answer outbound requests from Python.",
+            )
+        upstream = self.upstream
+
+        async def run() -> None:
+            from .http import Response
+
+            try:
+                result = await self.loop.run_in_executor(None, upstream, wire)
+                if asyncio.iscoroutine(result):
+                    result = await result
+                if not isinstance(result, Response):
+                    raise TypeError("upstream must return an mfbook.Response")
+                self._io_result(worker, ctx, op_id, True, result.to_wire())
+            except Exception as error:  # noqa: BLE001 - becomes the JS rejection
+                self._io_result(worker, ctx, op_id, False, _envelope(error))
+
+        self.loop.create_task(run())
+
+    # ------------------------------------------------------------------ alarms
+    def schedule_alarm(self, storage: ObjectStorage) -> None:
+        key = f"{storage.binding}:{storage.object_id}"
+        handle = self.alarm_handles.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+        when = storage.store.get_alarm()
+        if when is None or not self.alarms_enabled:
+            return
+        delay = max(0.0, when / 1000 - time.time())
+        self.alarm_handles[key] = self.loop.call_later(delay, lambda: self.fire_alarm(storage.binding, storage.object_id))
+
+    def fire_alarm(self, binding: str, hex_id: str, *, retry_count: int = 0) -> asyncio.Future[None]:
+        """Runs an object's alarm now; retries with backoff when the handler throws."""
+        key = f"{binding}:{hex_id}"
+        self.alarm_handles.pop(key, None)
+        running = self.alarm_running.get(key)
+        if running is not None and not running.done():
+            return running
+        future: asyncio.Future[None] = self.loop.create_future()
+        self.alarm_running[key] = future
+        namespace = self.find_namespace(binding)
+        if namespace is None:
+            future.set_result(None)
+            return future
+        storage = self.storage_for(namespace, hex_id)
+        scheduled = storage.get_alarm()
+        if retry_count == 0:
+            if scheduled is None:
+                future.set_result(None)
+                return future
+            storage.set_alarm(None)
+            storage.flush()
+        try:
+            actor = self.actor_for(namespace, hex_id)
+        except WorkerError as error:
+            future.set_exception(error)
+            return future
+        request = self._new_request(None)
+        fields = self._object_fields(actor)
+        self.trace.emit("alarm.fire", request_id=request.request_id, data={"retry_count": retry_count, "scheduled": scheduled}, **fields)
+
+        def done(ok: bool, value: Any) -> None:
+            if ok:
+                self.alarm_retries.pop(key, None)
+            elif retry_count < ALARM_MAX_RETRIES:
+                delay = ALARM_RETRY_BASE_S * (2**retry_count)
+                self.alarm_retries[key] = retry_count + 1
+                self.trace.emit("alarm.retry", data={"retry_count": retry_count + 1, "delay_s": delay,
+                                                     "error": value.get("message") if isinstance(value, dict) else str(value)}, **fields)
+                self.alarm_handles[key] = self.loop.call_later(
+                    delay, lambda: self.fire_alarm(binding, hex_id, retry_count=retry_count + 1)
+                )
+            else:
+                self.alarm_retries.pop(key, None)
+                self.trace.emit("alarm.giveup", data={"retry_count": retry_count}, **fields)
+            if not future.done():
+                future.set_result(None)
+
+        assert actor.worker is not None
+        info = json.dumps({"retryCount": retry_count, "isRetry": retry_count > 0})
+        self.start_event("alarm", actor.worker, actor, request, (info,), done)
+        return future
+
+    async def flush_alarms(self, keys: list[str] | None = None) -> None:
+        """Runs every scheduled alarm and pending retry now (optionally only for some objects)."""
+        pending = [key for key in list(self.alarm_handles) if keys is None or key in keys]
+        futures = []
+        for key in pending:
+            handle = self.alarm_handles.pop(key, None)
+            if handle is not None:
+                handle.cancel()
+            binding, hex_id = key.split(":", 1)
+            retry = self.alarm_retries.get(key, 0)
+            futures.append(self.fire_alarm(binding, hex_id, retry_count=retry))
+        for future in futures:
+            await future
+
+    async def restore_alarms(self) -> None:
+        """Schedules alarms persisted by an earlier process."""
+        for worker in self.workers.values():
+            for namespace in worker.spec.namespaces.values():
+                for hex_id in self.backend.list_objects(namespace.binding):
+                    storage = self.storage_for(namespace, hex_id)
+                    if storage.store.get_alarm() is not None:
+                        self.schedule_alarm(storage)
+
+    # ------------------------------------------------------------------ shutdown
+    def close(self) -> None:
+        for handle in self.alarm_handles.values():
+            handle.cancel()
+        self.alarm_handles.clear()
+        for worker in self.workers.values():
+            worker.cancel_timers()
+            if worker.isolate is not None:
+                worker.isolate.close()
+        for event in list(self.events.values()):
+            self._finish_event(event, False, {"name": "Error", "message": "The emulator was disposed.", "stack": ""})
+        self.backend.close()
+
+
+_DEFERRED = object()
+_TXN_CONTROL = frozenset({"txnBegin", "txnCommit", "txnAbort"})
+_WRITE_METHODS = frozenset({"put", "delete", "deleteAll", "setAlarm", "deleteAlarm"})
+
+_ERROR_NAMES = {TypeError: "TypeError", ValueError: "RangeError", KeyError: "Error"}
+
+
+def _envelope(error: BaseException) -> dict[str, Any]:
+    """Turns a Python exception into the JS error the kernel should throw."""
+    if isinstance(error, WorkerError):
+        return {"name": error.name, "message": error.js_message, "stack": error.stack}
+    name = "Error"
+    for kind, js_name in _ERROR_NAMES.items():
+        if isinstance(error, kind):
+            name = js_name
+            break
+    from .errors import StorageRangeError, StorageTypeError
+
+    if isinstance(error, StorageTypeError):
+        name = "TypeError"
+    elif isinstance(error, StorageRangeError):
+        name = "RangeError"
+    elif isinstance(error, StorageError) or not isinstance(error, (TypeError, ValueError)):
+        name = "Error"
+    return {"name": name, "message": str(error)}
+
+
+_DIGESTS = {"SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "MD5": "md5"}
+
+
+def _digest(entry: dict[str, Any]) -> str:
+    algorithm = _DIGESTS.get(str(entry["algorithm"]).upper())
+    if algorithm is None:
+        raise WorkerError("NotSupportedError", f"Unrecognized name: {entry['algorithm']}")
+    return hashlib.new(algorithm, entry["data"].encode("latin-1")).digest().decode("latin-1")
+
+
+def messages_text(name: str, **fields: str) -> str:
+    return text(name, **fields)
+
+
+_ = (KEEP, codec)

@@ -1,0 +1,132 @@
+"""The trace bus: an ordered, bounded, thread-safe log of what the emulator did.
+
+Every request, storage operation, transaction step and alarm is recorded here so that
+notebooks can *see* concurrency: the timeline widget draws transaction attempts from it and
+the storage browser refreshes when a commit lands. ``mf.trace`` is an instance of
+:class:`Trace`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Trace", "TraceEvent"]
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One thing that happened, with enough context to draw it.
+
+    Attributes:
+        seq: Position in the trace (monotonic, never reused).
+        time: Seconds from the trace's clock (monotonic).
+        kind: What happened, e.g. ``txn.conflict`` (see docs/ARCHITECTURE.md section 4).
+        binding: Durable Object namespace binding, if about an object.
+        object_id: Hex id of the object.
+        object_name: The ``idFromName`` name when known.
+        request_id: The request the event belongs to.
+        txn_id: The transaction, for ``txn.*`` events.
+        attempt: Attempt number of the transaction (1 for the first run).
+        keys: Keys involved (read set, write set, conflicting keys...).
+        data: Anything else worth showing (commit version, error text, durations).
+    """
+
+    seq: int
+    time: float
+    kind: str
+    binding: str | None = None
+    object_id: str | None = None
+    object_name: str | None = None
+    request_id: int | None = None
+    txn_id: int | None = None
+    attempt: int | None = None
+    keys: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_record(self) -> dict[str, Any]:
+        """A plain dict (for pandas: ``pd.DataFrame(mf.trace.records())``)."""
+        record = asdict(self)
+        record["keys"] = list(self.keys)
+        return record
+
+
+Subscriber = Callable[[TraceEvent], None]
+
+
+class Trace:
+    """Bounded event log with subscribers.
+
+    Args:
+        maxlen: How many events are kept; older ones are dropped first.
+        clock: Monotonic clock in seconds (injectable so tests get exact output).
+    """
+
+    def __init__(self, *, maxlen: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._events: deque[TraceEvent] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self._clock = clock
+        self._subscribers: list[Subscriber] = []
+        self.enabled = True
+
+    def emit(self, kind: str, **fields: Any) -> TraceEvent | None:
+        """Records an event and tells the subscribers (exceptions in them are swallowed)."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            event = TraceEvent(seq=next(self._seq), time=self._clock(), kind=kind, **fields)
+            self._events.append(event)
+            subscribers = tuple(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber(event)
+            except Exception:  # noqa: BLE001 - a broken widget must not break the emulator
+                pass
+        return event
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Calls ``callback(event)`` for every new event; returns the unsubscribe function.
+
+        Callbacks run on the emulator thread: keep them short (widgets throttle).
+        """
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def events(self, *, kind: str | None = None, since: int = 0) -> list[TraceEvent]:
+        """Events with ``seq > since``, optionally only those whose kind starts with ``kind``."""
+        with self._lock:
+            snapshot = list(self._events)
+        return [
+            event
+            for event in snapshot
+            if event.seq > since and (kind is None or event.kind.startswith(kind))
+        ]
+
+    def records(self, **filters: Any) -> list[dict[str, Any]]:
+        """Events as plain dicts (see :meth:`events` for the filters)."""
+        return [event.as_record() for event in self.events(**filters)]
+
+    def clear(self) -> None:
+        """Forgets every recorded event (subscribers stay)."""
+        with self._lock:
+            self._events.clear()
+
+    def __iter__(self) -> Iterator[TraceEvent]:
+        return iter(self.events())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._events)

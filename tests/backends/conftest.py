@@ -1,0 +1,124 @@
+"""Fixtures for the backend suites: one parametrised ``backend`` over memory, SQLite, Redis.
+
+Redis: ``MFBOOK_TEST_REDIS_URL`` names a server to use. Without it, the Redis tests FAIL when
+``CI`` is set, and otherwise run against a ``redis-server`` started here on a free port (or
+are skipped if the binary is missing).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mfbook.backends import Backend
+from mfbook.backends.memory import MemoryBackend
+from mfbook.backends.sqlite import SqliteBackend
+
+from .redis_server import RedisServer
+
+BACKEND_KINDS = ("memory", "sqlite", "redis")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the Redis server the suites use."""
+    url = os.environ.get("MFBOOK_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    if os.environ.get("CI"):
+        pytest.fail("MFBOOK_TEST_REDIS_URL must be set in CI: the Redis backend tests need it")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server_factory(tmp_path: Path) -> Iterator[Callable[[], RedisServer]]:
+    """Start dedicated ``redis-server`` processes the test may stop and restart."""
+    if os.environ.get("CI") and shutil.which("redis-server") is None:
+        pytest.fail("redis-server must be installed in CI for the restart test")
+    servers: list[RedisServer] = []
+
+    def make() -> RedisServer:
+        server = RedisServer(tmp_path)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def _delete_prefix(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Backend]]:
+    """Factory of backends of the parametrised kind that share one storage location.
+
+    Calling it twice gives two independent backends over the same data (like two processes
+    for SQLite/Redis; memory backends never share data).
+    """
+    kind: str = request.param
+    opened: list[Backend] = []
+    prefix = f"mfbook-test-{uuid.uuid4().hex[:12]}:"
+    url = request.getfixturevalue("redis_url") if kind == "redis" else ""
+
+    def make() -> Backend:
+        backend: Backend
+        if kind == "memory":
+            backend = MemoryBackend()
+        elif kind == "sqlite":
+            backend = SqliteBackend(tmp_path / "do")
+        else:
+            from mfbook.backends.redis import RedisBackend
+
+            backend = RedisBackend(url, prefix=prefix)
+        opened.append(backend)
+        return backend
+
+    yield make
+    for backend in opened:
+        backend.close()
+    if kind == "redis":
+        _delete_prefix(url, prefix)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "make_backend" in metafunc.fixturenames:
+        kinds = [kind for kind in BACKEND_KINDS if kind in _wanted_kinds(metafunc)]
+        metafunc.parametrize("make_backend", kinds, indirect=True)
+
+
+def _wanted_kinds(metafunc: pytest.Metafunc) -> tuple[str, ...]:
+    marker = metafunc.definition.get_closest_marker("backends")
+    return tuple(marker.args) if marker else BACKEND_KINDS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*kinds): run only for these backend kinds")
+
+
+@pytest.fixture
+def backend(make_backend: Callable[[], Backend]) -> Backend:
+    """A fresh backend of the parametrised kind."""
+    return make_backend()
