@@ -27,11 +27,11 @@ from .errors import (
 from .http import Headers, Response
 from .ids import DurableObjectId
 from .miniflare import Miniflare
+from .notebook.state import current
 from .objects import DurableObjectNamespace, DurableObjectStorage, DurableObjectStub
 from .trace import Trace, TraceEvent
 
 __all__ = [
-    "UNDEFINED",
     "ConfigError",
     "ConflictError",
     "DisposedError",
@@ -55,7 +55,9 @@ __all__ = [
     "StorageTypeError",
     "Trace",
     "TraceEvent",
+    "UNDEFINED",
     "WorkerError",
+    "current",
 ]
 
 __version__ = "0.1.0"

@@ -8,11 +8,13 @@ body as a latin-1 string (one character per byte) or None.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 __all__ = ["Headers", "Response", "request_wire"]
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 HeadersInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 
@@ -144,12 +146,22 @@ def request_wire(
     headers: HeadersInput = None,
     body: bytes | str | None = None,
 ) -> dict[str, Any]:
-    """Builds a request wire dict from Python arguments."""
+    """Builds a request wire dict from Python arguments.
+
+    Raises:
+        TypeError: ``url`` is not absolute, or a GET/HEAD request has a body (as ``new Request``).
+    """
     if isinstance(body, str):
         body = body.encode("utf-8")
+    scheme, _, rest = str(url).partition(":")
+    if not _SCHEME.fullmatch(scheme) or not rest:
+        raise TypeError(f"Failed to parse URL from {url}")
+    method = method.upper()
+    if body is not None and method in ("GET", "HEAD"):
+        raise TypeError("Request with a GET or HEAD method cannot have a body.")
     pairs = Headers(headers).pairs()
     return {
-        "method": method.upper(),
+        "method": method,
         "url": url,
         "headers": [list(pair) for pair in pairs],
         "body": body.decode("latin-1") if body is not None else None,

@@ -145,7 +145,7 @@ class Isolate:
         self._kernel = kernel
         self._entry = {
             name: self._context.eval(f"__mfKernel.{name}.bind(__mfKernel)")
-            for name in ("fetch", "rpc", "alarm", "settle", "fireTimer", "dropActor", "seed")
+            for name in ("fetch", "rpc", "alarm", "settle", "fireTimer", "dropActor", "seed", "pendingOps")
         }
         self._flush = self._context.eval("__mfKernel.flush")
         self._context.eval("__mfKernel").json  # keep a reference alive
@@ -229,6 +229,12 @@ class Isolate:
             return []
         result: list[dict[str, Any]] = json.loads(text)
         return result
+
+    def pending_ops(self) -> int:
+        """Host operations the isolate awaits; call between deliveries only."""
+        if self.broken:
+            return 0
+        return int(self._entry["pendingOps"]())
 
     def memory(self) -> dict[str, int]:
         """QuickJS heap statistics (``memory_used_size``, ``malloc_size``, ...)."""

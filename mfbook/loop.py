@@ -55,13 +55,15 @@ class EmulatorLoop:
         """True when called from the emulator thread itself."""
         return threading.current_thread() is self._thread
 
-    def _check(self) -> None:
+    def _check(self, coroutine: Coroutine[Any, Any, Any] | None = None) -> None:
         if self._closed:
+            if coroutine is not None:
+                coroutine.close()  # never started: no "coroutine was never awaited" warning
             raise DisposedError("This Miniflare instance has been disposed; create a new one.")
 
     def run(self, coroutine: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
         """Runs ``coroutine`` on the emulator loop and blocks until it finishes."""
-        self._check()
+        self._check(coroutine)
         if self.in_loop_thread():
             coroutine.close()
             raise RuntimeError(
@@ -94,7 +96,7 @@ class EmulatorLoop:
 
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Awaitable twin of :meth:`run`, usable from any other event loop."""
-        self._check()
+        self._check(coroutine)
         try:
             caller = asyncio.get_running_loop()
         except RuntimeError:
@@ -106,7 +108,7 @@ class EmulatorLoop:
 
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedules ``coroutine`` without waiting."""
-        self._check()
+        self._check(coroutine)
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def close(self, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:

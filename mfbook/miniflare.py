@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
-from .backends import BackendConfigError, open_backend
+from .backends import Backend, BackendConfigError, open_backend
+from . import export
 from .errors import ConfigError, WorkerError
+from .export import StorageTransfer
 from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId
 from .isolate import IsolateFault, IsolateLimits
@@ -20,6 +23,7 @@ from .objects import DurableObjectNamespace, DurableObjectStorage
 from .options import Options, parse_options
 from .runtime import NamespaceSpec, Runtime
 from .trace import Trace
+from .wrangler import check_migrations
 
 __all__ = ["Miniflare"]
 
@@ -69,11 +73,29 @@ class Miniflare:
         elif callable(mode):
             mode(level, text)
 
+    @staticmethod
+    def _open_backends(options: Options) -> tuple[Backend, dict[str, Backend]]:
+        """The parent's backend and those of workers with their own ``durable_objects_persist``."""
+        opened: list[tuple[Any, Backend]] = []
+
+        def open_once(persist: Any) -> Backend:
+            for value, backend in opened:
+                if value is persist or (type(value) is type(persist) and value == persist):
+                    return backend
+            try:
+                backend = open_backend(persist, redis_prefix=options.redis_prefix, redis_options=options.redis_options)
+            except BackendConfigError as error:
+                for _, other in opened:
+                    other.close()
+                raise ConfigError(str(error), option="durable_objects_persist") from None
+            opened.append((persist, backend))
+            return backend
+
+        backend = open_once(options.persist)
+        return backend, {name: open_once(value) for name, value in options.worker_persist.items()}
+
     async def _create_runtime(self, options: Options) -> Runtime:
-        try:
-            backend = open_backend(options.persist, redis_prefix=options.redis_prefix, redis_options=options.redis_options)
-        except BackendConfigError as error:
-            raise ConfigError(str(error), option="durable_objects_persist") from None
+        backend, worker_backends = self._open_backends(options)
         runtime = Runtime(
             loop=asyncio.get_running_loop(),
             backend=backend,
@@ -83,6 +105,7 @@ class Miniflare:
             console=self._console,
             txn_max_attempts=options.txn_max_attempts,
             alarms_enabled=options.alarms,
+            worker_backends=worker_backends,
         )
         try:
             self._install(runtime, options)
@@ -108,16 +131,26 @@ class Miniflare:
                 option="script",
             ) from None
         for worker in runtime.workers.values():
-            for namespace in worker.spec.namespaces.values():
+            for binding, namespace in worker.spec.namespaces.items():
                 target = runtime.workers[namespace.script_name]
                 assert target.isolate is not None
                 classes = target.isolate.info["classes"]
                 if namespace.class_name not in classes:
                     if namespace.script_name != worker.name:
-                        message = f'Class "{namespace.class_name}" in script "{namespace.script_name}" for Durable Object "{namespace.binding}" not found'
+                        message = f'Class "{namespace.class_name}" in script "{namespace.script_name}" for Durable Object "{binding}" not found'
                     else:
-                        message = f'Class "{namespace.class_name}" for Durable Object "{namespace.binding}" not found'
+                        message = f'Class "{namespace.class_name}" for Durable Object "{binding}" not found'
                     raise ConfigError(message, option="durable_objects")
+        for worker_name, (path, migrations) in options.migrations.items():
+            owner = runtime.workers[worker_name]
+            assert owner.isolate is not None
+            bound = {
+                binding: namespace.class_name
+                for worker in runtime.workers.values()
+                for binding, namespace in worker.spec.namespaces.items()
+                if namespace.script_name == worker_name
+            }
+            check_migrations(path, worker_name, migrations, classes=owner.isolate.info["classes"], bindings=bound)
 
     def set_options(self, **options: Any) -> None:
         """Reloads with new options: new code runs, objects are re-constructed, storage stays.
@@ -126,6 +159,7 @@ class Miniflare:
         """
         parsed = parse_options(options)
         parsed.persist = self._options.persist
+        parsed.worker_persist = self._options.worker_persist
 
         async def reload() -> None:
             runtime = self._runtime
@@ -198,8 +232,10 @@ class Miniflare:
         try:
             value = await self._event_async("fetch", worker_name, None, None, (json.dumps(wire),))
         except WorkerError as error:
-            logger.error("Uncaught %s\n%s", error, error.stack)
-            text = f"{error.name}: {error.js_message}\n{error.stack}".encode()
+            header = f"{error.name}: {error.js_message}" if error.js_message else error.name
+            report = error.stack if error.stack.startswith(header) else f"{header}\n{error.stack}".rstrip()
+            logger.error("Uncaught %s", report)
+            text = report.encode()
             return Response(500, body=text, headers={"content-type": "text/plain;charset=UTF-8"}, status_text="Internal Server Error")
         return Response.from_wire(value)
 
@@ -235,6 +271,41 @@ class Miniflare:
     async def flush_alarms_async(self, ids: Iterable[DurableObjectId] | None = None) -> None:
         keys = None if ids is None else [f"{object_id.binding}:{object_id.hex}" for object_id in ids]
         await self._loop.run_async(self._runtime.flush_alarms(keys))
+
+    def export_storage(self, path: str | os.PathLike[str] | IO[str]) -> StorageTransfer:
+        """Writes every object's keys and alarm to ``path`` as JSON lines (see :mod:`mfbook.export`).
+
+        >>> mf.export_storage("snapshot.jsonl")  # doctest: +SKIP
+        StorageTransfer(objects=1, keys=1, alarms=0)
+        """
+        return self._loop.call(lambda: export.export_storage(self._runtime, path))
+
+    async def export_storage_async(self, path: str | os.PathLike[str] | IO[str]) -> StorageTransfer:
+        """Awaitable twin of :meth:`export_storage`."""
+        async def run() -> StorageTransfer:
+            return export.export_storage(self._runtime, path)
+
+        return await self._loop.run_async(run())
+
+    def import_storage(self, path: str | os.PathLike[str] | IO[str], *, replace: bool = False) -> StorageTransfer:
+        """Writes an export into storage, one atomic commit per object (any backend to any).
+
+        Args:
+            path: A file (or text stream) written by :meth:`export_storage`.
+            replace: Clear each imported object's existing keys and alarm in that commit.
+
+        Raises:
+            ValueError: A malformed line (named); nothing was written.
+            ConfigError: A binding this emulator does not have; nothing was written.
+        """
+        return self._loop.call(lambda: export.import_storage(self._runtime, path, replace=replace))
+
+    async def import_storage_async(self, path: str | os.PathLike[str] | IO[str], *, replace: bool = False) -> StorageTransfer:
+        """Awaitable twin of :meth:`import_storage`."""
+        async def run() -> StorageTransfer:
+            return export.import_storage(self._runtime, path, replace=replace)
+
+        return await self._loop.run_async(run())
 
     @property
     def workers(self) -> list[str]:

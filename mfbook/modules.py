@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +26,17 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Bundle", "LineMap", "ModuleRule", "build_bundle", "BUNDLE_LINE_BASE"]
+__all__ = [
+    "BUNDLE_LINE_BASE",
+    "DEFAULT_RULES",
+    "Bundle",
+    "LineMap",
+    "ModuleRule",
+    "ModuleSyntaxError",
+    "build_bundle",
+    "has_module_syntax",
+    "parse_rules",
+]
 
 # User code starts at this line of its eval so that its frames can be told apart from the
 # prelude's (both are called "<input>" by QuickJS).
@@ -48,6 +59,66 @@ DEFAULT_RULES = (
     ModuleRule("Text", ("**/*.txt", "**/*.html", "**/*.sql")),
     ModuleRule("Data", ("**/*.bin", "**/*.wasm")),
 )
+RULE_TYPES = ("ESModule", "JSON", "Text", "Data")
+
+
+def parse_rules(value: Sequence[Mapping[str, object]] | None) -> tuple[ModuleRule, ...]:
+    """Turns the ``modules_rules`` option into rules: the user's first, then the defaults.
+
+    Each entry is ``{"type": "Text" | "Data" | "JSON" | "ESModule", "include": [globs]}``
+    (Miniflare's ``modulesRules``; wrangler's ``globs`` is accepted for ``include``).
+
+    >>> parse_rules([{"type": "Text", "include": ["**/*.md"]}])[0]
+    ModuleRule(type='Text', globs=('**/*.md',))
+
+    Raises:
+        ConfigError: An entry is not of that shape or names an unsupported type.
+    """
+    if value is None:
+        return DEFAULT_RULES
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError("modules_rules: expected a list of {type, include} dicts", option="modules_rules")
+    rules = []
+    for entry in value:
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"modules_rules: expected a dict, got {entry!r}", option="modules_rules")
+        kind = entry.get("type")
+        globs = entry.get("include", entry.get("globs"))
+        if kind not in RULE_TYPES:
+            raise ConfigError(
+                f"modules_rules: type {kind!r} is not supported (use one of {', '.join(RULE_TYPES)})",
+                option="modules_rules",
+            )
+        if isinstance(globs, str):
+            globs = [globs]
+        if not isinstance(globs, (list, tuple)) or not all(isinstance(glob, str) for glob in globs):
+            raise ConfigError(f"modules_rules: {kind} rule needs include=[glob, ...]", option="modules_rules")
+        rules.append(ModuleRule(str(kind), tuple(globs)))
+    return (*rules, *DEFAULT_RULES)
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    """Compiles a module-rule glob: ``**/`` is any number of directories, ``*`` stays in one."""
+    out = []
+    index = 0
+    while index < len(glob):
+        if glob.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+        elif glob.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif glob[index] == "*":
+            out.append("[^/]*")
+            index += 1
+        elif glob[index] == "?":
+            out.append("[^/]")
+            index += 1
+        else:
+            out.append(re.escape(glob[index]))
+            index += 1
+    return re.compile("".join(out))
 
 
 @dataclass
@@ -171,6 +242,7 @@ class _Module:
     specifier: str
     factory: str  # JS function expression text (one line of prefix + body)
     imports: list[str]
+    written: dict[str, str] = field(default_factory=dict)  # resolved -> specifier as written
 
 
 def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[str], str]) -> _Module:
@@ -180,19 +252,23 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
     error = _first_error(tree.root_node)
     if error is not None:
         row, column = error.start_point
-        raise ModuleSyntaxError(
-            f"SyntaxError in {file_label}:{row + 1}:{column + 1}: unexpected "
-            f"{_text(source, error)[:40]!r}",
-            option="script",
-        )
+        if error.is_missing:
+            problem = f"expected {error.type!r}"
+        else:
+            snippet = _text(source, error).strip().splitlines()
+            problem = f"unexpected {snippet[0][:40]!r}" if snippet else "unexpected end of input"
+        raise ModuleSyntaxError(f"SyntaxError in {file_label}:{row + 1}:{column + 1}: {problem}", option="script")
     rewriter = _Rewriter(source)
     prefix: list[str] = []
     getters: list[tuple[str, str]] = []  # (exported name, JS expression)
     imports: list[str] = []
     counter = iter(range(1, 1_000_000))
 
+    written: dict[str, str] = {}
+
     def require(spec: str) -> str:
         resolved = resolve(spec)
+        written.setdefault(resolved, spec)
         imports.append(resolved)
         variable = f"__mf_m{next(counter)}"
         prefix.append(f"const {variable} = __mf_require({json.dumps(resolved)});")
@@ -224,7 +300,10 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
             rewriter.blank(node.start_byte, node.end_byte)
         elif node.type == "export_statement":
             _rewrite_export(node, source, rewriter, getters, require, counter)
-    _rewrite_nested(tree.root_node, source, rewriter)
+    # Dynamic imports of string literals join the bundle (they resolve at run time).
+    for spec in _rewrite_nested(tree.root_node, source, rewriter):
+        written.setdefault(resolve(spec), spec)
+        imports.append(resolve(spec))
 
     getter_js = "".join(
         f"Object.defineProperty(__mf_exports, {json.dumps(name)}, "
@@ -237,7 +316,7 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
         + getter_js
         + "".join(prefix)
     )
-    return _Module(specifier, head + body + "\n}", imports)
+    return _Module(specifier, head + body + "\n}", imports, written)
 
 
 def _import_name(source: bytes, node: Any) -> str:
@@ -315,12 +394,16 @@ def _rewrite_export(
     rewriter.blank(node.start_byte, node.end_byte)
 
 
-def _rewrite_nested(root: Any, source: bytes, rewriter: _Rewriter) -> None:
+def _rewrite_nested(root: Any, source: bytes, rewriter: _Rewriter) -> list[str]:
     """Rewrites ``import.meta`` and dynamic ``import(...)`` anywhere in the module.
 
     Dynamic imports resolve against the importing module, so the factory receives a
     resolver-bound ``__mf_dynamic_import``.
+
+    Returns:
+        The specifiers of dynamic imports written as string literals (to bundle them).
     """
+    literals: list[str] = []
     stack = [root]
     while stack:
         node = stack.pop()
@@ -333,19 +416,28 @@ def _rewrite_nested(root: Any, source: bytes, rewriter: _Rewriter) -> None:
             function = node.child_by_field_name("function")
             if function is not None and function.type == "import":
                 rewriter.edits.append((function.start_byte, function.end_byte, "__mf_dynamic_import"))
+                arguments = node.child_by_field_name("arguments")
+                first = arguments.named_children[0] if arguments is not None and arguments.named_children else None
+                if first is not None and first.type == "string":
+                    literals.append(_string_value(source, first))
         stack.extend(node.children)
+    return literals
 
 
-def _rule_for(path: str, rules: tuple[ModuleRule, ...]) -> str:
-    from fnmatch import fnmatch
-
-    name = "/" + path.lstrip("/")
+def _rule_for(path: str, rules: tuple[ModuleRule, ...]) -> str | None:
+    """The module type of a root-relative path: the first rule with a matching glob wins."""
+    name = path.lstrip("/")
     for rule in rules:
         for glob in rule.globs:
-            pattern = glob[3:] if glob.startswith("**/") else glob
-            if fnmatch(posixpath.basename(name), pattern) or fnmatch(name, glob):
+            if _glob_regex(glob.lstrip("./")).fullmatch(name):
                 return rule.type
-    return "ESModule"
+    return None
+
+
+def has_module_syntax(code: str) -> bool:
+    """Whether ``code`` has a top-level ``import`` or ``export`` (an ES module, not a service worker)."""
+    tree = _parser().parse(code.encode("utf-8"))
+    return any(node.type in ("import_statement", "export_statement") for node in tree.root_node.children)
 
 
 def build_bundle(
@@ -364,11 +456,12 @@ def build_bundle(
         script_path: File to load instead; relative imports resolve against it.
         modules: ES module syntax (True) or a service-worker script (False).
         root: Directory that imports may not leave (default: the script's directory).
-        rules: How non-JS files are imported.
+        rules: How files are imported, by glob (see :func:`parse_rules`).
         extra_modules: Extra inline modules by specifier (tests, notebook cells).
 
     Raises:
-        ConfigError: A file is missing, outside the root, or fails to parse.
+        ConfigError: A file is missing, outside the root, or fails to parse (the message
+            names the file, and for syntax errors the line and column).
     """
     if script is None and script_path is None:
         raise ConfigError("one of script= or script_path= is required", option="script")
@@ -388,20 +481,44 @@ def build_bundle(
 
     base_dir = script_path.parent.resolve() if script_path is not None else None
     root_dir = (root or base_dir).resolve() if (root or base_dir) else None
-    main_spec = main_label if base_dir is None else script_path.resolve().relative_to(root_dir).as_posix()  # type: ignore[union-attr]
+    if script_path is not None and root_dir is not None:
+        main_path = script_path.resolve()
+        if not main_path.is_relative_to(root_dir):
+            raise ConfigError(
+                f"script_path {str(script_path)!r} is outside modules_root {str(root_dir)!r}", option="modules_root"
+            )
+        main_spec = main_path.relative_to(root_dir).as_posix()
+    else:
+        main_spec = main_label
     sources: dict[str, str] = dict(extra_modules or {})
     sources[main_spec] = script
+    importers: dict[str, str] = {}  # spec -> "<specifier as written>" in <the module that first imported it>
 
-    def loader(spec: str) -> str:
+    def origin(spec: str) -> str:
+        return importers.get(spec, f'"{spec}" in {main_spec}')
+
+    def loader(spec: str, kind: str) -> str:
         if spec in sources:
             return sources[spec]
         if root_dir is None:
-            raise ConfigError(f'No such module "{spec}" (inline scripts cannot import files; use script_path=)', option="script")
+            raise ConfigError(
+                f"Cannot resolve import {origin(spec)}: inline scripts cannot import files "
+                "(pass script_path= to load a module graph from disk)",
+                option="script",
+            )
         path = (root_dir / spec).resolve()
+        if not path.is_relative_to(root_dir):
+            raise ConfigError(
+                f"Import of {origin(spec)} resolves to {path}, outside the project root {root_dir} "
+                "(imports outside the root are refused; set modules_root= to widen it)",
+                option="modules_root",
+            )
         try:
-            return path.read_text("utf-8") if _rule_for(spec, rules) != "Data" else path.read_bytes().decode("latin-1")
-        except OSError:
-            raise ConfigError(f'No such module "{spec}": file {path} not found', option="script_path") from None
+            return path.read_text("utf-8") if kind != "Data" else path.read_bytes().decode("latin-1")
+        except FileNotFoundError:
+            raise ConfigError(f"Cannot resolve import {origin(spec)}: file {path} not found", option="script_path") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"Cannot read module {spec} (import {origin(spec)}): {error}", option="script_path") from None
 
     pieces: list[str] = []
     line = BUNDLE_LINE_BASE
@@ -409,13 +526,21 @@ def build_bundle(
     queue = [main_spec]
     while queue:
         spec = queue.pop(0)
-        if spec in seen or spec in CLOUDFLARE_MODULES:
+        if spec in seen or spec.startswith(("cloudflare:", "node:")):
             continue
         seen.add(spec)
-        code = loader(spec)
-        kind = _rule_for(spec, rules)
+        kind = "ESModule" if spec == main_spec else _rule_for(spec, rules)
+        if kind is None:
+            raise ConfigError(
+                f"Cannot import {origin(spec)}: no module rule matches {spec} "
+                '(add one with modules_rules=[{"type": "Text", "include": ["**/*.ext"]}])',
+                option="modules_rules",
+            )
+        code = loader(spec, kind)
         if kind == "ESModule":
             module = _transform(spec, spec, code, _resolver(spec, root_dir))
+            for imported in module.imports:
+                importers.setdefault(imported, f'"{module.written.get(imported, imported)}" in {spec}')
             queue.extend(module.imports)
             factory = module.factory
         else:
@@ -435,12 +560,17 @@ def _resolver(referrer: str, root_dir: Path | None) -> Callable[[str], str]:
             joined = posixpath.normpath(posixpath.join(posixpath.dirname(referrer), spec)).lstrip("/")
             if joined.startswith("../") or joined == "..":
                 raise ConfigError(
-                    f'Import "{spec}" in {referrer} resolves outside the project root'
-                    + (f" {root_dir}" if root_dir else ""),
-                    option="script_path",
+                    f'Import of "{spec}" in {referrer} resolves outside the project root'
+                    + (f" {root_dir}" if root_dir else "")
+                    + " (imports outside the root are refused; set modules_root= to widen it)",
+                    option="modules_root",
                 )
             return joined
-        return spec
+        raise ConfigError(
+            f'Cannot resolve import "{spec}" in {referrer}: bare specifiers (npm packages) need a bundler; '
+            'mfbook loads relative files ("./lib.js") and "cloudflare:workers"',
+            option="script_path",
+        )
 
     return resolve
 

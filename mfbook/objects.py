@@ -238,8 +238,11 @@ class DurableObjectStorage(_Operator):
         """
         limit = max_attempts or self._mf._runtime.txn_max_attempts
         attempt = 1
+        replaced: tuple[int, tuple[str, ...], int | None] | None = None
         while True:
             txn = self._call(lambda storage: storage.begin(attempt=attempt))
+            if replaced is not None:
+                self._emit_retry(txn, replaced)
             handle = PyTransaction(self, txn)
             try:
                 result = function(handle)
@@ -267,9 +270,13 @@ class DurableObjectStorage(_Operator):
                         attempts=attempt,
                     ) from None
                 attempt += 1
-                self._call(lambda storage: storage._emit("txn.retry", txn_id=txn.txn_id, attempt=attempt,
-                                                         keys=tuple(conflict.keys),
-                                                         data={"replaces": txn.txn_id}))
+                replaced = (txn.txn_id, tuple(conflict.keys), conflict.winning_version)
+
+    def _emit_retry(self, txn: Transaction, replaced: tuple[int, tuple[str, ...], int | None]) -> None:
+        """Traces ``txn.retry`` for the new attempt ``txn`` (as the JS path does)."""
+        old_txn_id, keys, winning_version = replaced
+        self._call(lambda storage: storage._emit("txn.retry", txn_id=txn.txn_id, attempt=txn.attempt, keys=keys,
+                                                 data={"replaces": old_txn_id, "winning_version": winning_version}))
 
     async def transaction_async(self, function: Callable[[PyTransaction], Coroutine[Any, Any, T]]) -> T:
         """Like :meth:`transaction`, with an ``async def function(txn)`` using ``await txn.get_async``."""

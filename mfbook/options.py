@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import codec
 from .errors import ConfigError
-from .modules import Bundle, build_bundle
+from .modules import Bundle, build_bundle, parse_rules
 from .runtime import NamespaceSpec, WorkerSpec
+from .wrangler import Migration, read_config
 
 __all__ = ["Options", "parse_options"]
 
@@ -29,6 +30,9 @@ WORKER_OPTIONS = frozenset(
         "compatibility_flags",
         "durable_objects_persist",
         "modules_root",
+        "modules_rules",
+        "wrangler_config_path",
+        "environment",
     }
 )
 GLOBAL_OPTIONS = frozenset(
@@ -55,6 +59,9 @@ class Options:
 
     workers: list[WorkerSpec]
     persist: Any = None
+    worker_persist: dict[str, Any] = field(default_factory=dict)  # worker name -> own setting
+    #: Durable Object migrations from wrangler files: worker name -> (file, migrations).
+    migrations: dict[str, tuple[Path, tuple[Migration, ...]]] = field(default_factory=dict)
     alarms: bool = True
     cpu_limit_ms: float = 5_000.0
     memory_limit_mb: float = 128.0
@@ -107,15 +114,74 @@ def _bindings(options: Mapping[str, Any], namespaces: dict[str, NamespaceSpec], 
             raise _bad("bindings", f"{name!r} cannot be passed to JavaScript: {error}") from None
     for binding in namespaces:
         result[binding] = {"type": "durable_object", "binding": binding}
-    for name in services:
-        result[name] = {"type": "service"}
+    for name, (_, entrypoint) in services.items():
+        result[name] = {"type": "service"} if entrypoint is None else {"type": "service", "entrypoint": entrypoint}
     return result
 
 
-def _worker(options: Mapping[str, Any], *, index: int, default_name: str) -> tuple[WorkerSpec, Any]:
+def _services(value: Any) -> dict[str, tuple[str, str | None]]:
+    """``service_bindings``: binding -> worker name, or -> ``{"name": worker, "entrypoint": class}``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _bad("service_bindings", "expected a dict of binding -> worker name or {name, entrypoint}")
+    result: dict[str, tuple[str, str | None]] = {}
+    for binding, target in value.items():
+        if isinstance(target, str):
+            result[str(binding)] = (target, None)
+            continue
+        if isinstance(target, Mapping):
+            unknown = set(target) - {"name", "service", "entrypoint"}
+            worker = target.get("name", target.get("service"))
+            entrypoint = target.get("entrypoint")
+            if not unknown and isinstance(worker, str) and (entrypoint is None or isinstance(entrypoint, str)):
+                result[str(binding)] = (worker, entrypoint)
+                continue
+        raise _bad(
+            "service_bindings",
+            f'binding {binding!r} must map to a worker name or {{"name": worker, "entrypoint": class}}, got {target!r}',
+        )
+    return result
+
+
+def _with_wrangler(options: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Path, tuple[Migration, ...]] | None]:
+    """Merges a worker's wrangler file under its explicit options (explicit ones win).
+
+    ``bindings`` merge key by key over the file's ``vars``; every other option replaces the
+    file's value as a whole; an explicit ``script`` replaces the file's ``main``.
+    """
+    path = options.get("wrangler_config_path")
+    environment = options.get("environment")
+    explicit = {key: value for key, value in options.items() if key not in ("wrangler_config_path", "environment")}
+    if path is None:
+        if environment is not None:
+            raise _bad("environment", "environment= selects a section of a wrangler file: pass wrangler_config_path= too")
+        return explicit, None
+    if environment is not None and not isinstance(environment, str):
+        raise _bad("environment", f"expected an environment name, got {environment!r}")
+    config = read_config(path, environment=environment)
+    merged = dict(config.options)
+    if "script" in explicit:
+        merged.pop("script_path", None)
+    if "script_path" in explicit:
+        merged.pop("modules_root", None)
+    if "bindings" in explicit and isinstance(explicit["bindings"], Mapping):
+        explicit["bindings"] = {**merged.get("bindings", {}), **explicit["bindings"]}
+    merged.update(explicit)
+    return merged, (config.path, config.migrations)
+
+
+def _worker(
+    options: Mapping[str, Any],
+    *,
+    index: int,
+    default_name: str,
+    migrations: dict[str, tuple[Path, tuple[Migration, ...]]] | None = None,
+) -> tuple[WorkerSpec, Any]:
     unknown = set(options) - WORKER_OPTIONS
     if unknown:
         raise _bad(sorted(unknown)[0], "unknown worker option")
+    options, found_migrations = _with_wrangler(options)
     name = options.get("name") or default_name
     if not isinstance(name, str):
         raise _bad("name", f"worker names must be strings, got {name!r}")
@@ -140,22 +206,25 @@ def _worker(options: Mapping[str, Any], *, index: int, default_name: str) -> tup
     if not isinstance(flags, (list, tuple)) or not all(isinstance(flag, str) for flag in flags):
         raise _bad("compatibility_flags", "expected a list of strings")
     namespaces = _namespaces(options.get("durable_objects"), name)
-    services = options.get("service_bindings") or {}
-    if not isinstance(services, Mapping) or not all(isinstance(v, str) for v in services.values()):
-        raise _bad("service_bindings", "expected a dict of binding -> worker name")
+    services = _services(options.get("service_bindings"))
     if namespaces and not modules:
         local = [spec for spec in namespaces.values() if spec.script_name == name]
         if local:
             raise _bad("modules", "Durable Object classes must be exported from an ES module worker: pass modules=True")
     root = options.get("modules_root")
-    bundle: Bundle = build_bundle(script=script, script_path=path, modules=modules, root=Path(root) if root else None)
+    rules = parse_rules(options.get("modules_rules"))
+    bundle: Bundle = build_bundle(
+        script=script, script_path=path, modules=modules, root=Path(root) if root else None, rules=rules
+    )
     spec = WorkerSpec(
         name=name,
         bundle=bundle,
-        bindings=_bindings(options, namespaces, dict(services)),
+        bindings=_bindings(options, namespaces, services),
         namespaces=namespaces,
-        services=dict(services),
+        services={binding: worker for binding, (worker, _) in services.items()},
     )
+    if found_migrations is not None and migrations is not None:
+        migrations[name] = found_migrations
     return spec, options.get("durable_objects_persist", _UNSET)
 
 
@@ -185,26 +254,28 @@ def parse_options(options: Mapping[str, Any]) -> Options:
         entries = [top]
     specs: list[WorkerSpec] = []
     persist_values = []
+    migrations: dict[str, tuple[Path, tuple[Migration, ...]]] = {}
     for index, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             raise _bad("workers", f"entry {index} must be a dict of worker options")
-        spec, persist = _worker(entry, index=index, default_name="worker" if index == 0 else f"worker{index}")
+        spec, persist = _worker(
+            entry, index=index, default_name="worker" if index == 0 else f"worker{index}", migrations=migrations
+        )
         specs.append(spec)
         persist_values.append(persist)
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise _bad("workers", f"worker names must be unique, got {names}")
     _check_classes(specs)
-    persist = options.get("durable_objects_persist", None) if workers_option is not None else None
+    _assign_object_names(specs)
+    # Workers share the parent's durable_objects_persist unless they set their own.
     if workers_option is None:
         persist = persist_values[0] if persist_values[0] is not _UNSET else None
+        worker_persist: dict[str, Any] = {}
     else:
-        own = [value for value in persist_values if value is not _UNSET]
-        if own and any(value != own[0] for value in own):
-            raise _bad("durable_objects_persist", "workers with different persistence settings are not supported in one emulator")
-        if own and persist is None:
-            persist = own[0]
-    parsed = Options(workers=specs, persist=persist)
+        persist = options.get("durable_objects_persist", None)
+        worker_persist = {spec.name: value for spec, value in zip(specs, persist_values, strict=True) if value is not _UNSET}
+    parsed = Options(workers=specs, persist=persist, worker_persist=worker_persist, migrations=migrations)
     parsed.alarms = bool(options.get("durable_objects_alarms", True))
     cpu = options.get("cpu_limit_ms", 5_000.0)
     if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or cpu <= 0:
@@ -239,16 +310,53 @@ def _check_classes(specs: list[WorkerSpec]) -> None:
     """
     names = {spec.name for spec in specs}
     for spec in specs:
-        for namespace in spec.namespaces.values():
+        for binding, namespace in spec.namespaces.items():
             if namespace.script_name not in names:
                 raise ConfigError(
-                    f'Script "{namespace.script_name}" for Durable Object "{namespace.binding}" not found.\n'
-                    "Make sure \"" + namespace.script_name + "\" is mounted so Miniflare knows where to find it.",
+                    f'Script "{namespace.script_name}" for Durable Object "{binding}" not found.\n'
+                    f'Make sure "{namespace.script_name}" is mounted so Miniflare knows where to find it.',
                     option="durable_objects",
                 )
         for binding, target in spec.services.items():
             if target not in names:
-                raise ConfigError(f'Service "{binding}" bound to unknown worker "{target}"', option="service_bindings")
+                raise ConfigError(
+                    f'Service "{target}" for binding "{binding}" not found.\n'
+                    f'Make sure "{target}" is mounted so Miniflare knows where to find it.',
+                    option="service_bindings",
+                )
+
+
+def _assign_object_names(specs: list[WorkerSpec]) -> None:
+    """Gives every Durable Object class one *object name*, shared by all bindings to it.
+
+    The object name is what ids hash and what storage is keyed by (Miniflare 2's
+    ``objectName``), so two workers' bindings to one class reach the same objects. It is the
+    class's own worker's binding name when that worker binds it, else the first binding name
+    (in worker order); so when every binding to a class has the same name it is that name,
+    as in Miniflare 2. Should two classes want the same name, the later one is called
+    ``Class@script``. ``NamespaceSpec.binding`` holds the object name from here on; the env
+    binding name stays the key of ``WorkerSpec.namespaces``.
+    """
+    preferred: dict[tuple[str, str], str] = {}
+    for spec in specs:
+        for binding, namespace in spec.namespaces.items():
+            if namespace.script_name == spec.name:
+                preferred.setdefault((namespace.script_name, namespace.class_name), binding)
+    for spec in specs:
+        for binding, namespace in spec.namespaces.items():
+            preferred.setdefault((namespace.script_name, namespace.class_name), binding)
+    chosen: dict[tuple[str, str], str] = {}
+    taken: set[str] = set()
+    for (script_name, class_name), name in preferred.items():
+        if name in taken:
+            name = f"{class_name}@{script_name}"
+        taken.add(name)
+        chosen[(script_name, class_name)] = name
+    for spec in specs:
+        for binding, namespace in list(spec.namespaces.items()):
+            object_name = chosen[(namespace.script_name, namespace.class_name)]
+            spec.namespaces[binding] = replace(namespace, binding=object_name)
+            spec.bindings[binding] = {"type": "durable_object", "binding": object_name}
 
 
 _ = os

@@ -42,7 +42,13 @@ ALARM_MAX_RETRIES = 6
 
 @dataclass(frozen=True)
 class NamespaceSpec:
-    """A Durable Object binding: its class and the worker that exports it."""
+    """A Durable Object binding: its class and the worker that exports it.
+
+    ``binding`` is the namespace's *object name*: what ids hash and what storage is keyed by.
+    It is the env binding name, except that all bindings to one class (in any worker) share
+    one object name so they reach the same objects (see ``options._assign_object_names``);
+    the env name is the key of ``WorkerSpec.namespaces``.
+    """
 
     binding: str
     class_name: str
@@ -156,9 +162,12 @@ class Runtime:
         console: Callable[[str, str], None],
         txn_max_attempts: int,
         alarms_enabled: bool,
+        worker_backends: dict[str, Backend] | None = None,
     ) -> None:
         self.loop = loop
         self.backend = backend
+        #: Backends of workers with their own ``durable_objects_persist`` (by worker name).
+        self.worker_backends: dict[str, Backend] = dict(worker_backends or {})
         self.trace = trace
         self.limits = limits
         self.upstream = upstream
@@ -205,9 +214,11 @@ class Runtime:
         return worker.spec.namespaces[binding]
 
     def find_namespace(self, binding: str) -> NamespaceSpec | None:
+        """The namespace whose object name (``NamespaceSpec.binding``, what ids hash) is ``binding``."""
         for worker in self.workers.values():
-            if binding in worker.spec.namespaces:
-                return worker.spec.namespaces[binding]
+            for namespace in worker.spec.namespaces.values():
+                if namespace.binding == binding:
+                    return namespace
         return None
 
     # ------------------------------------------------------------------ storage objects
@@ -216,7 +227,7 @@ class Runtime:
         storage = self.storages.get(key)
         if storage is None:
             storage = ObjectStorage(
-                self.backend.open(namespace.binding, hex_id),
+                self.backend_for(namespace).open(namespace.binding, hex_id),
                 binding=namespace.binding,
                 object_id=hex_id,
                 object_name=name,
@@ -227,6 +238,10 @@ class Runtime:
         elif name is not None and storage.object_name is None:
             storage.object_name = name
         return storage
+
+    def backend_for(self, namespace: NamespaceSpec) -> Backend:
+        """The backend holding the objects of ``namespace`` (that of the class's worker)."""
+        return self.worker_backends.get(namespace.script_name, self.backend)
 
     def actor_for(self, namespace: NamespaceSpec, hex_id: str, name: str | None = None) -> Actor:
         key = f"{namespace.binding}:{hex_id}"
@@ -261,17 +276,35 @@ class Runtime:
             self.loop.call_soon(self._pump)
 
     def _pump(self) -> None:
-        queue = self._queue
         budget = 1000
         try:
-            while queue and budget:
+            # self._queue, not a local: _reset_worker replaces the deque mid-pump.
+            while self._queue and budget:
                 budget -= 1
-                self._run(queue.popleft())
+                self._run(self._queue.popleft())
         finally:
-            if queue:
+            if self._queue:
                 self.loop.call_soon(self._pump)
             else:
                 self._pumping = False
+                if self.events:
+                    self._fail_hung_events()
+
+    def _fail_hung_events(self) -> None:
+        """Fails pending events once nothing can ever wake them (workerd's hang detection).
+
+        Nothing is queued, no timer is armed, no isolate awaits a host operation and no
+        delivery waits at an input gate: a handler still pending now waits on a promise that
+        nobody will settle, so it gets the runtime's error instead of hanging the caller.
+        """
+        for worker in self.workers.values():
+            if worker.timers or (worker.isolate is not None and worker.isolate.pending_ops()):
+                return
+        if any(actor.gate._parked for actor in self.actors.values()):
+            return
+        envelope = {"name": "Error", "message": "The script will never generate a response.", "stack": ""}
+        for event in list(self.events.values()):
+            self._finish_event(event, False, envelope)
 
     def _run(self, delivery: Delivery) -> None:
         ctx = delivery.ctx
@@ -356,6 +389,7 @@ class Runtime:
         on_done: Callable[[bool, Any], None],
         *,
         trace_data: dict[str, Any] | None = None,
+        target_text: str = "",
     ) -> None:
         """Delivers a fetch/rpc/alarm event; ``on_done(ok, value_or_envelope)`` when it completes."""
         event_id = next(self._event_ids)
@@ -376,7 +410,7 @@ class Runtime:
 
         event = Event(event_id, worker, request, finish, actor)
         self.events[event_id] = event
-        target = actor.target_json() if actor is not None else ""
+        target = actor.target_json() if actor is not None else target_text
         ctx = Context(request, actor)
         self._schedule(Delivery(worker, kind, (event_id, target, *payload), ctx, gated=actor is not None))
 
@@ -427,7 +461,7 @@ class Runtime:
                     self._bcw(worker, ctx, entry, batch, settlements)
                 elif op in ("do_fetch", "do_rpc"):
                     self._object_call(worker, ctx, entry)
-                elif op == "service_fetch":
+                elif op in ("service_fetch", "service_rpc"):
                     self._service_fetch(worker, ctx, entry)
                 elif op == "fetch":
                     self._outbound_fetch(worker, ctx, entry)
@@ -626,23 +660,39 @@ class Runtime:
                 message = (
                     f"Transaction gave up after {txn.attempt} attempts: keys "
                     f"{', '.join(repr(k) for k in conflict.keys) or '(alarm)'} kept changing under it "
-                    f"(last conflicting commit #{conflict.winning_version})."
+                    f"(last conflicting commit #{conflict.winning_version}) in Durable Object "
+                    f"{actor.namespace.binding} {actor.hex}, written by other requests or by another "
+                    f"process sharing {self.backend_for(actor.namespace).location}. "
+                    f"Raise Miniflare(txn_max_attempts=...) (now {self.txn_max_attempts}) if this contention is expected."
                 )
                 settlements.append((Context(ctx.request, actor, parent), [[entry["id"], False, {"name": "Error", "message": message}]], []))
                 return _DEFERRED
-            retry = storage.begin(attempt=txn.attempt + 1, request_id=request_id)
-            storage._emit("txn.retry", txn_id=retry.txn_id, attempt=retry.attempt, request_id=request_id,
-                          keys=tuple(conflict.keys), data={"replaces": txn.txn_id, "winning_version": conflict.winning_version})
-            actor.txns[retry.txn_id] = retry
-            actor.sections[retry.txn_id] = section
             delay = min(0.1, 0.001 * (2 ** (txn.attempt - 1))) * random.uniform(0.5, 1.5)
             settle_ctx = Context(ctx.request, actor, section)
-            self.loop.call_later(
-                delay,
-                lambda: self._schedule(
+            # `conflict` is unbound when the except block ends: keep what resume() needs.
+            conflict_keys, winning_version = tuple(conflict.keys), conflict.winning_version
+
+            def resume() -> None:
+                # The retry reads at the version current after the back-off, not before it
+                # (else every commit made meanwhile, e.g. by another process, conflicts again).
+                if actor.worker is not worker:
+                    return  # reloaded meanwhile: the closure's isolate is gone
+                try:
+                    retry = storage.begin(attempt=txn.attempt + 1, request_id=request_id)
+                except Exception as error:  # noqa: BLE001 - e.g. the backend is unreachable
+                    parent = actor.gate.close_section(section)
+                    self._schedule(Delivery(worker, "settle", (json.dumps([[entry["id"], False, _envelope(error)]]),),
+                                            Context(ctx.request, actor, parent), gated=False))
+                    return
+                storage._emit("txn.retry", txn_id=retry.txn_id, attempt=retry.attempt, request_id=request_id,
+                              keys=conflict_keys, data={"replaces": txn.txn_id, "winning_version": winning_version})
+                actor.txns[retry.txn_id] = retry
+                actor.sections[retry.txn_id] = section
+                self._schedule(
                     Delivery(worker, "settle", (json.dumps([[entry["id"], True, {"retry": retry.txn_id}]]),), settle_ctx, gated=False)
-                ),
-            )
+                )
+
+            self.loop.call_later(delay, resume)
             return _DEFERRED
         parent = actor.gate.close_section(section)
         settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
@@ -684,7 +734,8 @@ class Runtime:
         self._schedule(Delivery(worker, "settle", (json.dumps([[op_id, ok, value]]),), ctx, gated=True))
 
     def _object_call(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
-        namespace = worker.spec.namespaces.get(entry["binding"])
+        # Stubs name their namespace by its object name (what ids hash), not the env key.
+        namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
         if namespace is None:
             raise WorkerError("TypeError", f"No Durable Object binding {entry['binding']!r}")
         actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
@@ -710,8 +761,19 @@ class Runtime:
         request = self._new_request(ctx.request, pipeline=True)
         self._check_depth(request)
         op_id = entry["id"]
-        self.start_event("fetch", target, None, request, (json.dumps(entry["request"]),),
-                         lambda ok, value: self._io_result(worker, ctx, op_id, ok, value))
+        binding = worker.spec.bindings.get(entry["service"], {})
+        # A named entrypoint (or RPC to the default export) targets {"entrypoint": name | null}.
+        entrypoint = binding.get("entrypoint")
+        target_text = json.dumps({"entrypoint": entrypoint}) if entrypoint is not None or entry["op"] == "service_rpc" else ""
+
+        def done(ok: bool, value: Any) -> None:
+            self._io_result(worker, ctx, op_id, ok, value)
+
+        if entry["op"] == "service_rpc":
+            self.start_event("rpc", target, None, request, (entry["method"], entry["args"]), done,
+                             trace_data={"method": entry["method"], "service": target.name}, target_text=target_text)
+        else:
+            self.start_event("fetch", target, None, request, (json.dumps(entry["request"]),), done, target_text=target_text)
 
     def _outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
         wire = entry["request"]
@@ -742,10 +804,13 @@ class Runtime:
     # ------------------------------------------------------------------ alarms
     def schedule_alarm(self, storage: ObjectStorage) -> None:
         key = f"{storage.binding}:{storage.object_id}"
+        when = storage.store.get_alarm()
+        if when is None and key in self.alarm_retries:
+            return  # a commit that leaves the alarm unset must not cancel a pending retry
         handle = self.alarm_handles.pop(key, None)
         if handle is not None:
             handle.cancel()
-        when = storage.store.get_alarm()
+        self.alarm_retries.pop(key, None)  # a newly set alarm replaces a pending retry
         if when is None or not self.alarms_enabled:
             return
         delay = max(0.0, when / 1000 - time.time())
@@ -821,7 +886,7 @@ class Runtime:
         """Schedules alarms persisted by an earlier process."""
         for worker in self.workers.values():
             for namespace in worker.spec.namespaces.values():
-                for hex_id in self.backend.list_objects(namespace.binding):
+                for hex_id in self.backend_for(namespace).list_objects(namespace.binding):
                     storage = self.storage_for(namespace, hex_id)
                     if storage.store.get_alarm() is not None:
                         self.schedule_alarm(storage)
@@ -837,7 +902,8 @@ class Runtime:
                 worker.isolate.close()
         for event in list(self.events.values()):
             self._finish_event(event, False, {"name": "Error", "message": "The emulator was disposed.", "stack": ""})
-        self.backend.close()
+        for backend in {id(backend): backend for backend in [self.backend, *self.worker_backends.values()]}.values():
+            backend.close()
 
 
 _DEFERRED = object()

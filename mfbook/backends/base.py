@@ -1,6 +1,6 @@
 """The storage backend protocol shared by the memory, SQLite and Redis backends.
 
-Exceptions defined here::
+Exceptions defined here (``BackendError`` is an :class:`mfbook.StorageError`)::
 
     BackendError              any failure reported by a backend
     ├── CommitConflict        a read key/alarm was written after ``read_version``
@@ -26,6 +26,8 @@ import enum
 import hashlib
 import re
 from collections.abc import Collection, Iterable, Mapping
+
+from ..errors import StorageError
 
 __all__ = [
     "KEEP",
@@ -60,7 +62,7 @@ class Keep(enum.Enum):
 KEEP = Keep.KEEP
 
 
-class BackendError(Exception):
+class BackendError(StorageError):
     """Base class of every error a storage backend raises."""
 
 

@@ -115,6 +115,17 @@
     }
   }
 
+  // idFromName is a pure function of (binding, name): memoise the SHA-256 per namespace.
+  const nameCaches = new Map();
+  function nameCache(binding) {
+    let cache = nameCaches.get(binding);
+    if (cache === undefined) {
+      cache = new Map();
+      nameCaches.set(binding, cache);
+    }
+    return cache;
+  }
+
   const JURISDICTIONS = new Set(["eu", "fedramp"]);
 
   class DurableObjectNamespace {
@@ -128,10 +139,17 @@
     }
     idFromName(name) {
       name = String(name);
-      const digest = host.sha256(textEncoder.encode(this.#binding + name));
-      digest[0] |= 0x80;
-      digest.set(this.#suffixBytes, 24);
-      return new DurableObjectId(this.#binding, hex(digest), name);
+      const cache = nameCache(this.#binding);
+      let hexId = cache.get(name);
+      if (hexId === undefined) {
+        const digest = host.sha256(textEncoder.encode(this.#binding + name));
+        digest[0] |= 0x80;
+        digest.set(this.#suffixBytes, 24);
+        hexId = hex(digest);
+        if (cache.size >= 4096) cache.clear();
+        cache.set(name, hexId);
+      }
+      return new DurableObjectId(this.#binding, hexId, name);
     }
     idFromString(hexId) {
       hexId = String(hexId);
@@ -329,9 +347,12 @@
   /** Storage proxy shared by DurableObjectStorage and DurableObjectTransaction. */
   class StorageOperator {
     constructor(actor, owner, txn) {
-      this._actor = actor;
-      this._owner = owner;
-      this._txn = txn;
+      // Non-enumerable, as the runtime shows only the API (Miniflare: "hides implementation details").
+      Object.defineProperties(this, {
+        _actor: { value: actor, writable: true },
+        _owner: { value: owner, writable: true },
+        _txn: { value: txn, writable: true },
+      });
     }
     _check() {}
     _op(method, payload, flags) {
@@ -410,7 +431,7 @@
   class DurableObjectTransaction extends StorageOperator {
     constructor(actor, txn) {
       super(actor, "DurableObjectTransaction", txn);
-      this._state = "open";
+      Object.defineProperty(this, "_state", { value: "open", writable: true });
     }
     _check(operation) {
       if (this._state === "rolledback") throw new Error(MSG.txnRolledBack.replace("{op}", operation));
@@ -584,15 +605,72 @@
     return env;
   }
 
+  /** `env.SERVICE`: `fetch()` into the bound worker, any other property is an RPC method. */
   function makeServiceBinding(name) {
-    return {
+    const target = {
       fetch(input, init) {
-        const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-        return Promise.resolve(fetchApi.requestToWire(request)).then((wire) =>
-          call("service_fetch", { service: name, request: wire }).then(responseFromHost)
-        );
+        try {
+          const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+          return Promise.resolve(fetchApi.requestToWire(request)).then((wire) =>
+            call("service_fetch", { service: name, request: wire }).then(responseFromHost)
+          );
+        } catch (error) {
+          return Promise.reject(error);
+        }
       },
     };
+    return new Proxy(target, {
+      get(object, property) {
+        if (property in object || typeof property === "symbol") return object[property];
+        if (RESERVED_STUB_PROPERTIES.has(property)) return undefined;
+        return (...args) => {
+          let encoded;
+          try {
+            encoded = codec.encode(args);
+          } catch (error) {
+            return Promise.reject(error);
+          }
+          return call("service_rpc", { service: name, method: property, args: encoded }).then((text) => codec.decode(text));
+        };
+      },
+    });
+  }
+
+  /** The class behind a service binding's entrypoint (`null`: the default export). */
+  function entrypointClass(entrypoint) {
+    const value = entrypoint === null ? worker.exports.default : worker.exports[entrypoint];
+    if (entrypoint !== null && value === undefined) {
+      throw new TypeError(`Worker has no entrypoint named "${entrypoint}".`);
+    }
+    return value;
+  }
+
+  /** RPC into a `WorkerEntrypoint` (a fresh instance per call, as the runtime does). */
+  function entrypointRpc(entrypoint, method, argsText) {
+    const cls = entrypointClass(entrypoint);
+    if (typeof cls !== "function" || !(cls.prototype instanceof WorkerEntrypoint)) {
+      throw new TypeError(
+        `The RPC receiver does not support RPC, because its ${entrypoint === null ? "default export" : `entrypoint "${entrypoint}"`} ` +
+          "was not declared with `extends WorkerEntrypoint`. In order to enable RPC, make sure it extends the special " +
+          'class `WorkerEntrypoint`, which can be imported from the module "cloudflare:workers".'
+      );
+    }
+    const instance = new cls(makeExecutionContext(), worker.env);
+    const fn = instance[method];
+    if (typeof fn !== "function" || method === "constructor" || method === "fetch" || !(method in cls.prototype) || method in Object.prototype) {
+      throw new TypeError(MSG.rpcNoMethod.replace("{method}", method));
+    }
+    return fn.apply(instance, codec.decode(argsText));
+  }
+
+  /** A fetch into a named `WorkerEntrypoint` of this worker. */
+  function entrypointFetch(entrypoint, request) {
+    const cls = entrypointClass(entrypoint);
+    if (typeof cls === "function" && typeof cls.prototype?.fetch === "function") {
+      return new cls(makeExecutionContext(), worker.env).fetch(request);
+    }
+    if (cls && typeof cls.fetch === "function") return cls.fetch(request, worker.env, makeExecutionContext());
+    throw new Error(MSG.noWorkerFetchHandler);
   }
 
   // ---------------------------------------------------------------- outbound fetch
@@ -647,12 +725,13 @@
   function runEntryFetch(request) {
     if (worker.modules) {
       const handler = worker.exports.default;
-      if (!handler || typeof handler.fetch !== "function") {
-        throw new Error(MSG.noWorkerFetchHandler);
-      }
-      if (typeof handler === "function") {
+      if (typeof handler === "function" && typeof handler.prototype?.fetch === "function") {
+        // A class default export (`extends WorkerEntrypoint`): one instance per request.
         const instance = new handler(makeExecutionContext(), worker.env);
         return instance.fetch(request);
+      }
+      if (!handler || typeof handler.fetch !== "function") {
+        throw new Error(MSG.noWorkerFetchHandler);
       }
       return handler.fetch(request, worker.env, makeExecutionContext());
     }
@@ -751,6 +830,12 @@
       const config = JSON.parse(configText);
       MSG = config.messages;
       const env = makeEnv(config.bindings);
+      if (!config.modules) {
+        // Service-worker scripts see their bindings as globals (as in the Workers runtime).
+        for (const [name, value] of Object.entries(env)) {
+          Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+        }
+      }
       let exports = Object.create(null);
       if (config.modules) exports = requireModule(config.main);
       worker = { modules: config.modules, exports, env };
@@ -781,7 +866,13 @@
           complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
           return;
         }
-        const actor = getActor(JSON.parse(targetText));
+        const target = JSON.parse(targetText);
+        if ("entrypoint" in target) {
+          promise = Promise.resolve(entrypointFetch(target.entrypoint, request));
+          complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
+          return;
+        }
+        const actor = getActor(target);
         promise = afterBlocked(actor, () => {
           const instance = actor.instance;
           if (!instance || typeof instance.fetch !== "function") throw new Error(MSG.noObjectFetchHandler);
@@ -797,7 +888,13 @@
     rpc(eventId, targetText, method, argsText) {
       let promise;
       try {
-        const actor = getActor(JSON.parse(targetText));
+        const target = JSON.parse(targetText);
+        if ("entrypoint" in target) {
+          promise = Promise.resolve().then(() => entrypointRpc(target.entrypoint, method, argsText));
+          complete(eventId, promise, (value) => codec.encode(value));
+          return;
+        }
+        const actor = getActor(target);
         promise = afterBlocked(actor, () => {
           const instance = actor.instance;
           if (!actor.rpc) throw new TypeError(MSG.rpcUnsupported);
@@ -852,6 +949,11 @@
     },
 
     flush: host.flush,
+
+    /** How many host operations this isolate still awaits (0: only timers or new events can wake it). */
+    pendingOps() {
+      return host.pendingCount();
+    },
   };
 
   Object.defineProperty(globalThis, "__mfKernel", { value: kernel, configurable: true, writable: true });

@@ -1,14 +1,10 @@
 """Fixtures for the backend suites: one parametrised ``backend`` over memory, SQLite, Redis.
 
-Redis: ``MFBOOK_TEST_REDIS_URL`` names a server to use. Without it, the Redis tests FAIL when
-``CI`` is set, and otherwise run against a ``redis-server`` started here on a free port (or
-are skipped if the binary is missing).
+The Redis server fixtures (``redis_url``, ``redis_server_factory``) are in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,44 +15,7 @@ from mfbook.backends import Backend
 from mfbook.backends.memory import MemoryBackend
 from mfbook.backends.sqlite import SqliteBackend
 
-from .redis_server import RedisServer
-
 BACKEND_KINDS = ("memory", "sqlite", "redis")
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of the Redis server the suites use."""
-    url = os.environ.get("MFBOOK_TEST_REDIS_URL")
-    if url:
-        yield url
-        return
-    if os.environ.get("CI"):
-        pytest.fail("MFBOOK_TEST_REDIS_URL must be set in CI: the Redis backend tests need it")
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def redis_server_factory(tmp_path: Path) -> Iterator[Callable[[], RedisServer]]:
-    """Start dedicated ``redis-server`` processes the test may stop and restart."""
-    if os.environ.get("CI") and shutil.which("redis-server") is None:
-        pytest.fail("redis-server must be installed in CI for the restart test")
-    servers: list[RedisServer] = []
-
-    def make() -> RedisServer:
-        server = RedisServer(tmp_path)
-        servers.append(server)
-        server.start()
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
 
 
 def _delete_prefix(url: str, prefix: str) -> None:

@@ -18,9 +18,11 @@
         if (!(item instanceof ArrayBuffer)) throw new DOMException("Value not transferable", "DataCloneError");
       });
     }
-    var codec = globalThis.__mfCodec;
+    var codec = loadedCodec || globalThis.__mfCodec;
     return codec.decode(codec.encode(value));
   }
+  // The kernel deletes globalThis.__mfCodec once the runtime is loaded: keep a reference now.
+  var loadedCodec = globalThis.__mfCodec;
 
   Object.defineProperty(globalThis, "structuredClone", { value: structuredClone, writable: true, configurable: true, enumerable: false });
 

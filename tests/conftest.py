@@ -1,0 +1,82 @@
+"""Fixtures shared by every suite: a real Redis server and per-test persistence settings.
+
+Redis: ``MFBOOK_TEST_REDIS_URL`` names a server to use. Without it, the Redis tests FAIL when
+``CI`` is set, and otherwise run against a ``redis-server`` started here on a free port (or
+are skipped if the binary is missing).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from redis_server import RedisServer, delete_prefix
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the Redis server the suites use."""
+    url = os.environ.get("MFBOOK_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    if os.environ.get("CI"):
+        pytest.fail("MFBOOK_TEST_REDIS_URL must be set in CI: the Redis backend tests need it")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server_factory(tmp_path: Path) -> Iterator[Callable[[], RedisServer]]:
+    """Start dedicated ``redis-server`` processes the test may stop and restart."""
+    if os.environ.get("CI") and shutil.which("redis-server") is None:
+        pytest.fail("redis-server must be installed in CI for the restart test")
+    servers: list[RedisServer] = []
+
+    def make() -> RedisServer:
+        server = RedisServer(tmp_path)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of its own on the shared Redis server, deleted after the test."""
+    prefix = f"mfbook-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    delete_prefix(redis_url, prefix)
+
+
+PERSIST_KINDS = ("memory", "file", "redis")
+
+
+@pytest.fixture
+def persist_options(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
+    """``Miniflare`` keyword options selecting the storage kind named by ``request.param``.
+
+    Use with ``@pytest.mark.parametrize("persist_options", [...], indirect=True)``; kinds are
+    ``memory``, ``file`` (SQLite under ``tmp_path``) and ``redis`` (own prefix). Two
+    ``Miniflare`` instances built from the same options share the data (except memory).
+    """
+    kind = getattr(request, "param", "file")
+    if kind == "memory":
+        return {"durable_objects_persist": False}
+    if kind == "file":
+        return {"durable_objects_persist": str(tmp_path / "do")}
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        return {"durable_objects_persist": url, "redis_prefix": request.getfixturevalue("redis_prefix")}
+    raise ValueError(f"unknown persistence kind {kind!r} (known: {', '.join(PERSIST_KINDS)})")
