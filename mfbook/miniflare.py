@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import IO, Any
 
@@ -172,20 +173,12 @@ class Miniflare:
         self._options = parsed
 
     # ------------------------------------------------------------------ requests
-    async def _event_async(self, kind: str, worker_name: str | None, namespace: NamespaceSpec | None,
-                           object_id: DurableObjectId | None, payload: tuple[Any, ...]) -> Any:
-        async def run() -> Any:
-            runtime = self._runtime
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-            def done(ok: bool, value: Any) -> None:
-                if future.done():
-                    return
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(WorkerError.from_envelope(value if isinstance(value, dict) else {"message": str(value)}))
-
+    def _start_event(self, kind: str, worker_name: str | None, namespace: NamespaceSpec | None,
+                     object_id: DurableObjectId | None, payload: tuple[Any, ...],
+                     done: Callable[[bool, Any], None]) -> None:
+        """Starts a fetch/rpc event (on the emulator thread); ``done(ok, value)`` completes it."""
+        runtime = self._runtime
+        try:
             request = runtime._new_request(None)
             if namespace is not None and object_id is not None:
                 actor = runtime.actor_for(namespace, object_id.hex, object_id.name)
@@ -194,13 +187,56 @@ class Miniflare:
             else:
                 worker = runtime.workers[worker_name or runtime.entry_worker or ""]
                 runtime.start_event(kind, worker, None, request, payload, done)
-            return await future
+        except WorkerError as error:
+            done(False, {"name": error.name, "message": error.js_message, "stack": error.stack})
+
+    @staticmethod
+    def _outcome(ok: bool, value: Any) -> Any:
+        if ok:
+            return value
+        raise WorkerError.from_envelope(value if isinstance(value, dict) else {"message": str(value)})
+
+    async def _event_async(self, kind: str, worker_name: str | None, namespace: NamespaceSpec | None,
+                           object_id: DurableObjectId | None, payload: tuple[Any, ...]) -> Any:
+        async def run() -> Any:
+            future: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
+
+            def done(ok: bool, value: Any) -> None:
+                if not future.done():
+                    future.set_result((ok, value))
+
+            self._start_event(kind, worker_name, namespace, object_id, payload, done)
+            return self._outcome(*await future)
 
         return await self._loop.run_async(run())
+
+    def _event_blocking(self, kind: str, worker_name: str | None, namespace: NamespaceSpec | None,
+                        object_id: DurableObjectId | None, payload: tuple[Any, ...]) -> Any:
+        """Blocking twin of :meth:`_event_async` with one thread hop each way (the hot path)."""
+        result: concurrent.futures.Future[tuple[bool, Any]] = concurrent.futures.Future()
+
+        def done(ok: bool, value: Any) -> None:
+            if not result.done():
+                result.set_result((ok, value))
+
+        self._loop.post(lambda: self._start_event(kind, worker_name, namespace, object_id, payload, done))
+        return self._outcome(*result.result())
 
     async def _object_event_async(self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str,
                                   payload: tuple[Any, ...]) -> Any:
         return await self._event_async(kind, None, namespace, object_id, payload)
+
+    def _object_event(self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str,
+                      payload: tuple[Any, ...]) -> Any:
+        return self._event_blocking(kind, None, namespace, object_id, payload)
+
+    @staticmethod
+    def _error_response(error: WorkerError) -> Response:
+        header = f"{error.name}: {error.js_message}" if error.js_message else error.name
+        report = error.stack if error.stack.startswith(header) else f"{header}\n{error.stack}".rstrip()
+        logger.error("Uncaught %s", report)
+        return Response(500, body=report.encode(), headers={"content-type": "text/plain;charset=UTF-8"},
+                        status_text="Internal Server Error")
 
     def dispatch_fetch(
         self,
@@ -216,7 +252,12 @@ class Miniflare:
         A JS exception that escapes the handler becomes a 500 response whose body is the
         error and its stack (as Miniflare shows it); the error is also logged.
         """
-        return self._loop.run(self.dispatch_fetch_async(url, method=method, headers=headers, body=body, worker_name=worker_name))
+        wire = request_wire(url, method=method, headers=headers, body=body)
+        try:
+            value = self._event_blocking("fetch", worker_name, None, None, (json.dumps(wire),))
+        except WorkerError as error:
+            return self._error_response(error)
+        return Response.from_wire(value)
 
     async def dispatch_fetch_async(
         self,
@@ -232,11 +273,7 @@ class Miniflare:
         try:
             value = await self._event_async("fetch", worker_name, None, None, (json.dumps(wire),))
         except WorkerError as error:
-            header = f"{error.name}: {error.js_message}" if error.js_message else error.name
-            report = error.stack if error.stack.startswith(header) else f"{header}\n{error.stack}".rstrip()
-            logger.error("Uncaught %s", report)
-            text = report.encode()
-            return Response(500, body=text, headers={"content-type": "text/plain;charset=UTF-8"}, status_text="Internal Server Error")
+            return self._error_response(error)
         return Response.from_wire(value)
 
     # ------------------------------------------------------------------ durable objects

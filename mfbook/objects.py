@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import urljoin
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -409,7 +410,8 @@ class DurableObjectStub:
         body: bytes | str | None = None,
     ) -> Response:
         """Sends a request to the object's ``fetch`` handler (relative URLs use https://fake-host)."""
-        return self._mf._loop.run(self.fetch_async(url, method=method, headers=headers, body=body))
+        value = self._mf._object_event(self._namespace, self.id, "fetch", (self._wire(url, method, headers, body),))
+        return Response.from_wire(value)
 
     async def fetch_async(
         self,
@@ -419,15 +421,18 @@ class DurableObjectStub:
         headers: HeadersInput = None,
         body: bytes | str | None = None,
     ) -> Response:
-        from urllib.parse import urljoin
-
-        wire = request_wire(urljoin("https://fake-host/", url), method=method, headers=headers, body=body)
-        value = await self._mf._object_event_async(self._namespace, self.id, "fetch", (json.dumps(wire),))
+        wire = self._wire(url, method, headers, body)
+        value = await self._mf._object_event_async(self._namespace, self.id, "fetch", (wire,))
         return Response.from_wire(value)
+
+    @staticmethod
+    def _wire(url: str, method: str, headers: HeadersInput, body: bytes | str | None) -> str:
+        return json.dumps(request_wire(urljoin("https://fake-host/", url), method=method, headers=headers, body=body))
 
     def call(self, method: str, *args: Any) -> Any:
         """Calls a public method of a ``DurableObject`` subclass (RPC); returns its result."""
-        return self._mf._loop.run(self.call_async(method, *args))
+        value = self._mf._object_event(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
+        return codec.decode(value)
 
     async def call_async(self, method: str, *args: Any) -> Any:
         value = await self._mf._object_event_async(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
