@@ -12,15 +12,20 @@
   const host = {
     /** Sources of vendored libraries evaluated lazily by the prelude (set by Python). */
     vendor: {},
-    /** Queue an asynchronous host operation; Python settles the returned promise. */
-    op(name, payload) {
+    /** Turns a rejection envelope from Python into a JS error (installed by the kernel). */
+    makeError: null,
+    /**
+     * Queue an asynchronous host operation; Python settles the returned promise. `transform`
+     * maps the settled value synchronously (saving a promise job per operation).
+     */
+    op(name, payload, transform) {
       const id = nextOpId++;
       const entry = payload === undefined ? {} : payload;
       entry.id = id;
       entry.op = name;
       outbox.push(entry);
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        pending.set(id, { resolve, reject, transform });
       });
     },
     /** Queue a fire-and-forget message to the host (console lines, timers, completions). */
@@ -35,8 +40,17 @@
       const entry = pending.get(id);
       if (entry === undefined) return;
       pending.delete(id);
-      if (ok) entry.resolve(value);
-      else entry.reject(value);
+      if (!ok) {
+        entry.reject(host.makeError === null ? value : host.makeError(value));
+      } else if (entry.transform === undefined) {
+        entry.resolve(value);
+      } else {
+        try {
+          entry.resolve(entry.transform(value));
+        } catch (error) {
+          entry.reject(error);
+        }
+      }
     },
     /** Returns the outbox as JSON ("" when empty) and starts a new one. */
     flush() {

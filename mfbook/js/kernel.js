@@ -52,11 +52,10 @@
   }
 
   /** Host op whose rejection is turned into a proper JS error. */
-  function call(name, payload) {
-    return host.op(name, payload).then(undefined, (envelope) => {
-      throw errorFromEnvelope(envelope);
-    });
+  function call(name, payload, transform) {
+    return host.op(name, payload, transform);
   }
+  host.makeError = errorFromEnvelope;
 
   // ---------------------------------------------------------------- timers
   const timers = new Map();
@@ -203,13 +202,12 @@
         } else {
           request = new Request(input, init);
         }
-        const protocol = new URL(request.url).protocol;
-        if (protocol !== "http:" && protocol !== "https:") {
+        if (!/^https?:/.test(request.url)) {
           return Promise.reject(new TypeError(`Fetch API cannot load: ${request.url}`));
         }
-        return Promise.resolve(fetchApi.requestToWire(request)).then((wire) =>
-          call("do_fetch", { binding, hex: id.toString(), name: id.name, request: wire }).then(responseFromHost)
-        );
+        const send = (wire) => call("do_fetch", { binding, hex: id.toString(), name: id.name, request: wire }, responseFromHost);
+        const wire = fetchApi.requestToWire(request);
+        return wire instanceof Promise ? wire.then(send) : send(wire);
       },
     };
     return new Proxy(target, {
@@ -223,9 +221,7 @@
           } catch (error) {
             return Promise.reject(error);
           }
-          return call("do_rpc", { binding, hex: id.toString(), name: id.name, method: property, args: encoded }).then(
-            (text) => codec.decode(text)
-          );
+          return call("do_rpc", { binding, hex: id.toString(), name: id.name, method: property, args: encoded }, decodeValue);
         };
       },
     });
@@ -330,6 +326,10 @@
     return (options.allowConcurrency ? 1 : 0) | (options.allowUnconfirmed ? 2 : 0);
   }
 
+  const toUndefined = () => undefined;
+  const decodeValue = (text) => codec.decode(text);
+  const decodeOptional = (text) => (text === null ? undefined : codec.decode(text));
+
   function decodeMap(entries) {
     const map = new Map();
     for (const [key, text] of entries) map.set(key, codec.decode(text));
@@ -355,12 +355,12 @@
       });
     }
     _check() {}
-    _op(method, payload, flags) {
+    _op(method, payload, flags, transform) {
       payload.a = this._actor.key;
       payload.m = method;
       if (this._txn !== undefined) payload.txn = this._txn;
       if (flags) payload.f = flags;
-      return call("st", payload);
+      return call("st", payload, transform);
     }
     get(keys, options) {
       if (keys === undefined) return Promise.reject(undefinedKey("get", this._owner));
@@ -368,11 +368,9 @@
         this._check("get");
         const normalised = normaliseGetKeys(keys);
         if (Array.isArray(normalised)) {
-          return this._op("getMany", { keys: normalised }, flagsOf(options)).then(decodeMap);
+          return this._op("getMany", { keys: normalised }, flagsOf(options), decodeMap);
         }
-        return this._op("get", { key: normalised }, flagsOf(options)).then((text) =>
-          text === null ? undefined : codec.decode(text)
-        );
+        return this._op("get", { key: normalised }, flagsOf(options), decodeOptional);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -382,7 +380,7 @@
       this._check("put");
       const entries = normalisePut(keyOrEntries, value);
       if (options === undefined && typeof keyOrEntries === "object") options = value;
-      return this._op("put", { entries }, flagsOf(options)).then(() => undefined);
+      return this._op("put", { entries }, flagsOf(options), toUndefined);
     }
     delete(keys, options) {
       if (keys === undefined) throw undefinedKey("delete", this._owner);
@@ -395,7 +393,7 @@
       try {
         this._check("list");
         const normalised = normaliseListOptions(options);
-        return this._op("list", { options: normalised }, flagsOf(options)).then(decodeMap);
+        return this._op("list", { options: normalised }, flagsOf(options), decodeMap);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -413,7 +411,7 @@
       try {
         this._check("setAlarm");
         if (!this._actor.hasAlarm) throw new Error(MSG.noAlarmHandler);
-        return this._op("setAlarm", { time: alarmTime(scheduledTime) }, flagsOf(options)).then(() => undefined);
+        return this._op("setAlarm", { time: alarmTime(scheduledTime) }, flagsOf(options), toUndefined);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -421,7 +419,7 @@
     deleteAlarm(options) {
       try {
         this._check("deleteAlarm");
-        return this._op("deleteAlarm", {}, flagsOf(options)).then(() => undefined);
+        return this._op("deleteAlarm", {}, flagsOf(options), toUndefined);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -452,10 +450,10 @@
       super(actor, "DurableObjectStorage", undefined);
     }
     deleteAll(options) {
-      return this._op("deleteAll", {}, flagsOf(options)).then(() => undefined);
+      return this._op("deleteAll", {}, flagsOf(options), toUndefined);
     }
     sync() {
-      return this._op("sync", {}, 0).then(() => undefined);
+      return this._op("sync", {}, 0, toUndefined);
     }
     async transaction(closure) {
       if (typeof closure !== "function") {
