@@ -77,8 +77,14 @@ def latency_stats(lat: list[float]) -> dict[str, float | None]:
 
         return s[min(n - 1, max(0, math.ceil(p * n) - 1))]
 
-    return {"median_ms": r4(statistics.median(s)), "mean_ms": r4(sum(s) / n), "p95_ms": r4(rank(0.95)),
-            "p99_ms": r4(rank(0.99)), "min_ms": r4(s[0]), "max_ms": r4(s[-1])}
+    return {
+        "median_ms": r4(statistics.median(s)),
+        "mean_ms": r4(sum(s) / n),
+        "p95_ms": r4(rank(0.95)),
+        "p99_ms": r4(rank(0.99)),
+        "min_ms": r4(s[0]),
+        "max_ms": r4(s[-1]),
+    }
 
 
 def rss_mb() -> float:
@@ -118,8 +124,12 @@ class MemoryMonitor:
     def final(self) -> dict[str, Any]:
         self._stop.set()
         self.snapshot()
-        return {"node_rss_max_mb": r4(self.max_mb), "node_vmhwm_mb": r4(vmhwm_mb()), "child_vmhwm_max_mb": None,
-                "node_plus_children_max_mb": r4(self.max_mb)}
+        return {
+            "node_rss_max_mb": r4(self.max_mb),
+            "node_vmhwm_mb": r4(vmhwm_mb()),
+            "child_vmhwm_max_mb": None,
+            "node_plus_children_max_mb": r4(self.max_mb),
+        }
 
 
 def url(path: str, name: str) -> str:
@@ -160,8 +170,9 @@ class Bench:
         return ok
 
     def new(self) -> Any:
-        return self.Miniflare(script=self.source, modules=True, durable_objects={"COUNTER": "Counter"},
-                              durable_objects_persist=False)
+        return self.Miniflare(
+            script=self.source, modules=True, durable_objects={"COUNTER": "Counter"}, durable_objects_persist=False
+        )
 
     def want(self, scenario: str) -> bool:
         return self.only is None or scenario in self.only
@@ -173,9 +184,14 @@ class Bench:
         t_ctor = now()
         body = read_ok(mf.dispatch_fetch(url("/inc", "cold")), "/inc")
         t1 = now()
-        return mf, {"cold_start_ms": r4(t1 - t0), "ctor_ms": r4(t_ctor - t0), "ready_ms": None,
-                    "first_response_after_ready_ms": r4(t1 - t_ctor), "ok": self.check(body == "1", f"cold start {body}"),
-                    **({"import_ms": r4(import_ms)} if import_ms is not None else {})}
+        return mf, {
+            "cold_start_ms": r4(t1 - t0),
+            "ctor_ms": r4(t_ctor - t0),
+            "ready_ms": None,
+            "first_response_after_ready_ms": r4(t1 - t_ctor),
+            "ok": self.check(body == "1", f"cold start {body}"),
+            **({"import_ms": r4(import_ms)} if import_ms is not None else {}),
+        }
 
     def warmup(self, mf: Any) -> None:
         n = CFG["WARMUP"]
@@ -212,18 +228,31 @@ class Bench:
             last = call()
             lat.append(now() - s)
         total = now() - t0
-        self.emit(scenario, "memory", {"n": CFG["N"], "warmup": CFG["WARMUP"], "rps": r4(CFG["N"] / total * 1000),
-                                       "total_ms": r4(total), **latency_stats(lat),
-                                       "ok": self.check(int(last or 0) == CFG["WARMUP"] + CFG["N"], f"{scenario}: {last}")})
+        self.emit(
+            scenario,
+            "memory",
+            {
+                "n": CFG["N"],
+                "warmup": CFG["WARMUP"],
+                "rps": r4(CFG["N"] / total * 1000),
+                "total_ms": r4(total),
+                **latency_stats(lat),
+                "ok": self.check(int(last or 0) == CFG["WARMUP"] + CFG["N"], f"{scenario}: {last}"),
+            },
+        )
 
     def run(self) -> None:
         mf, data = self.cold_start(self.import_ms)
         self.emit("f_cold_start", "memory", data)
         self.warmup(mf)
         if self.want("a"):
-            self.seq_inc("a_dispatch_inc_one_object", lambda: read_ok(mf.dispatch_fetch(url("/inc", "a-memory")), "/inc"))
+            self.seq_inc(
+                "a_dispatch_inc_one_object", lambda: read_ok(mf.dispatch_fetch(url("/inc", "a-memory")), "/inc")
+            )
         if self.want("b"):
-            stub = mf.get_durable_object_namespace("COUNTER").get(mf.get_durable_object_namespace("COUNTER").id_from_name("b-memory"))
+            stub = mf.get_durable_object_namespace("COUNTER").get(
+                mf.get_durable_object_namespace("COUNTER").id_from_name("b-memory")
+            )
             self.seq_inc("b_stub_inc_one_object", lambda: read_ok(stub.fetch("http://localhost/inc"), "/inc"))
         if self.want("c"):
             self.many_objects(mf)
@@ -253,10 +282,20 @@ class Bench:
                 bad += int(value) != r + 1
         total_ms = now() - t0
         total = objects * per_object
-        self.emit("c1_many_objects_sequential", "memory", {
-            "objects": objects, "per_object": per_object, "n": total, "rps": r4(total / total_ms * 1000),
-            "total_ms": r4(total_ms), **latency_stats(lat), "first_request_median_ms": latency_stats(first)["median_ms"],
-            "ok": self.check(bad == 0, f"c1: {bad} unexpected counts")})
+        self.emit(
+            "c1_many_objects_sequential",
+            "memory",
+            {
+                "objects": objects,
+                "per_object": per_object,
+                "n": total,
+                "rps": r4(total / total_ms * 1000),
+                "total_ms": r4(total_ms),
+                **latency_stats(lat),
+                "first_request_median_ms": latency_stats(first)["median_ms"],
+                "ok": self.check(bad == 0, f"c1: {bad} unexpected counts"),
+            },
+        )
 
         lat2: list[float] = []
         bad2 = 0
@@ -275,9 +314,19 @@ class Bench:
         t1 = now()
         asyncio.run(all_clients())
         total_ms2 = now() - t1
-        self.emit("c2_many_objects_concurrent", "memory", {
-            "objects": objects, "per_object": per_object, "n": total, "rps": r4(total / total_ms2 * 1000),
-            "total_ms": r4(total_ms2), **latency_stats(lat2), "ok": self.check(bad2 == 0, f"c2: {bad2} unexpected counts")})
+        self.emit(
+            "c2_many_objects_concurrent",
+            "memory",
+            {
+                "objects": objects,
+                "per_object": per_object,
+                "n": total,
+                "rps": r4(total / total_ms2 * 1000),
+                "total_ms": r4(total_ms2),
+                **latency_stats(lat2),
+                "ok": self.check(bad2 == 0, f"c2: {bad2} unexpected counts"),
+            },
+        )
 
     def transactions(self, mf: Any) -> None:
         conc, rounds = CFG["TXN_CONC"], CFG["TXN_ROUNDS"]
@@ -305,14 +354,25 @@ class Bench:
         expected = conc * rounds
         final = json.loads(read_ok(mf.dispatch_fetch(url("/get", name)), "/get"))
         unique = sorted(values) == list(range(1, expected + 1))
-        self.emit("d_txn_concurrent_one_object", "memory", {
-            "concurrency": conc, "rounds": rounds, "n": expected,
-            "completed_per_s": r4(statistics.median(round_rps)), "completed_per_s_rounds": [r4(x) for x in round_rps],
-            "round_ms_median": r4(statistics.median(round_ms)), **latency_stats(lat),
-            "final_count": final["count"], "expected_count": expected, "txn_attempts": final["txnAttempts"],
-            "retries_per_commit": r4((final["txnAttempts"] - expected) / expected) if expected else None,
-            "values_are_1_to_n": unique,
-            "ok": self.check(final["count"] == expected and unique, f"d: final {final['count']} unique {unique}")})
+        self.emit(
+            "d_txn_concurrent_one_object",
+            "memory",
+            {
+                "concurrency": conc,
+                "rounds": rounds,
+                "n": expected,
+                "completed_per_s": r4(statistics.median(round_rps)),
+                "completed_per_s_rounds": [r4(x) for x in round_rps],
+                "round_ms_median": r4(statistics.median(round_ms)),
+                **latency_stats(lat),
+                "final_count": final["count"],
+                "expected_count": expected,
+                "txn_attempts": final["txnAttempts"],
+                "retries_per_commit": r4((final["txnAttempts"] - expected) / expected) if expected else None,
+                "values_are_1_to_n": unique,
+                "ok": self.check(final["count"] == expected and unique, f"d: final {final['count']} unique {unique}"),
+            },
+        )
 
     def put_list(self, mf: Any) -> None:
         name, put_path = "e-memory", f"/put?n={CFG['PUT_N']}"
@@ -333,11 +393,21 @@ class Bench:
             bad += int(size) != CFG["PUT_N"]
         total = now() - t0
         ps, ls, prs = latency_stats(put_lat), latency_stats(list_lat), latency_stats(pair_lat)
-        self.emit("e_put128_then_list", "memory", {
-            "keys": CFG["PUT_N"], "iterations": CFG["PUTLIST_ITERS"], "put_median_ms": ps["median_ms"],
-            "put_p95_ms": ps["p95_ms"], "list_median_ms": ls["median_ms"], "list_p95_ms": ls["p95_ms"],
-            "pair_median_ms": prs["median_ms"], "pairs_per_s": r4(CFG["PUTLIST_ITERS"] / total * 1000),
-            "ok": self.check(bad == 0, f"e: {bad} lists with size != {CFG['PUT_N']}")})
+        self.emit(
+            "e_put128_then_list",
+            "memory",
+            {
+                "keys": CFG["PUT_N"],
+                "iterations": CFG["PUTLIST_ITERS"],
+                "put_median_ms": ps["median_ms"],
+                "put_p95_ms": ps["p95_ms"],
+                "list_median_ms": ls["median_ms"],
+                "list_p95_ms": ls["p95_ms"],
+                "pair_median_ms": prs["median_ms"],
+                "pairs_per_s": r4(CFG["PUTLIST_ITERS"] / total * 1000),
+                "ok": self.check(bad == 0, f"e: {bad} lists with size != {CFG['PUT_N']}"),
+            },
+        )
 
 
 def run_mf2() -> dict[str, dict[str, Any]] | None:
@@ -345,12 +415,21 @@ def run_mf2() -> dict[str, dict[str, Any]] | None:
     node = shutil.which("node")
     mf_dir = PEERS_ROOT / "mf2"
     if node is None or not mf_dir.is_dir():
-        print(f"# Miniflare 2 not run: {'node missing' if node is None else f'{mf_dir} not installed'} "
-              "(see peers-bench/README.md); comparing with RESULTS.md", file=sys.stderr)
+        print(
+            f"# Miniflare 2 not run: {'node missing' if node is None else f'{mf_dir} not installed'} "
+            "(see peers-bench/README.md); comparing with RESULTS.md",
+            file=sys.stderr,
+        )
         return None
     env = {**os.environ, "MF_DIR": str(mf_dir), "PERSIST_DIR": str(PEERS_ROOT / "data2-mfbook-bench")}
-    result = subprocess.run([node, "--experimental-vm-modules", str(PEERS / "bench-mf2.mjs")], env=env,
-                            capture_output=True, text=True, timeout=900, check=False)
+    result = subprocess.run(
+        [node, "--experimental-vm-modules", str(PEERS / "bench-mf2.mjs")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     lines: dict[str, dict[str, Any]] = {}
     for raw in result.stdout.splitlines():
         try:
@@ -391,8 +470,11 @@ def summary(lines: list[dict[str, Any]], mf2: dict[str, dict[str, Any]] | None) 
         if value and base:
             ratio = value / base if higher else base / value
         rows.append({"scenario": scenario, "metric": metric, "mfbook": value, "mf2": base, "ratio": r4(ratio)})
-        print(f"{scenario:32} {metric:18} {value if value is not None else '-':>10} {base if base is not None else '-':>10} "
-              f"{f'{ratio:.2f}x' if ratio else '-':>7}", file=sys.stderr)
+        print(
+            f"{scenario:32} {metric:18} {value if value is not None else '-':>10} {base if base is not None else '-':>10} "  # noqa: E501
+            f"{f'{ratio:.2f}x' if ratio else '-':>7}",
+            file=sys.stderr,
+        )
     print(json.dumps({"impl": "mfbook", "scenario": "summary", "baseline": source, "rows": rows}), flush=True)
 
 

@@ -67,7 +67,7 @@ class Options:
     memory_limit_mb: float = 128.0
     upstream: Callable[..., Any] | None = None
     console: Any = "print"
-    txn_max_attempts: int = 20
+    txn_max_attempts: int = 50  # measured: 2 processes contending on one Redis object need up to ~20
     redis_prefix: str = "mfbook:"
     redis_options: dict[str, Any] = field(default_factory=dict)
     trace_maxlen: int = 50_000
@@ -293,7 +293,7 @@ def parse_options(options: Mapping[str, Any]) -> Options:
     if console not in ("print", "log", None) and not callable(console):
         raise _bad("console", f"expected 'print', 'log', None or a callable(level, text), got {console!r}")
     parsed.console = console
-    attempts = options.get("txn_max_attempts", 20)
+    attempts = options.get("txn_max_attempts", 50)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise _bad("txn_max_attempts", f"expected a positive int, got {attempts!r}")
     parsed.txn_max_attempts = attempts

@@ -35,14 +35,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_server_factory(tmp_path: Path) -> Iterator[Callable[[], RedisServer]]:
-    """Start dedicated ``redis-server`` processes the test may stop and restart."""
+def redis_server_factory(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Start dedicated ``redis-server`` processes the test may stop and restart.
+
+    ``make(persistent=True)`` keeps the data across ``stop()``/``start()`` (append-only file).
+    """
     if os.environ.get("CI") and shutil.which("redis-server") is None:
         pytest.fail("redis-server must be installed in CI for the restart test")
     servers: list[RedisServer] = []
 
-    def make() -> RedisServer:
-        server = RedisServer(tmp_path)
+    def make(*, persistent: bool = False) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis-{len(servers)}", persistent=persistent)
+        server.directory.mkdir()
         servers.append(server)
         server.start()
         return server
@@ -80,3 +84,68 @@ def persist_options(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str,
         url = request.getfixturevalue("redis_url")
         return {"durable_objects_persist": url, "redis_prefix": request.getfixturevalue("redis_prefix")}
     raise ValueError(f"unknown persistence kind {kind!r} (known: {', '.join(PERSIST_KINDS)})")
+
+
+#: ``/work/shared/peers-bench/worker.js``, verbatim: the worker every peer benchmark runs.
+PEERS_WORKER = r"""
+export class Counter {
+  constructor(state, env) {
+    this.state = state;
+    this.txnAttempts = 0; // how many times a transaction closure ran (retries show up here)
+  }
+
+  async fetch(request) {
+    const url = new URL(request.url);
+    const storage = this.state.storage;
+    switch (url.pathname) {
+      case "/inc": {
+        const count = ((await storage.get("count")) ?? 0) + 1;
+        await storage.put("count", count);
+        return new Response(String(count));
+      }
+      case "/put": {
+        const n = Math.max(0, Math.min(128, parseInt(url.searchParams.get("n") ?? "1", 10) || 0));
+        const entries = {};
+        for (let i = 0; i < n; i++) entries["k" + i] = "value-" + i;
+        await storage.put(entries);
+        return new Response(String(n));
+      }
+      case "/list": {
+        const map = await storage.list();
+        return new Response(String(map.size));
+      }
+      case "/txn": {
+        const count = await storage.transaction(async (txn) => {
+          this.txnAttempts++;
+          const next = ((await txn.get("count")) ?? 0) + 1;
+          await txn.put("count", next);
+          return next;
+        });
+        return new Response(String(count));
+      }
+      case "/get": {
+        const count = (await storage.get("count")) ?? 0;
+        return new Response(JSON.stringify({ count, txnAttempts: this.txnAttempts }), {
+          headers: { "content-type": "application/json" },
+        });
+      }
+    }
+    return new Response("not found", { status: 404 });
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const name = url.searchParams.get("name") ?? "default";
+    const stub = env.COUNTER.get(env.COUNTER.idFromName(name));
+    return stub.fetch(request);
+  },
+};
+"""
+
+
+@pytest.fixture
+def counter_worker() -> dict[str, object]:
+    """``Miniflare`` options running the peers-bench worker (``COUNTER`` → ``Counter``)."""
+    return {"script": PEERS_WORKER, "modules": True, "durable_objects": {"COUNTER": "Counter"}, "console": None}

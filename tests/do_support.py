@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - long lines are JavaScript source inside strings
 """Helpers for the Durable Object end-to-end suites: a worker built from JS snippets.
 
 ``object_worker({"name": "JS body"})`` makes a module worker whose Durable Object class
@@ -56,8 +57,9 @@ export default {{
 def start(routes: dict[str, str], **options: Any) -> Miniflare:
     """A Miniflare running :func:`object_worker` with ``TEST`` bound to ``Test``."""
     worker_options = {key: options.pop(key) for key in ("members", "prelude", "alarm") if key in options}
-    return Miniflare(script=object_worker(routes, **worker_options), modules=True,
-                     durable_objects={"TEST": "Test"}, **options)
+    return Miniflare(
+        script=object_worker(routes, **worker_options), modules=True, durable_objects={"TEST": "Test"}, **options
+    )
 
 
 def call(mf: Miniflare, route: str, name: str = "test") -> Any:

@@ -21,9 +21,10 @@ def free_port() -> int:
 class RedisServer:
     """A throw-away ``redis-server`` process (no persistence) that a test controls."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, persistent: bool = False) -> None:
         self.directory = directory
         self.port = port or free_port()
+        self.persistent = persistent  # append-only file, fsync always: data survives restarts
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,7 +45,9 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.persistent else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.directory),
             ],

@@ -47,10 +47,15 @@ def storage_of(mf: Miniflare, name: str = "test"):
 
 
 def test_set_alarm_without_handler_fails_with_miniflare_message():
-    with start({"set": "await storage.setAlarm(Date.now() + 1000); return 'set';",
-                "get": "return await storage.getAlarm();"}) as mf:
-        assert call(mf, "set") == {"error": {
-            "name": "Error", "message": "Your Durable Object class must have an alarm() handler in order to call setAlarm()"}}
+    with start(
+        {"set": "await storage.setAlarm(Date.now() + 1000); return 'set';", "get": "return await storage.getAlarm();"}
+    ) as mf:
+        assert call(mf, "set") == {
+            "error": {
+                "name": "Error",
+                "message": "Your Durable Object class must have an alarm() handler in order to call setAlarm()",
+            }
+        }
         assert call(mf, "get") is None
 
 

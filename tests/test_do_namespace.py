@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - long lines are JavaScript source inside strings
 """Durable Object namespaces and ids, from JS and Python (after Miniflare 2's namespace.spec.ts)."""
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ export default {
 
 @pytest.fixture
 def mf():
-    with Miniflare(script=WORKER, modules=True,
-                   durable_objects={"TEST": "Test", "OTHER": "Other", "VECTOR": "Other"}) as instance:
+    with Miniflare(
+        script=WORKER, modules=True, durable_objects={"TEST": "Test", "OTHER": "Other", "VECTOR": "Other"}
+    ) as instance:
         yield instance
 
 
@@ -152,12 +154,21 @@ def test_new_unique_id_layout_in_python(mf):
 
 def test_namespace_validation_messages_in_js(mf):
     body = get(mf, "/errors")
-    assert body["badJurisdiction"] == {"name": "TypeError", "message": 'newUniqueId called with an unsupported jurisdiction: "mars"'}
-    assert body["badJurisdictionMethod"] == {"name": "TypeError", "message": 'jurisdiction called with an unsupported jurisdiction: "mars"'}
+    assert body["badJurisdiction"] == {
+        "name": "TypeError",
+        "message": 'newUniqueId called with an unsupported jurisdiction: "mars"',
+    }
+    assert body["badJurisdictionMethod"] == {
+        "name": "TypeError",
+        "message": 'jurisdiction called with an unsupported jurisdiction: "mars"',
+    }
     assert body["jurisdictionOk"] is True
     not_hex = {"name": "TypeError", "message": "Invalid Durable Object ID. Durable Object IDs must be 64 hex digits."}
     assert body["notHex"] == not_hex and body["short"] == not_hex
-    wrong = {"name": "TypeError", "message": "Invalid Durable Object ID. The ID does not match this Durable Object class."}
+    wrong = {
+        "name": "TypeError",
+        "message": "Invalid Durable Object ID. The ID does not match this Durable Object class.",
+    }
     assert body["otherClass"] == wrong
     assert body["upper"] == wrong  # the suffix is compared before lowercasing, as in Miniflare 2
     not_for_class = {"name": "TypeError", "message": "ID is not for this Durable Object class."}
@@ -177,7 +188,9 @@ def test_namespace_validation_messages_in_python(mf):
     with pytest.raises(TypeError, match=r"^Invalid Durable Object ID\. Durable Object IDs must be 64 hex digits\.$"):
         ns.id_from_string("xyz")
     other = mf.get_durable_object_namespace("OTHER").id_from_name("x")
-    with pytest.raises(TypeError, match=r"^Invalid Durable Object ID\. The ID does not match this Durable Object class\.$"):
+    with pytest.raises(
+        TypeError, match=r"^Invalid Durable Object ID\. The ID does not match this Durable Object class\.$"
+    ):
         ns.id_from_string(other.hex)
     with pytest.raises(TypeError, match=r"^ID is not for this Durable Object class\.$"):
         ns.get(other)
@@ -232,13 +245,14 @@ def test_one_live_instance_per_id_constructed_lazily(mf):
 
 def test_missing_class_is_a_config_error():
     with pytest.raises(ConfigError, match='^Class "Nope" for Durable Object "B" not found$') as info:
-        Miniflare(script="export default { fetch() { return new Response('') } }", modules=True,
-                  durable_objects={"B": "Nope"})
+        Miniflare(
+            script="export default { fetch() { return new Response('') } }", modules=True, durable_objects={"B": "Nope"}
+        )
     assert info.value.option == "durable_objects"
 
 
 def test_object_spec_with_class_name_mapping():
-    script = "export class C { fetch() { return new Response('c') } }\nexport default { fetch() { return new Response('') } }"
+    script = "export class C { fetch() { return new Response('c') } }\nexport default { fetch() { return new Response('') } }"  # noqa: E501
     with Miniflare(script=script, modules=True, durable_objects={"B": {"class_name": "C"}}) as mf:
         assert mf.get_durable_object_namespace("B").get_by_name("x").fetch("/").text() == "c"
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - long lines are JavaScript source inside strings
 """Stubs, fetch into objects, nested depth and RPC (JS and Python callers)."""
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ export default {
 
 @pytest.fixture(scope="module")
 def mf():
-    with Miniflare(script=WORKER, modules=True,
-                   durable_objects={"COUNTER": "Counter", "NOFETCH": "NoFetch", "LEGACY": "Legacy"}) as instance:
+    with Miniflare(
+        script=WORKER, modules=True, durable_objects={"COUNTER": "Counter", "NOFETCH": "NoFetch", "LEGACY": "Legacy"}
+    ) as instance:
         yield instance
 
 
@@ -138,8 +140,15 @@ def test_rpc_sees_ctx_and_env(mf):
 
 
 def test_rpc_structured_clone_from_js(mf):
-    assert get(mf, "/clone") == {"size": 2, "first": "one", "year": 2024, "doubled": "42", "isMap": True,
-                                 "isDate": True, "type": "bigint"}
+    assert get(mf, "/clone") == {
+        "size": 2,
+        "first": "one",
+        "year": 2024,
+        "doubled": "42",
+        "isMap": True,
+        "isDate": True,
+        "type": "bigint",
+    }
     assert get(mf, "/echo") == {"map": True, "date": True, "big": True, "bytes": True, "undef": True}
 
 
@@ -185,8 +194,9 @@ def test_relative_stub_fetch_uses_fake_host(mf):
 
 def test_fetch_handler_must_return_a_response(mf):
     body = json.loads(mf.dispatch_fetch("http://localhost/plain").text())
-    assert body == {"caught": {"name": "TypeError",
-                               "message": "Durable Object fetch handler didn't respond with a Response object"}}
+    assert body == {
+        "caught": {"name": "TypeError", "message": "Durable Object fetch handler didn't respond with a Response object"}
+    }
     with pytest.raises(WorkerError, match="Durable Object fetch handler didn't respond with a Response object"):
         mf.get_durable_object_namespace("COUNTER").get_by_name("x").fetch("/plain")
 

@@ -107,8 +107,9 @@ def mf():
 
 def burst(mf: Miniflare, route: str, count: int, name: str = "test") -> list[str]:
     async def run():
-        responses = await asyncio.gather(*[mf.dispatch_fetch_async(f"http://localhost/{route}?name={name}")
-                                           for _ in range(count)])
+        responses = await asyncio.gather(
+            *[mf.dispatch_fetch_async(f"http://localhost/{route}?name={name}") for _ in range(count)]
+        )
         return [response.text() for response in responses]
 
     return asyncio.run(run())
@@ -178,8 +179,11 @@ def test_allow_unconfirmed_write_still_lands(mf):
 
 def test_delete_results_mixed_with_unawaited_puts(mf):
     # As in Miniflare's "delete: coalesces deletes": 2 from staged puts (key1, key2) + key6 existing.
-    assert call(mf, "coalesce-delete") == {"many": 3, "single": False,
-                                           "values": {"key1": 10, "key3": 3, "key4": 4, "key5": 5}}
+    assert call(mf, "coalesce-delete") == {
+        "many": 3,
+        "single": False,
+        "values": {"key1": 10, "key3": 3, "key4": 4, "key5": 5},
+    }
 
 
 def test_delete_result_ignores_later_puts(mf):

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - long lines are JavaScript source inside strings
 """The storage API from JavaScript (after Miniflare 2's storage.spec.ts): methods, options, limits, messages."""
 
 from __future__ import annotations
@@ -170,8 +171,17 @@ def test_get_and_put_single_key(mf: Miniflare):
 
 
 def test_complex_values_round_trip(mf: Miniflare):
-    assert call(mf, "complex", "complex") == {"map": True, "date": 5, "big": True, "re": "a+/gi", "bytes": [0, 255],
-                                               "undef": True, "negZero": True, "nan": True, "inf": True}
+    assert call(mf, "complex", "complex") == {
+        "map": True,
+        "date": 5,
+        "big": True,
+        "re": "a+/gi",
+        "bytes": [0, 255],
+        "undef": True,
+        "negZero": True,
+        "nan": True,
+        "inf": True,
+    }
 
 
 def test_get_many_returns_found_keys_sorted_and_put_skips_undefined(mf: Miniflare):
@@ -241,7 +251,7 @@ def test_list_returns_more_than_128_keys(mf: Miniflare):
 
 
 def test_keys_sort_by_utf8_bytes(mf: Miniflare):
-    emoji, private = "\U0001F600", "\ue000"
+    emoji, private = "\U0001f600", "\ue000"
     expected = ["Z", "a", "\u00e9", private, emoji]
     assert call(mf, "order", "order") == {"list": expected, "get": expected, "reverse": [emoji, private]}
 
@@ -257,30 +267,40 @@ def test_validation_messages_and_sync_or_async_failure(mf: Miniflare):
 
     undefined_key = ": parameter 1 is not of type 'variant'. (key is undefined)"
     big = "x" * 2049
-    assert results["getUndefined"] == rejected("TypeError", "Failed to execute 'get' on 'DurableObjectStorage'" + undefined_key)
+    assert results["getUndefined"] == rejected(
+        "TypeError", "Failed to execute 'get' on 'DurableObjectStorage'" + undefined_key
+    )
     assert results["getBig"] == rejected("RangeError", "Keys cannot be larger than 2048 bytes.")
     assert results["getEmoji"] == rejected("RangeError", "Keys cannot be larger than 2048 bytes.")
     assert results["getBigMany"] == rejected("RangeError", f'Key "{big}" is larger than the limit of 2048 bytes.')
     assert results["getTooMany"] == rejected("RangeError", "Maximum number of keys is 128.")
     assert results["get2048"] == {"sync": False, "ok": True}
-    assert results["putUndefinedKey"] == thrown("TypeError", "Failed to execute 'put' on 'DurableObjectStorage'" + undefined_key)
+    assert results["putUndefinedKey"] == thrown(
+        "TypeError", "Failed to execute 'put' on 'DurableObjectStorage'" + undefined_key
+    )
     assert results["putBig"] == thrown("RangeError", "Keys cannot be larger than 2048 bytes.")
     assert results["putBigMany"] == thrown("RangeError", f'Key "{big}" is larger than the limit of 2048 bytes.')
     assert results["putUndefinedValue"] == thrown("TypeError", "put() called with undefined value.")
     assert results["putTooMany"] == thrown("RangeError", "Maximum number of pairs is 128.")
     assert results["putValueTooBig"] == thrown("RangeError", "Values cannot be larger than 131072 bytes.")
-    assert results["putValueTooBigMany"] == thrown("RangeError", 'Value for key "big" is above the limit of 131072 bytes.')
+    assert results["putValueTooBigMany"] == thrown(
+        "RangeError", 'Value for key "big" is above the limit of 131072 bytes.'
+    )
     assert results["putFunction"]["sync"] is True and results["putFunction"]["name"] == "DataCloneError"
     assert results["putValueAtLimit"] == {"sync": False, "ok": True}
     assert results["putValueOneOver"] == thrown("RangeError", "Values cannot be larger than 131072 bytes.")
     assert results["put128"] == {"sync": False, "ok": True}
-    assert results["deleteUndefined"] == thrown("TypeError", "Failed to execute 'delete' on 'DurableObjectStorage'" + undefined_key)
+    assert results["deleteUndefined"] == thrown(
+        "TypeError", "Failed to execute 'delete' on 'DurableObjectStorage'" + undefined_key
+    )
     assert results["deleteBig"] == thrown("RangeError", "Keys cannot be larger than 2048 bytes.")
     assert results["deleteBigMany"] == thrown("RangeError", f'Key "{big}" is larger than the limit of 2048 bytes.')
     assert results["deleteTooMany"] == thrown("RangeError", "Maximum number of keys is 128.")
     assert results["listLimitZero"] == rejected("TypeError", "List limit must be positive.")
     assert results["listLimitNegative"] == rejected("TypeError", "List limit must be positive.")
-    assert results["listStartAndStartAfter"] == rejected("TypeError", "list() cannot be called with both start and startAfter values.")
+    assert results["listStartAndStartAfter"] == rejected(
+        "TypeError", "list() cannot be called with both start and startAfter values."
+    )
 
 
 def test_alarm_get_set_delete(mf: Miniflare):

@@ -12,7 +12,7 @@ from do_support import call, start
 from mfbook import JSMap, Miniflare, StorageRangeError, StorageTypeError
 
 ROUTES = {
-    "read": "return { value: (await storage.get('shared')) ?? null, isMap: (await storage.get('map')) instanceof Map };",
+    "read": "return { value: (await storage.get('shared')) ?? null, isMap: (await storage.get('map')) instanceof Map };",  # noqa: E501
     "write": "await storage.put('fromJs', { n: 1 }); return true;",
     "constructed": "return self.constructedCount;",
 }
@@ -81,7 +81,7 @@ def test_list_options(mf):
 
 def test_utf8_byte_order(mf):
     storage = storage_of(mf)
-    emoji, private = "\U0001F600", "\ue000"
+    emoji, private = "\U0001f600", "\ue000"
     storage.put({emoji: 1, private: 2, "a": 3})
     assert list(storage.list()) == ["a", private, emoji]
     assert list(storage.get([emoji, private, "a"])) == ["a", private, emoji]
@@ -112,24 +112,56 @@ UNDEFINED_KEY = ": parameter 1 is not of type 'variant'. (key is undefined)"
     ("action", "error", "message"),
     [
         (lambda s: s.get(None), StorageTypeError, "Failed to execute 'get' on 'DurableObjectStorage'" + UNDEFINED_KEY),
-        (lambda s: s.put(None, 1), StorageTypeError, "Failed to execute 'put' on 'DurableObjectStorage'" + UNDEFINED_KEY),
-        (lambda s: s.delete(None), StorageTypeError, "Failed to execute 'delete' on 'DurableObjectStorage'" + UNDEFINED_KEY),
+        (
+            lambda s: s.put(None, 1),
+            StorageTypeError,
+            "Failed to execute 'put' on 'DurableObjectStorage'" + UNDEFINED_KEY,
+        ),
+        (
+            lambda s: s.delete(None),
+            StorageTypeError,
+            "Failed to execute 'delete' on 'DurableObjectStorage'" + UNDEFINED_KEY,
+        ),
         (lambda s: s.get("x" * 2049), StorageRangeError, "Keys cannot be larger than 2048 bytes."),
-        (lambda s: s.get("\U0001F600" * 513), StorageRangeError, "Keys cannot be larger than 2048 bytes."),
+        (lambda s: s.get("\U0001f600" * 513), StorageRangeError, "Keys cannot be larger than 2048 bytes."),
         (lambda s: s.put("x" * 2049, 1), StorageRangeError, "Keys cannot be larger than 2048 bytes."),
         (lambda s: s.delete("x" * 2049), StorageRangeError, "Keys cannot be larger than 2048 bytes."),
-        (lambda s: s.get(["a", "x" * 2049]), StorageRangeError, f'Key "{"x" * 2049}" is larger than the limit of 2048 bytes.'),
-        (lambda s: s.put({"x" * 2049: 1}), StorageRangeError, f'Key "{"x" * 2049}" is larger than the limit of 2048 bytes.'),
-        (lambda s: s.delete(["x" * 2049]), StorageRangeError, f'Key "{"x" * 2049}" is larger than the limit of 2048 bytes.'),
+        (
+            lambda s: s.get(["a", "x" * 2049]),
+            StorageRangeError,
+            f'Key "{"x" * 2049}" is larger than the limit of 2048 bytes.',
+        ),
+        (
+            lambda s: s.put({"x" * 2049: 1}),
+            StorageRangeError,
+            f'Key "{"x" * 2049}" is larger than the limit of 2048 bytes.',
+        ),
+        (
+            lambda s: s.delete(["x" * 2049]),
+            StorageRangeError,
+            f'Key "{"x" * 2049}" is larger than the limit of 2048 bytes.',
+        ),
         (lambda s: s.get([f"k{i}" for i in range(129)]), StorageRangeError, "Maximum number of keys is 128."),
         (lambda s: s.delete([f"k{i}" for i in range(129)]), StorageRangeError, "Maximum number of keys is 128."),
         (lambda s: s.put({f"k{i}": i for i in range(129)}), StorageRangeError, "Maximum number of pairs is 128."),
         (lambda s: s.put("k", None), StorageTypeError, "put() called with undefined value."),
-        (lambda s: s.put("k", "x" * (128 * 1024 + 31)), StorageRangeError, "Values cannot be larger than 131072 bytes."),
-        (lambda s: s.put({"big": "x" * (128 * 1024 + 31)}), StorageRangeError, 'Value for key "big" is above the limit of 131072 bytes.'),
+        (
+            lambda s: s.put("k", "x" * (128 * 1024 + 31)),
+            StorageRangeError,
+            "Values cannot be larger than 131072 bytes.",
+        ),
+        (
+            lambda s: s.put({"big": "x" * (128 * 1024 + 31)}),
+            StorageRangeError,
+            'Value for key "big" is above the limit of 131072 bytes.',
+        ),
         (lambda s: s.list(limit=0), StorageTypeError, "List limit must be positive."),
         (lambda s: s.list(limit=-5), StorageTypeError, "List limit must be positive."),
-        (lambda s: s.list(start="a", start_after="b"), StorageTypeError, "list() cannot be called with both start and startAfter values."),
+        (
+            lambda s: s.list(start="a", start_after="b"),
+            StorageTypeError,
+            "list() cannot be called with both start and startAfter values.",
+        ),
     ],
 )
 def test_validation_messages(mf, action, error, message):

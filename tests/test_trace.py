@@ -58,10 +58,18 @@ def test_conflicting_workload_events(mf):
     events = [event for event in mf.trace if event.kind.startswith(("txn.", "storage.commit"))]
     kinds = [event.kind for event in events]
     assert kinds == [
-        "txn.begin", "txn.read",            # attempt 1 reads k and pauses
-        "storage.commit",                   # the Python write
-        "txn.write", "txn.validate", "txn.conflict",
-        "txn.begin", "txn.retry", "txn.read", "txn.write", "txn.validate", "txn.commit",
+        "txn.begin",
+        "txn.read",  # attempt 1 reads k and pauses
+        "storage.commit",  # the Python write
+        "txn.write",
+        "txn.validate",
+        "txn.conflict",
+        "txn.begin",
+        "txn.retry",
+        "txn.read",
+        "txn.write",
+        "txn.validate",
+        "txn.commit",
     ]
     first, python_commit = events[0], events[2]
     conflict, retry, commit = events[5], events[7], events[-1]
@@ -100,8 +108,19 @@ def test_records_are_plain_dicts(mf):
     conflicting_workload(mf)
     records = mf.trace.records()
     assert records and all(isinstance(record, dict) for record in records)
-    assert set(records[0]) == {"seq", "time", "kind", "binding", "object_id", "object_name", "request_id",
-                               "txn_id", "attempt", "keys", "data"}
+    assert set(records[0]) == {
+        "seq",
+        "time",
+        "kind",
+        "binding",
+        "object_id",
+        "object_name",
+        "request_id",
+        "txn_id",
+        "attempt",
+        "keys",
+        "data",
+    }
     assert [record["seq"] for record in records] == sorted(record["seq"] for record in records)
     assert all(isinstance(record["keys"], list) for record in records)
     times = [record["time"] for record in records]

@@ -231,7 +231,7 @@ def test_transaction_error_messages(mf):
     assert result["tooManyWrote"] is None
     assert result["undefinedKey"] == {
         "name": "TypeError",
-        "message": "Failed to execute 'get' on 'DurableObjectTransaction': parameter 1 is not of type 'variant'. (key is undefined)",
+        "message": "Failed to execute 'get' on 'DurableObjectTransaction': parameter 1 is not of type 'variant'. (key is undefined)",  # noqa: E501
     }
 
 
@@ -302,7 +302,9 @@ def test_retry_gives_up_after_max_attempts_with_clear_error():
         assert len(giveups) == 1 and giveups[0].attempt == 3
         assert call(mf, "attempts") == 3
         assert isinstance(response_text, dict) and response_text["error"]["name"] == "Error"
-        assert response_text["error"]["message"].startswith("Transaction gave up after 3 attempts: keys 'k' kept changing")
+        assert response_text["error"]["message"].startswith(
+            "Transaction gave up after 3 attempts: keys 'k' kept changing"
+        )
 
 
 def test_python_transaction(mf):
