@@ -232,7 +232,7 @@ class Runtime:
                 object_id=hex_id,
                 object_name=name,
                 trace=self.trace,
-                on_commit=self._after_commit,
+                on_alarm_change=self._after_alarm_change,
             )
             self.storages[key] = storage
         elif name is not None and storage.object_name is None:
@@ -708,7 +708,7 @@ class Runtime:
             parent = actor.gate.close_section(int(entry["section"]))
             settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, None]], []))
 
-    def _after_commit(self, storage: ObjectStorage, keys: tuple[str, ...]) -> None:
+    def _after_alarm_change(self, storage: ObjectStorage) -> None:
         if self.alarms_enabled:
             self.schedule_alarm(storage)
 

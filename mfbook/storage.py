@@ -127,7 +127,7 @@ class ObjectStorage:
         object_id: str,
         trace: Trace,
         object_name: str | None = None,
-        on_commit: Callable[[ObjectStorage, tuple[str, ...]], None] | None = None,
+        on_alarm_change: Callable[[ObjectStorage], None] | None = None,
     ) -> None:
         self.store = store
         self.binding = binding
@@ -137,7 +137,7 @@ class ObjectStorage:
         self._staged: dict[str, bytes | None] = {}
         self._staged_alarm: Any = KEEP
         self._staged_delete_all = False
-        self._on_commit = on_commit
+        self._on_alarm_change = on_alarm_change
 
     # ------------------------------------------------------------------ reads
     def _read(self, key: str) -> bytes | None:
@@ -241,8 +241,8 @@ class ObjectStorage:
             data={"version": version, "puts": len(puts), "deletes": len(deletes), "delete_all": delete_all,
                   **({"alarm": alarm} if alarm is not KEEP else {})},
         )
-        if self._on_commit is not None:
-            self._on_commit(self, keys)
+        if alarm is not KEEP and self._on_alarm_change is not None:
+            self._on_alarm_change(self)
         return version
 
     def discard_staged(self) -> None:
@@ -347,8 +347,8 @@ class ObjectStorage:
             keys=written,
             data={"version": version, "read_keys": list(read_keys), "write_keys": list(written)},
         )
-        if self._on_commit is not None and (written or txn.alarm is not KEEP):
-            self._on_commit(self, written)
+        if txn.alarm is not KEEP and self._on_alarm_change is not None:
+            self._on_alarm_change(self)
         return version
 
     def rollback(self, txn: Transaction, *, request_id: int | None = None, reason: str = "rollback") -> None:
