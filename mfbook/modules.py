@@ -470,7 +470,8 @@ def build_bundle(
         try:
             script = script_path.read_text("utf-8")
         except OSError as error:
-            raise ConfigError(f"script_path {str(script_path)!r} cannot be read: {error.strerror}", option="script_path") from None
+            message = f"script_path {str(script_path)!r} cannot be read: {error.strerror}"
+            raise ConfigError(message, option="script_path") from None
         main_label = script_path.name
     assert script is not None
     line_map = LineMap()
@@ -480,7 +481,8 @@ def build_bundle(
         return Bundle(pad + script, main_label, line_map, modules=False)
 
     base_dir = script_path.parent.resolve() if script_path is not None else None
-    root_dir = (root or base_dir).resolve() if (root or base_dir) else None
+    chosen_root = root or base_dir
+    root_dir = chosen_root.resolve() if chosen_root is not None else None
     if script_path is not None and root_dir is not None:
         main_path = script_path.resolve()
         if not main_path.is_relative_to(root_dir):
@@ -516,9 +518,11 @@ def build_bundle(
         try:
             return path.read_text("utf-8") if kind != "Data" else path.read_bytes().decode("latin-1")
         except FileNotFoundError:
-            raise ConfigError(f"Cannot resolve import {origin(spec)}: file {path} not found", option="script_path") from None
+            message = f"Cannot resolve import {origin(spec)}: file {path} not found"
+            raise ConfigError(message, option="script_path") from None
         except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"Cannot read module {spec} (import {origin(spec)}): {error}", option="script_path") from None
+            message = f"Cannot read module {spec} (import {origin(spec)}): {error}"
+            raise ConfigError(message, option="script_path") from None
 
     pieces: list[str] = []
     line = BUNDLE_LINE_BASE

@@ -102,7 +102,11 @@ def _namespaces(value: Any, worker_name: str, option: str = "durable_objects") -
     return result
 
 
-def _bindings(options: Mapping[str, Any], namespaces: dict[str, NamespaceSpec], services: dict[str, str]) -> dict[str, dict[str, Any]]:
+def _bindings(
+    options: Mapping[str, Any],
+    namespaces: dict[str, NamespaceSpec],
+    services: dict[str, tuple[str, str | None]],
+) -> dict[str, dict[str, Any]]:
     values = options.get("bindings") or {}
     if not isinstance(values, Mapping):
         raise _bad("bindings", f"expected a dict of name -> value, got {type(values).__name__}")
@@ -155,7 +159,7 @@ def _with_wrangler(options: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Pa
     explicit = {key: value for key, value in options.items() if key not in ("wrangler_config_path", "environment")}
     if path is None:
         if environment is not None:
-            raise _bad("environment", "environment= selects a section of a wrangler file: pass wrangler_config_path= too")
+            raise _bad("environment", "environment= selects a section of a wrangler file: pass wrangler_config_path=")
         return explicit, None
     if environment is not None and not isinstance(environment, str):
         raise _bad("environment", f"expected an environment name, got {environment!r}")

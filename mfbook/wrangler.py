@@ -77,8 +77,9 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text("utf-8")
     except OSError as error:
-        raise ConfigError(f"wrangler_config_path: {str(path)!r} cannot be read: {error.strerror}",
-                          option="wrangler_config_path") from None
+        raise ConfigError(
+            f"wrangler_config_path: {str(path)!r} cannot be read: {error.strerror}", option="wrangler_config_path"
+        ) from None
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":
@@ -151,14 +152,20 @@ def _migrations(value: Any, path: Path) -> tuple[Migration, ...]:
         tags.add(tag)
         renamed = []
         for item in entry.get("renamed_classes") or []:
-            if not isinstance(item, dict) or not isinstance(item.get("from"), str) or not isinstance(item.get("to"), str):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("from"), str)
+                or not isinstance(item.get("to"), str)
+            ):
                 raise _error(path, f'migration "{tag}": renamed_classes entries need "from" and "to"')
             renamed.append((item["from"], item["to"]))
         result.append(
             Migration(
                 tag=tag,
                 new_classes=_strings(entry.get("new_classes"), f'migration "{tag}" new_classes', path),
-                new_sqlite_classes=_strings(entry.get("new_sqlite_classes"), f'migration "{tag}" new_sqlite_classes', path),
+                new_sqlite_classes=_strings(
+                    entry.get("new_sqlite_classes"), f'migration "{tag}" new_sqlite_classes', path
+                ),
                 renamed_classes=tuple(renamed),
                 deleted_classes=_strings(entry.get("deleted_classes"), f'migration "{tag}" deleted_classes', path),
             )
@@ -170,7 +177,7 @@ def _modules_flag(raw: dict[str, Any], main: Path) -> bool:
     upload = ((raw.get("build") or {}).get("upload") or {}) if isinstance(raw.get("build"), dict) else {}
     fmt = upload.get("format") if isinstance(upload, dict) else None
     if fmt is not None:
-        return fmt == "modules"
+        return bool(fmt == "modules")
     from .modules import has_module_syntax
 
     try:
@@ -224,7 +231,11 @@ def read_config(path: str | Path, *, environment: str | None = None) -> Wrangler
             raise _error(path, "durable_objects.bindings must be a list of {name, class_name, script_name?}")
         objects: dict[str, Any] = {}
         for item in bindings:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(item.get("class_name"), str):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("name"), str)
+                or not isinstance(item.get("class_name"), str)
+            ):
                 raise _error(path, f"each durable_objects binding needs name and class_name, got {json.dumps(item)}")
             spec = {"class_name": item["class_name"]}
             if item.get("script_name"):
@@ -237,7 +248,11 @@ def read_config(path: str | Path, *, environment: str | None = None) -> Wrangler
             raise _error(path, "services must be a list of {binding, service, entrypoint?}")
         service_bindings: dict[str, Any] = {}
         for item in services:
-            if not isinstance(item, dict) or not isinstance(item.get("binding"), str) or not isinstance(item.get("service"), str):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("binding"), str)
+                or not isinstance(item.get("service"), str)
+            ):
                 raise _error(path, f"each services entry needs binding and service, got {json.dumps(item)}")
             target: dict[str, Any] = {"name": item["service"]}
             if item.get("entrypoint"):
@@ -272,7 +287,9 @@ def _walk(migrations: tuple[Migration, ...], path: Path) -> tuple[dict[str, str]
         tag = migration.tag
         for name in migration.new_classes + migration.new_sqlite_classes:
             if name in live:
-                raise _error(path, f'migration "{tag}" creates class "{name}", which migration "{live[name]}" already created')
+                raise _error(
+                    path, f'migration "{tag}" creates class "{name}", which migration "{live[name]}" already created'
+                )
             live[name] = tag
             gone.pop(name, None)
             if name in migration.new_sqlite_classes:

@@ -53,8 +53,14 @@ def test_bundle_line_map_locates_every_file() -> None:
     files = [file for _, file in bundle.line_map.starts]
     assert files[0] == "src/index.js"
     assert set(files) == {
-        "src/index.js", "src/lib/math.js", "shared/greet.mjs", "src/data/config.json",
-        "src/data/notes.md", "src/data/bytes.bin", "src/lib/format.js", "src/lib/lazy.js",
+        "src/index.js",
+        "src/lib/math.js",
+        "shared/greet.mjs",
+        "src/data/config.json",
+        "src/data/notes.md",
+        "src/data/bytes.bin",
+        "src/lib/format.js",
+        "src/lib/lazy.js",
     }
     start = dict((file, line) for line, file in bundle.line_map.starts)["src/lib/math.js"]
     assert bundle.line_map.locate(start + 8) == ("src/lib/math.js", 9)
@@ -76,25 +82,32 @@ def test_escape_through_a_symlink_is_refused(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "link.js").symlink_to(outside)
-    (project / "index.js").write_text('import { secret } from "./link.js";\nexport default { fetch: () => new Response(String(secret)) };\n')
-    with pytest.raises(ConfigError, match=r'Import of "./link.js" in index.js resolves to .*secret.js, outside the project root'):
+    (project / "index.js").write_text(
+        'import { secret } from "./link.js";\nexport default { fetch: () => new Response(String(secret)) };\n'
+    )
+    with pytest.raises(
+        ConfigError, match=r'Import of "./link.js" in index.js resolves to .*secret.js, outside the project root'
+    ):
         Miniflare(script_path=project / "index.js", modules=True)
 
 
 def test_missing_import_names_the_importing_file(tmp_path: Path) -> None:
     (tmp_path / "lib").mkdir()
-    (tmp_path / "index.js").write_text('import { x } from "./lib/a.js";\nexport default { fetch: () => new Response(x) };\n')
+    (tmp_path / "index.js").write_text(
+        'import { x } from "./lib/a.js";\nexport default { fetch: () => new Response(x) };\n'
+    )
     (tmp_path / "lib" / "a.js").write_text('export { y as x } from "./missing.js";\n')
     with pytest.raises(ConfigError) as caught:
         Miniflare(script_path=tmp_path / "index.js", modules=True)
     assert str(caught.value) == (
-        f'Cannot resolve import "./missing.js" in lib/a.js: file {(tmp_path / "lib" / "missing.js").resolve()} not found'
+        'Cannot resolve import "./missing.js" in lib/a.js: '
+        f"file {(tmp_path / 'lib' / 'missing.js').resolve()} not found"
     )
 
 
 def test_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
     (tmp_path / "index.js").write_text('import { f } from "./broken.js";\nexport default { fetch: () => f() };\n')
-    (tmp_path / "broken.js").write_text("export function f() {\n  return new Response(\"ok\";\n}\n")
+    (tmp_path / "broken.js").write_text('export function f() {\n  return new Response("ok";\n}\n')
     with pytest.raises(ConfigError) as caught:
         Miniflare(script_path=tmp_path / "index.js", modules=True)
     assert str(caught.value) == "SyntaxError in broken.js:2:27: expected ')'"
@@ -121,7 +134,9 @@ def test_invalid_json_module_is_reported(tmp_path: Path) -> None:
 
 
 def test_inline_module_cannot_import_files() -> None:
-    with pytest.raises(ConfigError, match='Cannot resolve import "./lib.js" in worker.js: inline scripts cannot import files'):
+    with pytest.raises(
+        ConfigError, match='Cannot resolve import "./lib.js" in worker.js: inline scripts cannot import files'
+    ):
         Miniflare(script='import x from "./lib.js"; export default {};', modules=True)
 
 
@@ -132,8 +147,9 @@ def test_user_rules_come_before_the_defaults(tmp_path: Path) -> None:
     )
     (tmp_path / "page.html").write_text("<p>")
     (tmp_path / "raw.txt").write_text("abc")
-    with Miniflare(script_path=tmp_path / "index.js", modules=True,
-                   modules_rules=[{"type": "Data", "include": ["*.txt"]}]) as mf:
+    with Miniflare(
+        script_path=tmp_path / "index.js", modules=True, modules_rules=[{"type": "Data", "include": ["*.txt"]}]
+    ) as mf:
         assert mf.dispatch_fetch("http://x/").text() == "string true"
 
 

@@ -84,7 +84,9 @@ def test_ids_follow_miniflare_when_binding_names_agree() -> None:
         expected = mf.get_durable_object_namespace("COUNTER").id_from_name("shared")
         assert text.split(":")[2] == expected.hex
         # Miniflare 2 hashes the binding name: the DESIGN.md vector still holds.
-    with Miniflare(script=COUNTER_API.replace("COUNTER", "TEST"), modules=True, durable_objects={"TEST": "Counter"}) as mf:
+    with Miniflare(
+        script=COUNTER_API.replace("COUNTER", "TEST"), modules=True, durable_objects={"TEST": "Counter"}
+    ) as mf:
         assert str(mf.get_durable_object_namespace("TEST").id_from_name("test")) == (
             "a856dbbd5109f5217920084de35ee0a24072ca790341ed4e94ee059335e587e5"
         )
@@ -140,8 +142,12 @@ def test_rpc_through_a_binding_to_another_scripts_class() -> None:
     """
     with Miniflare(
         workers=[
-            {"name": "main", "script": main, "modules": True,
-             "durable_objects": {"B": {"class_name": "Counter", "script_name": "api"}}},
+            {
+                "name": "main",
+                "script": main,
+                "modules": True,
+                "durable_objects": {"B": {"class_name": "Counter", "script_name": "api"}},
+            },
             {"name": "api", "script": COUNTER_API, "modules": True, "durable_objects": {"COUNTER": "Counter"}},
         ]
     ) as mf:
@@ -165,8 +171,12 @@ def test_class_not_found_in_other_script_error_is_miniflares() -> None:
     with pytest.raises(ConfigError) as caught:
         Miniflare(
             workers=[
-                {"name": "main", "script": "export default {}", "modules": True,
-                 "durable_objects": {"B": {"class_name": "C", "script_name": "api"}}},
+                {
+                    "name": "main",
+                    "script": "export default {}",
+                    "modules": True,
+                    "durable_objects": {"B": {"class_name": "C", "script_name": "api"}},
+                },
                 {"name": "api", "script": "export class D {}; export default {}", "modules": True},
             ]
         )
@@ -212,7 +222,8 @@ def test_service_binding_fetch_reaches_the_other_worker() -> None:
     api = """
     export default {
       async fetch(request, env) {
-        return new Response(`${request.method} ${new URL(request.url).pathname} ${await request.text()} ${env.WHO}`, { status: 201 });
+        const path = new URL(request.url).pathname;
+        return new Response(`${request.method} ${path} ${await request.text()} ${env.WHO}`, { status: 201 });
       },
     };
     """
@@ -252,8 +263,7 @@ def test_service_not_found_error_is_miniflares() -> None:
     with pytest.raises(ConfigError) as caught:
         Miniflare(script="export default {}", modules=True, service_bindings={"API": "api"})
     assert str(caught.value) == (
-        'Service "api" for binding "API" not found.\n'
-        'Make sure "api" is mounted so Miniflare knows where to find it.'
+        'Service "api" for binding "API" not found.\nMake sure "api" is mounted so Miniflare knows where to find it.'
     )
 
 
@@ -282,8 +292,12 @@ def test_rpc_to_a_named_worker_entrypoint() -> None:
     )
     with Miniflare(
         workers=[
-            {"name": "main", "script": main, "modules": True,
-             "service_bindings": {"ADMIN": {"name": "api", "entrypoint": "Admin"}}},
+            {
+                "name": "main",
+                "script": main,
+                "modules": True,
+                "service_bindings": {"ADMIN": {"name": "api", "entrypoint": "Admin"}},
+            },
             {"name": "api", "script": ENTRYPOINTS, "modules": True, "bindings": {"WHO": "api"}},
         ]
     ) as mf:
@@ -291,7 +305,9 @@ def test_rpc_to_a_named_worker_entrypoint() -> None:
 
 
 def test_rpc_to_a_default_export_worker_entrypoint() -> None:
-    main = _rpc_main("return new Response(await env.API.greet('ada') + '/' + await (await env.API.fetch('http://a/')).text());")
+    main = _rpc_main(
+        "return new Response(await env.API.greet('ada') + '/' + await (await env.API.fetch('http://a/')).text());"
+    )
     with Miniflare(
         workers=[
             {"name": "main", "script": main, "modules": True, "service_bindings": {"API": "api"}},
@@ -311,8 +327,12 @@ def test_rpc_errors_keep_their_type_and_message() -> None:
     )
     with Miniflare(
         workers=[
-            {"name": "main", "script": main, "modules": True,
-             "service_bindings": {"ADMIN": {"name": "api", "entrypoint": "Admin"}}},
+            {
+                "name": "main",
+                "script": main,
+                "modules": True,
+                "service_bindings": {"ADMIN": {"name": "api", "entrypoint": "Admin"}},
+            },
             {"name": "api", "script": ENTRYPOINTS, "modules": True},
         ]
     ) as mf:
@@ -323,7 +343,9 @@ def test_rpc_errors_keep_their_type_and_message() -> None:
 
 
 def test_rpc_to_a_plain_object_default_export_is_refused() -> None:
-    main = _rpc_main("try { await env.API.hello(); return new Response('no error'); } catch (e) { return new Response(e.message); }")
+    main = _rpc_main(
+        "try { await env.API.hello(); return new Response('no error'); } catch (e) { return new Response(e.message); }"
+    )
     with Miniflare(
         workers=[
             {"name": "main", "script": main, "modules": True, "service_bindings": {"API": "api"}},
@@ -336,11 +358,17 @@ def test_rpc_to_a_plain_object_default_export_is_refused() -> None:
 
 
 def test_service_binding_to_an_unknown_entrypoint_fails_the_call() -> None:
-    main = _rpc_main("try { await env.X.add(1, 2); return new Response('no error'); } catch (e) { return new Response(e.message); }")
+    main = _rpc_main(
+        "try { await env.X.add(1, 2); return new Response('no error'); } catch (e) { return new Response(e.message); }"
+    )
     with Miniflare(
         workers=[
-            {"name": "main", "script": main, "modules": True,
-             "service_bindings": {"X": {"name": "api", "entrypoint": "Nope"}}},
+            {
+                "name": "main",
+                "script": main,
+                "modules": True,
+                "service_bindings": {"X": {"name": "api", "entrypoint": "Nope"}},
+            },
             {"name": "api", "script": ENTRYPOINTS, "modules": True},
         ]
     ) as mf:

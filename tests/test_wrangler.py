@@ -194,8 +194,9 @@ def test_explicit_options_override_the_file(project: Path) -> None:
 def test_explicit_script_replaces_main(tmp_path: Path) -> None:
     write(tmp_path / "index.js", "export default { fetch: () => new Response('file') }")
     path = write(tmp_path / "wrangler.toml", 'name = "app"\nmain = "index.js"\n')
-    with Miniflare(wrangler_config_path=path, script="export default { fetch: () => new Response('inline') }",
-                   modules=True) as mf:
+    with Miniflare(
+        wrangler_config_path=path, script="export default { fetch: () => new Response('inline') }", modules=True
+    ) as mf:
         assert mf.dispatch_fetch("http://x/").text() == "inline"
 
 
@@ -237,22 +238,32 @@ def test_service_worker_main_is_detected(tmp_path: Path) -> None:
 
 
 def test_rules_and_entrypoint_services(tmp_path: Path) -> None:
-    write(tmp_path / "api.js", """
+    write(
+        tmp_path / "api.js",
+        """
 import { WorkerEntrypoint } from "cloudflare:workers";
 import readme from "./README.md";
 export class Docs extends WorkerEntrypoint { read() { return readme.trim(); } }
 export default { fetch: () => new Response("api") };
-""")
+""",
+    )
     write(tmp_path / "README.md", "# docs\n")
-    write(tmp_path / "main.js", "export default { async fetch(r, env) { return new Response(await env.DOCS.read()); } };")
+    write(
+        tmp_path / "main.js", "export default { async fetch(r, env) { return new Response(await env.DOCS.read()); } };"
+    )
     api = write(tmp_path / "api.toml", 'name = "api"\nmain = "api.js"\n[[rules]]\ntype = "Text"\nglobs = ["**/*.md"]\n')
-    main = write(tmp_path / "main.toml", 'name = "main"\nmain = "main.js"\nservices = [{ binding = "DOCS", service = "api", entrypoint = "Docs" }]\n')
+    main = write(
+        tmp_path / "main.toml",
+        'name = "main"\nmain = "main.js"\nservices = [{ binding = "DOCS", service = "api", entrypoint = "Docs" }]\n',
+    )
     with Miniflare(workers=[{"wrangler_config_path": main}, {"wrangler_config_path": api}]) as mf:
         assert mf.dispatch_fetch("http://x/").text() == "# docs"
 
 
 # ---------------------------------------------------------------------- migrations
-def migrations_project(tmp_path: Path, migrations: str, bindings: str = 'bindings = [{ name = "COUNTER", class_name = "Counter" }]') -> Path:
+def migrations_project(
+    tmp_path: Path, migrations: str, bindings: str = 'bindings = [{ name = "COUNTER", class_name = "Counter" }]'
+) -> Path:
     write(tmp_path / "index.js", COUNTER)
     return write(
         tmp_path / "wrangler.toml",
@@ -273,7 +284,8 @@ def test_migration_of_a_class_the_script_does_not_export(tmp_path: Path) -> None
 def test_binding_to_a_deleted_class(tmp_path: Path) -> None:
     path = migrations_project(
         tmp_path,
-        '[[migrations]]\ntag = "v1"\nnew_classes = ["Counter"]\n[[migrations]]\ntag = "v2"\ndeleted_classes = ["Counter"]\n',
+        '[[migrations]]\ntag = "v1"\nnew_classes = ["Counter"]\n'
+        '[[migrations]]\ntag = "v2"\ndeleted_classes = ["Counter"]\n',
     )
     with pytest.raises(ConfigError) as caught:
         Miniflare(wrangler_config_path=path)
@@ -289,7 +301,9 @@ def test_binding_to_a_renamed_class(tmp_path: Path) -> None:
         '[[migrations]]\ntag = "v1"\nnew_classes = ["Counter"]\n'
         '[[migrations]]\ntag = "v2"\nrenamed_classes = [{ from = "Counter", to = "Tally" }]\n',
     )
-    with pytest.raises(ConfigError, match='migration "v2" declares Durable Object class "Tally", but worker "api" does not export'):
+    with pytest.raises(
+        ConfigError, match='migration "v2" declares Durable Object class "Tally", but worker "api" does not export'
+    ):
         Miniflare(wrangler_config_path=path)
     write(tmp_path / "index.js", COUNTER + "\nexport class Tally extends Counter {}\n")
     with pytest.raises(ConfigError) as caught:
@@ -314,21 +328,36 @@ def test_binding_to_a_class_no_migration_creates(tmp_path: Path) -> None:
     write(tmp_path / "index.js", COUNTER + "\nexport class Other {}\n")
     path = write(
         tmp_path / "wrangler.toml",
-        'name = "api"\nmain = "index.js"\n[durable_objects]\nbindings = [{ name = "COUNTER", class_name = "Counter" }]\n'
+        'name = "api"\nmain = "index.js"\n'
+        '[durable_objects]\nbindings = [{ name = "COUNTER", class_name = "Counter" }]\n'
         '[[migrations]]\ntag = "v1"\nnew_classes = ["Other"]\n',
     )
-    with pytest.raises(ConfigError, match='binding "COUNTER" uses class "Counter" of worker "api", but no migration creates it'):
+    with pytest.raises(
+        ConfigError, match='binding "COUNTER" uses class "Counter" of worker "api", but no migration creates it'
+    ):
         Miniflare(wrangler_config_path=path)
 
 
 @pytest.mark.parametrize(
     ("migrations", "message"),
     [
-        ('[[migrations]]\ntag = "v1"\nnew_classes = ["Counter"]\n[[migrations]]\ntag = "v1"\n', 'migration tag "v1" is used twice'),
-        ('[[migrations]]\ntag = "v1"\ndeleted_classes = ["Counter"]\n', 'migration "v1" deletes class "Counter", which no earlier migration created'),
-        ('[[migrations]]\ntag = "v1"\nrenamed_classes = [{ from = "A", to = "B" }]\n', 'migration "v1" renames class "A", which no earlier migration created'),
-        ('[[migrations]]\ntag = "v1"\nnew_classes = ["Counter"]\n[[migrations]]\ntag = "v2"\nnew_sqlite_classes = ["Counter"]\n',
-         'migration "v2" creates class "Counter", which migration "v1" already created'),
+        (
+            '[[migrations]]\ntag = "v1"\nnew_classes = ["Counter"]\n[[migrations]]\ntag = "v1"\n',
+            'migration tag "v1" is used twice',
+        ),
+        (
+            '[[migrations]]\ntag = "v1"\ndeleted_classes = ["Counter"]\n',
+            'migration "v1" deletes class "Counter", which no earlier migration created',
+        ),
+        (
+            '[[migrations]]\ntag = "v1"\nrenamed_classes = [{ from = "A", to = "B" }]\n',
+            'migration "v1" renames class "A", which no earlier migration created',
+        ),
+        (
+            '[[migrations]]\ntag = "v1"\nnew_classes = ["Counter"]\n'
+            '[[migrations]]\ntag = "v2"\nnew_sqlite_classes = ["Counter"]\n',
+            'migration "v2" creates class "Counter", which migration "v1" already created',
+        ),
     ],
 )
 def test_inconsistent_migrations(tmp_path: Path, migrations: str, message: str) -> None:
@@ -340,10 +369,21 @@ def test_inconsistent_migrations(tmp_path: Path, migrations: str, message: str) 
 
 def test_migrations_of_a_class_bound_from_another_worker(project: Path) -> None:
     api_toml = project / "api" / "wrangler.toml"
-    api_toml.write_text(api_toml.read_text().replace('new_classes = ["Counter"]', 'new_classes = ["Counter"]\n\n[[migrations]]\ntag = "v2"\ndeleted_classes = ["Counter"]'))
-    api_toml.write_text(api_toml.read_text().replace('[durable_objects]\nbindings = [{ name = "COUNTER", class_name = "Counter" }]\n', ""))
+    api_toml.write_text(
+        api_toml.read_text().replace(
+            'new_classes = ["Counter"]',
+            'new_classes = ["Counter"]\n\n[[migrations]]\ntag = "v2"\ndeleted_classes = ["Counter"]',
+        )
+    )
+    api_toml.write_text(
+        api_toml.read_text().replace(
+            '[durable_objects]\nbindings = [{ name = "COUNTER", class_name = "Counter" }]\n', ""
+        )
+    )
     write(project / "api" / "src" / "index.js", COUNTER.replace("env.COUNTER.getByName", "env.MISSING?.getByName"))
-    with pytest.raises(ConfigError, match='binding "COUNTER" uses class "Counter" of worker "api", but migration "v2" deleted it'):
+    with pytest.raises(
+        ConfigError, match='binding "COUNTER" uses class "Counter" of worker "api", but migration "v2" deleted it'
+    ):
         Miniflare(
             workers=[
                 {"wrangler_config_path": project / "main" / "wrangler.toml"},

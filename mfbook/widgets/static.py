@@ -37,7 +37,8 @@ def storage_html(snapshot: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr data-key='{_e(row['key'])}'><td style='padding:2px 8px'>{_e(row['key'])}</td>"
         f"<td style='padding:2px 8px;color:#777'>{_e(row['type'])}</td>"
-        f"<td style='padding:2px 8px'><code>{_e(row['full'] or row['preview'])}</code></td>"
+        f"<td style='padding:2px 8px'><code style='white-space:pre-wrap;word-break:break-all'>"
+        f"{_e(row['full'] or row['preview'])}</code></td>"
         f"<td style='padding:2px 8px;text-align:right'>{row['size']}</td></tr>"
         for row in snapshot["page"]["rows"]
     ) or "<tr><td colspan='4' style='padding:2px 8px;color:#777'>(no keys)</td></tr>"
@@ -47,20 +48,20 @@ def storage_html(snapshot: dict[str, Any]) -> str:
             f"<tbody>{rows}</tbody></table></div>")
 
 
-def storage_rich(snapshot: dict[str, Any]) -> Table:
-    """A rich table of a storage snapshot."""
+def storage_rich(snapshot: dict[str, Any]) -> Group:
+    """A heading and a rich table of a storage snapshot."""
     more = " (more follow)" if snapshot["page"]["has_next"] else ""
     title = (f"{snapshot['binding'] or '(no namespace)'} · {snapshot['object_label'] or '(no object)'}"
              f"{' · prefix ' + repr(snapshot['prefix']) if snapshot['prefix'] else ''}"
              f" · page {snapshot['page']['index'] + 1}{more}")
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("key")
     table.add_column("type", style="dim")
     table.add_column("value", overflow="fold")
     table.add_column("bytes", justify="right")
     for row in snapshot["page"]["rows"]:
         table.add_row(row["key"], row["type"], row["preview"], str(row["size"]))
-    return table
+    return Group(Text(title), table)
 
 
 def _keys(keys: list[str]) -> str:
@@ -153,9 +154,10 @@ def timeline_rich(data: dict[str, Any]) -> Group:
 
 def plain_text(renderable: Any, *, width: int = 110) -> str:
     """A rich renderable as plain text (for ``text/plain``: terminal IPython shows it)."""
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False, force_jupyter=False)
     console.print(renderable)
-    return console.file.getvalue().rstrip()  # type: ignore[attr-defined]
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    return text.rstrip()
 
 
 def with_fallback(bundle: Any, html_text: str, renderable: Any) -> Any:

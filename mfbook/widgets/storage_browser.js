@@ -241,12 +241,8 @@ function render({ model, el }) {
 
   function draw() {
     const error = model.get("error");
-    root.replaceChildren(
-      toolbar(),
-      error ? h("div", { class: "mf-error" }, error) : null,
-      table(),
-      pager(),
-    );
+    const parts = [toolbar(), error ? h("div", { class: "mf-error" }, error) : null, table(), pager()];
+    root.replaceChildren(...parts.filter((part) => part !== null));
   }
 
   const redraw = () => {

@@ -23,7 +23,7 @@ from .static import storage_html, storage_rich, with_fallback
 from .storage_model import StorageView
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import Group
 
     from ..miniflare import Miniflare
 
@@ -186,7 +186,7 @@ class StorageBrowser(anywidget.AnyWidget):
     def _repr_html_(self) -> str:
         return storage_html(self.snapshot())
 
-    def __rich__(self) -> Table:
+    def __rich__(self) -> Group:
         return storage_rich(self.snapshot())
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

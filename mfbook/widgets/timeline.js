@@ -201,10 +201,13 @@ function render({ model, el }) {
           const wy = winner ? barY(winner) + (ROW - 4) / 2 : top[bar.lane] + 2;
           links.push(s("line", { class: "mf-winner-link", x1: x(bar.winner_time), y1: wy, x2: cx, y2: cy }));
         }
+        // An X at the end of the bar; the keys and the winning version inside it when they fit.
+        const label = `${keys(bar.conflict_keys)} ↯ v${bar.winning_version}`;
+        const fits = cx - x0 > label.length * 6.2 + 18;
         marks.push(
           s("g", { class: "mf-conflict", "data-txn-id": bar.txn_id, "data-keys": bar.conflict_keys.join(",") },
-            s("path", { d: `M${cx - 4},${cy - 4} l8,8 m0,-8 l-8,8` }),
-            s("text", { x: cx + 6, y: cy + 4 }, `${keys(bar.conflict_keys)} ↯ v${bar.winning_version}`),
+            s("path", { d: `M${cx - 9},${cy - 3} l6,6 m0,-6 l-6,6` }),
+            fits ? s("text", { x: cx - 13, y: cy + 3.5, "text-anchor": "end" }, label) : null,
           ),
         );
       }

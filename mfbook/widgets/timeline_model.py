@@ -272,7 +272,7 @@ class TimelineModel:
         wanted = None if objects is None else list(objects)
         selected = self.bars(objects=wanted)
         rows = self.rows(selected)
-        bars = []
+        bars: list[dict[str, Any]] = []
         for bar in selected:
             winner = self.winner(bar)
             bars.append({
@@ -286,8 +286,9 @@ class TimelineModel:
                 "winner_txn": None if winner is None else winner.txn_id, "reason": bar.reason,
             })
         depth: dict[str, int] = {}
-        for bar in bars:
-            depth[bar["lane"]] = max(depth.get(bar["lane"], 0), bar["row"] + 1)
+        for txn_id, row in rows.items():
+            lane_key = self._bars[txn_id].lane
+            depth[lane_key] = max(depth.get(lane_key, 0), row + 1)
         lanes = [{"key": lane.key, "label": lane.label, "object": lane.object_key, "rows": depth.get(lane.key, 1)}
                  for lane in self.lanes(objects=wanted)]
         shown = {lane["key"] for lane in lanes}

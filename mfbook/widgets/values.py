@@ -12,7 +12,7 @@ import ast
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import codec
@@ -115,8 +115,9 @@ def _date_text(value: Any) -> str:
         return "Invalid Date"
     if isinstance(value, codec.JSDate):
         return f"Date({value.ms})"
-    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return "Date " + moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text: str = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return "Date " + text.replace("+00:00", "Z")
 
 
 def _prop(name: str) -> str:

@@ -26,11 +26,13 @@ TIMEOUT_MS = int(os.environ.get("MFBOOK_BROWSER_TIMEOUT_MS", "60000"))
 def _open_and_run(page: Any, base: str, name: str) -> None:
     page.goto(f"{base}/lab/tree/{name}?reset")
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=TIMEOUT_MS)
+    # The toolbar's execution indicator reads "idle" before a kernel is connected; ask the session.
     page.wait_for_function(
-        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle'",
+        "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
         timeout=TIMEOUT_MS,
     )
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Not awaited: the command's promise settles only when every cell has run.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
 def _screenshot(target: Any, artifacts: Path, name: str, saved: list[Path]) -> None:
@@ -51,13 +53,14 @@ def test_widgets_render_storage_and_conflicts_in_jupyterlab(
     saved: list[Path] = []
     try:
         _open_and_run(page, jupyter_lab["base"], name)
-        page.get_by_text("workload done:").first.wait_for(timeout=TIMEOUT_MS)
+        page.locator(".jp-OutputArea-output", has_text="workload done:").first.wait_for(timeout=TIMEOUT_MS)
 
         storage = page.locator(".mf-storage-browser").first
         storage.locator("table.mf-storage").wait_for(state="visible", timeout=TIMEOUT_MS)
         page.wait_for_function(
             """(expected) => {
-                const keys = [...document.querySelectorAll('table.mf-storage tr[data-key]')].map((row) => row.dataset.key);
+                const rows = document.querySelectorAll('table.mf-storage tr[data-key]');
+                const keys = [...rows].map((row) => row.dataset.key);
                 return expected.every((key) => keys.includes(key));
             }""",
             arg=EXPECTED_KEYS,
