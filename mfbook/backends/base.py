@@ -219,7 +219,6 @@ class ObjectStore(abc.ABC):
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """Return the values of the keys that exist (missing keys are left out)."""
 
-    @abc.abstractmethod
     def list(
         self,
         *,
@@ -238,6 +237,17 @@ class ObjectStore(abc.ABC):
             reverse: Descending order (``limit`` then takes the greatest keys).
             limit: At most this many pairs (``None``: all).
         """
+        check_limit(limit)
+        bounds = key_range(start, end, prefix)
+        if bounds is None:
+            return []
+        return self._list_range(bounds[0], bounds[1], reverse=reverse, limit=limit)
+
+    @abc.abstractmethod
+    def _list_range(
+        self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
+    ) -> list[tuple[str, bytes]]:
+        """Pairs whose encoded key is in ``[low, high)`` (``high`` None: unbounded), in byte order."""
 
     @abc.abstractmethod
     def commit(

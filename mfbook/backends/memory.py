@@ -17,10 +17,8 @@ from .base import (
     CommitConflict,
     Keep,
     ObjectStore,
-    check_limit,
     decode_key,
     encode_key,
-    key_range,
     validate_object_hex,
 )
 
@@ -49,20 +47,9 @@ class MemoryObjectStore(ObjectStore):
                     found[key] = value
             return found
 
-    def list(
-        self,
-        *,
-        start: str | None = None,
-        end: str | None = None,
-        prefix: str | None = None,
-        reverse: bool = False,
-        limit: int | None = None,
+    def _list_range(
+        self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
     ) -> list[tuple[str, bytes]]:
-        check_limit(limit)
-        bounds = key_range(start, end, prefix)
-        if bounds is None:
-            return []
-        low, high = bounds
         with self._lock:
             first = bisect.bisect_left(self._sorted, low)
             stop = len(self._sorted) if high is None else bisect.bisect_left(self._sorted, high)

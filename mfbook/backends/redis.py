@@ -45,11 +45,9 @@ from .base import (
     CommitConflict,
     Keep,
     ObjectStore,
-    check_limit,
     decode_key,
     encode_key,
     escape_binding,
-    key_range,
     validate_object_hex,
 )
 
@@ -220,20 +218,9 @@ class RedisObjectStore(ObjectStore):
             if value is not None
         }
 
-    def list(
-        self,
-        *,
-        start: str | None = None,
-        end: str | None = None,
-        prefix: str | None = None,
-        reverse: bool = False,
-        limit: int | None = None,
+    def _list_range(
+        self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
     ) -> list[tuple[str, bytes]]:
-        check_limit(limit)
-        bounds = key_range(start, end, prefix)
-        if bounds is None:
-            return []
-        low, high = bounds
         minimum = b"[" + low if low else b"-"
         maximum = b"(" + high if high is not None else b"+"
         args = [minimum, maximum, b"1" if reverse else b"0", -1 if limit is None else limit]

@@ -31,11 +31,9 @@ from .base import (
     CommitConflict,
     Keep,
     ObjectStore,
-    check_limit,
     decode_key,
     encode_key,
     escape_binding,
-    key_range,
     unescape_binding,
     validate_object_hex,
 )
@@ -156,20 +154,9 @@ class SqliteObjectStore(ObjectStore):
                 raise self._unavailable(error) from error
         return {key: found[key] for key in wanted.values() if key in found}
 
-    def list(
-        self,
-        *,
-        start: str | None = None,
-        end: str | None = None,
-        prefix: str | None = None,
-        reverse: bool = False,
-        limit: int | None = None,
+    def _list_range(
+        self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
     ) -> list[tuple[str, bytes]]:
-        check_limit(limit)
-        bounds = key_range(start, end, prefix)
-        if bounds is None:
-            return []
-        low, high = bounds
         sql = "SELECT key, value FROM kv WHERE value IS NOT NULL AND key >= ?"
         params: list[object] = [low]
         if high is not None:

@@ -251,7 +251,8 @@
     return new TypeError(`Failed to execute '${method}' on '${owner}'${MSG.undefinedKeySuffix}`);
   }
 
-  function normaliseGetKeys(keys) {
+  /** Keys of get()/delete(): one string, or an array (undefined entries skipped, <= 128). */
+  function normaliseKeys(keys) {
     if (Array.isArray(keys)) {
       if (keys.length > MSG.maxKeys) throw new RangeError(MSG.tooManyKeys);
       const defined = [];
@@ -269,11 +270,6 @@
   }
 
   function normalisePut(keyOrEntries, value) {
-    if (typeof keyOrEntries === "string") {
-      assertKeySize(keyOrEntries, false);
-      if (value === undefined) throw new TypeError(MSG.putUndefined);
-      return [[keyOrEntries, encodeValue(value)]];
-    }
     if (keyOrEntries === null || typeof keyOrEntries !== "object") {
       const key = String(keyOrEntries);
       assertKeySize(key, false);
@@ -289,23 +285,6 @@
       result.push([key, encodeValue(raw, key)]);
     }
     return result;
-  }
-
-  function normaliseDeleteKeys(keys) {
-    if (Array.isArray(keys)) {
-      if (keys.length > MSG.maxKeys) throw new RangeError(MSG.tooManyKeys);
-      const defined = [];
-      for (const key of keys) {
-        if (key === undefined) continue;
-        const text = String(key);
-        assertKeySize(text, true);
-        defined.push(text);
-      }
-      return defined;
-    }
-    const text = String(keys);
-    assertKeySize(text, false);
-    return text;
   }
 
   function normaliseListOptions(options) {
@@ -366,7 +345,7 @@
       if (keys === undefined) return Promise.reject(undefinedKey("get", this._owner));
       try {
         this._check("get");
-        const normalised = normaliseGetKeys(keys);
+        const normalised = normaliseKeys(keys);
         if (Array.isArray(normalised)) {
           return this._op("getMany", { keys: normalised }, flagsOf(options), decodeMap);
         }
@@ -385,7 +364,7 @@
     delete(keys, options) {
       if (keys === undefined) throw undefinedKey("delete", this._owner);
       this._check("delete");
-      const normalised = normaliseDeleteKeys(keys);
+      const normalised = normaliseKeys(keys);
       const many = Array.isArray(normalised);
       return this._op("delete", many ? { keys: normalised, many: true } : { keys: [normalised] }, flagsOf(options));
     }
