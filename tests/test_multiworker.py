@@ -378,3 +378,48 @@ def test_service_binding_to_an_unknown_entrypoint_fails_the_call() -> None:
 def test_bad_service_binding_option() -> None:
     with pytest.raises(ConfigError, match="service_bindings: binding 'API' must map to a worker name"):
         Miniflare(script="export default {}", modules=True, service_bindings={"API": 3})
+
+
+def test_reload_keeps_the_shared_objects_storage() -> None:
+    with two_workers(main_binding="OTHER") as mf:
+        mf.dispatch_fetch("http://x/")
+        mf.set_options(
+            workers=[
+                {
+                    "name": "main",
+                    "script": MAIN_USING.replace("{binding}", "OTHER"),
+                    "modules": True,
+                    "durable_objects": {"OTHER": {"class_name": "Counter", "script_name": "api"}},
+                },
+                {"name": "api", "script": COUNTER_API, "modules": True, "durable_objects": {"COUNTER": "Counter"}},
+            ]
+        )
+        assert mf.dispatch_fetch("http://x/", worker_name="api").text() == "api:2"
+
+
+def test_alarm_of_a_class_bound_from_another_worker_runs_in_the_class_worker() -> None:
+    api = """
+    import { DurableObject } from "cloudflare:workers";
+    export class Timer extends DurableObject {
+      async arm() { await this.ctx.storage.setAlarm(Date.now() + 60_000); return "armed"; }
+      async alarm() { await this.ctx.storage.put("fired", this.env.WHO); }
+    }
+    export default {};
+    """
+    main = "export default { async fetch(r, env) { return new Response(await env.T.getByName('t').arm()); } };"
+    with Miniflare(
+        workers=[
+            {
+                "name": "main",
+                "script": main,
+                "modules": True,
+                "bindings": {"WHO": "main"},
+                "durable_objects": {"T": {"class_name": "Timer", "script_name": "api"}},
+            },
+            {"name": "api", "script": api, "modules": True, "bindings": {"WHO": "api"}},
+        ]
+    ) as mf:
+        assert mf.dispatch_fetch("http://x/").text() == "armed"
+        mf.flush_alarms()
+        storage = mf.get_durable_object_storage(mf.get_durable_object_namespace("T").id_from_name("t"))
+        assert storage.get("fired") == "api"

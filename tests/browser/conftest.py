@@ -98,9 +98,13 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium through Playwright."""
+    """Headless Chromium through Playwright.
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running on the main
+    thread while it is started, which would break ``asyncio.run`` in every later test module.
+    """
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _missing(f"Chromium ({CHROMIUM}; apt-get install -y chromium)")
     if importlib.util.find_spec("playwright") is None:
