@@ -35,9 +35,7 @@ def bench(name: str, backend: Backend, seconds: float) -> None:
     store = backend.open("BENCH", id_from_name("BENCH", uuid.uuid4().hex).hex)
     commits = rate(lambda i: store.commit(puts={f"k{i % 100}": b"value"}, deletes=()), seconds)
     occ = rate(
-        lambda i: store.commit(
-            puts={"n": str(i).encode()}, deletes=(), read_keys=["n"], read_version=store.version()
-        ),
+        lambda i: store.commit(puts={"n": str(i).encode()}, deletes=(), read_keys=["n"], read_version=store.version()),
         seconds,
     )
     gets = rate(lambda i: store.get_many([f"k{i % 100}"]), seconds)

@@ -59,8 +59,14 @@ def latency_stats(lat: list[float]) -> dict[str, float | None]:
     ordered = sorted(lat)
     n = len(ordered)
     rank = lambda p: ordered[min(n - 1, max(0, math.ceil(p * n) - 1))]  # noqa: E731
-    return {"median_ms": r4(statistics.median(ordered)), "mean_ms": r4(sum(ordered) / n), "p95_ms": r4(rank(0.95)),
-            "p99_ms": r4(rank(0.99)), "min_ms": r4(ordered[0]), "max_ms": r4(ordered[-1])}
+    return {
+        "median_ms": r4(statistics.median(ordered)),
+        "mean_ms": r4(sum(ordered) / n),
+        "p95_ms": r4(rank(0.95)),
+        "p99_ms": r4(rank(0.99)),
+        "min_ms": r4(ordered[0]),
+        "max_ms": r4(ordered[-1]),
+    }
 
 
 def rss_mb() -> float:
@@ -72,8 +78,16 @@ def rss_mb() -> float:
 
 
 def emit(scenario: str, storage: str, data: dict[str, Any]) -> dict[str, Any]:
-    line = {"impl": "mfbook", "version": mfbook.__version__, "python": platform.python_version(),
-            "scenario": scenario, "storage": storage, **data, "rss_mb": r4(rss_mb()), "child_rss_mb": None}
+    line = {
+        "impl": "mfbook",
+        "version": mfbook.__version__,
+        "python": platform.python_version(),
+        "scenario": scenario,
+        "storage": storage,
+        **data,
+        "rss_mb": r4(rss_mb()),
+        "child_rss_mb": None,
+    }
     print(json.dumps(line), flush=True)
     return line
 
@@ -111,10 +125,18 @@ def scenario_seq_inc(mf: Miniflare, storage: str, name: str, profile: cProfile.P
     total_ms = (time.perf_counter() - started) * 1000
     if profile is not None:
         profile.disable()
-    return emit("h_persist_inc_one_object", storage, {
-        "n": N, "warmup": WARMUP, "rps": r4(N / total_ms * 1000), "total_ms": r4(total_ms), **latency_stats(lat),
-        "ok": int(last) == WARMUP + N,
-    })
+    return emit(
+        "h_persist_inc_one_object",
+        storage,
+        {
+            "n": N,
+            "warmup": WARMUP,
+            "rps": r4(N / total_ms * 1000),
+            "total_ms": r4(total_ms),
+            **latency_stats(lat),
+            "ok": int(last) == WARMUP + N,
+        },
+    )
 
 
 @contextmanager
@@ -131,8 +153,23 @@ def redis_url(explicit: str | None) -> Iterator[str | None]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory() as directory:
-        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                                    "no", "--dir", directory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                directory,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
@@ -174,9 +211,16 @@ def run_storage(kind: str, persist: dict[str, Any], profile: cProfile.Profile | 
         extra = dir_bytes(Path(persist["durable_objects_persist"])) if kind == "file" else {}
         if kind == "redis":
             extra = redis_bytes(persist["durable_objects_persist"], persist["redis_prefix"])
-        emit("h2_persist_reopen", kind, {"persist": persist["durable_objects_persist"] if kind == "file" else "redis",
-                                         "count_after_reopen": got["count"], **extra,
-                                         "ok": got["count"] == WARMUP + N})
+        emit(
+            "h2_persist_reopen",
+            kind,
+            {
+                "persist": persist["durable_objects_persist"] if kind == "file" else "redis",
+                "count_after_reopen": got["count"],
+                **extra,
+                "ok": got["count"] == WARMUP + N,
+            },
+        )
     return line
 
 
@@ -197,7 +241,11 @@ def main() -> None:
                 persist = {"durable_objects_persist": str(Path(directory) / "do")}
             elif kind == "redis":
                 if url is None:
-                    emit("h_persist_inc_one_object", "redis", {"skipped": "no Redis: pass --redis or install redis-server"})
+                    emit(
+                        "h_persist_inc_one_object",
+                        "redis",
+                        {"skipped": "no Redis: pass --redis or install redis-server"},
+                    )
                     continue
                 persist = {"durable_objects_persist": url, "redis_prefix": f"mfbook-bench-{uuid.uuid4().hex[:8]}:"}
             else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .codec import JSBigInt, JSError, JSMap, JSRegExp, JSSet, JSTypedArray, UNDEFINED
+from .codec import UNDEFINED, JSBigInt, JSError, JSMap, JSRegExp, JSSet, JSTypedArray
 from .errors import (
     ConfigError,
     ConflictError,

@@ -459,9 +459,7 @@ class JSMap(MutableMapping[Any, Any]):
         if isinstance(other, JSMap):
             return list(self._entries.values()) == list(other._entries.values())
         if isinstance(other, Mapping):
-            return len(self) == len(other) and all(
-                k in self and self[k] == v for k, v in other.items()
-            )
+            return len(self) == len(other) and all(k in self and self[k] == v for k, v in other.items())
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
@@ -517,9 +515,7 @@ class JSSet(MutableSet[Any]):
 
 # ---------------------------------------------------------------------------- encoding
 
-_encode_string: Any = getattr(json.encoder, "c_encode_basestring", None) or (
-    json.encoder.py_encode_basestring
-)
+_encode_string: Any = getattr(json.encoder, "c_encode_basestring", None) or (json.encoder.py_encode_basestring)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _PRIMITIVE_TYPES = (str, bool, int, float, type(None), _Undefined)
 _REGEX_FLAGS = (("i", re.IGNORECASE), ("m", re.MULTILINE), ("s", re.DOTALL))
@@ -527,9 +523,7 @@ _REGEX_FLAGS = (("i", re.IGNORECASE), ("m", re.MULTILINE), ("s", re.DOTALL))
 
 def _is_index(key: str) -> bool:
     """True for a canonical JS array index ("0" .. "4294967294")."""
-    return (
-        key.isdigit() and key.isascii() and (key == "0" or key[0] != "0") and int(key) < 4294967295
-    )
+    return key.isdigit() and key.isascii() and (key == "0" or key[0] != "0") and int(key) < 4294967295
 
 
 def _js_key_order(keys: list[str]) -> list[str]:
@@ -645,8 +639,7 @@ class _Encoder:
             self.regexp(value)
         elif isinstance(value, JSTypedArray):
             self.parts.append(
-                f'{{"$":"view","kind":"{value.kind}","byteOffset":{value.byte_offset},'
-                f'"length":{value.length},"buffer":'
+                f'{{"$":"view","kind":"{value.kind}","byteOffset":{value.byte_offset},"length":{value.length},"buffer":'
             )
             self.value(value.buffer)
             self.parts.append("}")
@@ -938,9 +931,7 @@ class _Decoder:
         self.open_sets.discard(slot)
         for member in members:
             result.add(member)
-        if slot not in self.pinned_sets and all(
-            isinstance(member, _PRIMITIVE_TYPES) for member in members
-        ):
+        if slot not in self.pinned_sets and all(isinstance(member, _PRIMITIVE_TYPES) for member in members):
             plain = set(members)
             if len(plain) == len(members):
                 self.objects[slot] = plain

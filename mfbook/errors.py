@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "envelope_from_exception",
     "ConfigError",
     "ConflictError",
     "DisposedError",
@@ -93,9 +94,7 @@ class ConflictError(StorageError):
         attempts: How many times the closure ran.
     """
 
-    def __init__(
-        self, message: str, *, object_id: str, keys: tuple[str, ...], txn_id: int, attempts: int
-    ) -> None:
+    def __init__(self, message: str, *, object_id: str, keys: tuple[str, ...], txn_id: int, attempts: int) -> None:
         super().__init__(message)
         self.object_id = object_id
         self.keys = keys
@@ -109,3 +108,24 @@ class StorageTypeError(MfbookError, TypeError):
 
 class StorageRangeError(MfbookError, ValueError):
     """An argument outside the storage limits (same text as the JS ``RangeError``)."""
+
+
+_JS_ERROR_NAMES = {TypeError: "TypeError", ValueError: "RangeError", KeyError: "Error"}
+
+
+def envelope_from_exception(error: BaseException) -> dict[str, Any]:
+    """Turns a Python exception into the JS error the kernel should throw."""
+    if isinstance(error, WorkerError):
+        return {"name": error.name, "message": error.js_message, "stack": error.stack}
+    name = "Error"
+    for kind, js_name in _JS_ERROR_NAMES.items():
+        if isinstance(error, kind):
+            name = js_name
+            break
+    if isinstance(error, StorageTypeError):
+        name = "TypeError"
+    elif isinstance(error, StorageRangeError):
+        name = "RangeError"
+    elif isinstance(error, StorageError) or not isinstance(error, (TypeError, ValueError)):
+        name = "Error"
+    return {"name": name, "message": str(error)}

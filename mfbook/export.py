@@ -149,14 +149,20 @@ def _parse(runtime: Runtime, lines: Iterable[str], source: str) -> list[_ObjectI
             line = json.loads(raw)
         except ValueError as error:
             raise ValueError(f"{where}: not a JSON object: {error}") from None
-        if not isinstance(line, dict) or not isinstance(line.get("binding"), str) or not isinstance(line.get("id"), str):
+        if (
+            not isinstance(line, dict)
+            or not isinstance(line.get("binding"), str)
+            or not isinstance(line.get("id"), str)
+        ):
             raise ValueError(f'{where}: expected {{"binding", "id", "key", "value"}} or {{"binding", "id", "alarm"}}')
         binding, object_hex = line["binding"], line["id"]
         namespace = namespaces.get(binding)
         if namespace is None:
             known = ", ".join(sorted(namespaces)) or "none"
-            raise ConfigError(f"{where}: no Durable Object binding {binding!r} in this emulator (bindings: {known})",
-                              option="durable_objects")
+            raise ConfigError(
+                f"{where}: no Durable Object binding {binding!r} in this emulator (bindings: {known})",
+                option="durable_objects",
+            )
         try:
             validate_object_hex(object_hex)
         except ValueError as error:
@@ -178,7 +184,9 @@ def _parse(runtime: Runtime, lines: Iterable[str], source: str) -> list[_ObjectI
     return list(objects.values())
 
 
-def import_storage(runtime: Runtime, source: str | os.PathLike[str] | IO[str], *, replace: bool = False) -> StorageTransfer:
+def import_storage(
+    runtime: Runtime, source: str | os.PathLike[str] | IO[str], *, replace: bool = False
+) -> StorageTransfer:
     """Write the objects of an export into storage, one atomic commit per object.
 
     Args:

@@ -87,7 +87,9 @@ class Response:
         body: The body as bytes.
     """
 
-    def __init__(self, status: int = 200, *, body: bytes = b"", headers: HeadersInput = None, status_text: str = "") -> None:
+    def __init__(
+        self, status: int = 200, *, body: bytes = b"", headers: HeadersInput = None, status_text: str = ""
+    ) -> None:
         self.status = status
         self.status_text = status_text
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -68,7 +68,7 @@ class IsolateFault(Exception):
         self.fatal = fatal
 
 
-@lru_cache(maxsize=None)
+@cache
 def _runtime_source(name: str) -> str:
     return resources.files("mfbook").joinpath("js", name).read_text("utf-8")
 
@@ -138,7 +138,9 @@ class Isolate:
         self._context.eval(sources[0])  # host.js
         for name, text in _vendor_sources().items():
             self._context.set("__mfVendorText", text)
-            self._context.eval(f"__mfHost.vendor[{json.dumps(name)}] = __mfVendorText; delete globalThis.__mfVendorText;")
+            self._context.eval(
+                f"__mfHost.vendor[{json.dumps(name)}] = __mfVendorText; delete globalThis.__mfVendorText;"
+            )
         for source in sources[1:]:
             self._context.eval(source)
         kernel = self._context.get("__mfKernel")
@@ -148,7 +150,6 @@ class Isolate:
             for name in ("fetch", "rpc", "alarm", "settle", "fireTimer", "dropActor", "seed", "pendingOps")
         }
         self._flush = self._context.eval("__mfKernel.flush")
-        self._context.eval("__mfKernel").json  # keep a reference alive
         set_line_map = self._context.eval("__mfKernel.setLineMap")
         load_worker = self._context.eval("__mfKernel.loadWorker")
         set_line_map(json.dumps(bundle.line_map.starts))

@@ -120,9 +120,7 @@ class EmulatorLoop:
         self._check(coroutine)
         if self.in_loop_thread():
             coroutine.close()
-            raise RuntimeError(
-                "Blocking mfbook call made from the emulator thread; use the *_async method."
-            )
+            raise RuntimeError("Blocking mfbook call made from the emulator thread; use the *_async method.")
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         try:
             return future.result(timeout)

@@ -39,16 +39,13 @@ MESSAGES: dict[str, object] = {
     "listStartAfter": "list() cannot be called with both start and startAfter values.",
     "txnRolledBack": "Cannot {op}() on rolled back transaction",
     "txnCommitted": (
-        "Cannot call {op}() on transaction that has already committed: "
-        "did you move `txn` outside of the closure?"
+        "Cannot call {op}() on transaction that has already committed: did you move `txn` outside of the closure?"
     ),
     "txnDeleteAll": "Cannot call deleteAll() within a transaction",
     "idNotHex": "Invalid Durable Object ID. Durable Object IDs must be 64 hex digits.",
     "idWrongClass": "Invalid Durable Object ID. The ID does not match this Durable Object class.",
     "idNotForClass": "ID is not for this Durable Object class.",
-    "noAlarmHandler": (
-        "Your Durable Object class must have an alarm() handler in order to call setAlarm()"
-    ),
+    "noAlarmHandler": ("Your Durable Object class must have an alarm() handler in order to call setAlarm()"),
     "noAlarmHandlerDefined": "No alarm handler defined in Durable Object",
     "noObjectFetchHandler": "No fetch handler defined in Durable Object",
     "objectNotResponse": "Durable Object fetch handler didn't respond with a Response object",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import IO, Any
 
-from .backends import Backend, BackendConfigError, open_backend
 from . import export
+from .backends import Backend, BackendConfigError, open_backend
 from .errors import ConfigError, WorkerError
 from .export import StorageTransfer
 from .http import HeadersInput, Response, request_wire
@@ -115,7 +115,7 @@ class Miniflare:
         try:
             self._install(runtime, options)
             if options.alarms:
-                await runtime.restore_alarms()
+                await runtime.alarms.restore()
         except BaseException:
             runtime.close()
             raise
@@ -132,7 +132,8 @@ class Miniflare:
         except IsolateFault as fault:
             envelope = fault.envelope
             raise ConfigError(
-                f"The worker failed to start: {envelope.get('name')}: {envelope.get('message')}\n{envelope.get('stack', '')}",
+                f"The worker failed to start: {envelope.get('name')}: {envelope.get('message')}\n"
+                f"{envelope.get('stack', '')}",
                 option="script",
             ) from None
         for worker in runtime.workers.values():
@@ -142,7 +143,10 @@ class Miniflare:
                 classes = target.isolate.info["classes"]
                 if namespace.class_name not in classes:
                     if namespace.script_name != worker.name:
-                        message = f'Class "{namespace.class_name}" in script "{namespace.script_name}" for Durable Object "{binding}" not found'
+                        message = (
+                            f'Class "{namespace.class_name}" in script "{namespace.script_name}" '
+                            f'for Durable Object "{binding}" not found'
+                        )
                     else:
                         message = f'Class "{namespace.class_name}" for Durable Object "{binding}" not found'
                     raise ConfigError(message, option="durable_objects")
@@ -177,9 +181,15 @@ class Miniflare:
         self._options = parsed
 
     # ------------------------------------------------------------------ requests
-    def _start_event(self, kind: str, worker_name: str | None, namespace: NamespaceSpec | None,
-                     object_id: DurableObjectId | None, payload: tuple[Any, ...],
-                     done: Callable[[bool, Any], None]) -> None:
+    def _start_event(
+        self,
+        kind: str,
+        worker_name: str | None,
+        namespace: NamespaceSpec | None,
+        object_id: DurableObjectId | None,
+        payload: tuple[Any, ...],
+        done: Callable[[bool, Any], None],
+    ) -> None:
         """Starts a fetch/rpc event (on the emulator thread); ``done(ok, value)`` completes it."""
         runtime = self._runtime
         try:
@@ -200,8 +210,14 @@ class Miniflare:
             return value
         raise WorkerError.from_envelope(value if isinstance(value, dict) else {"message": str(value)})
 
-    async def _event_async(self, kind: str, worker_name: str | None, namespace: NamespaceSpec | None,
-                           object_id: DurableObjectId | None, payload: tuple[Any, ...]) -> Any:
+    async def _event_async(
+        self,
+        kind: str,
+        worker_name: str | None,
+        namespace: NamespaceSpec | None,
+        object_id: DurableObjectId | None,
+        payload: tuple[Any, ...],
+    ) -> Any:
         async def run() -> Any:
             future: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
 
@@ -214,8 +230,14 @@ class Miniflare:
 
         return await self._loop.run_async(run())
 
-    def _event_blocking(self, kind: str, worker_name: str | None, namespace: NamespaceSpec | None,
-                        object_id: DurableObjectId | None, payload: tuple[Any, ...]) -> Any:
+    def _event_blocking(
+        self,
+        kind: str,
+        worker_name: str | None,
+        namespace: NamespaceSpec | None,
+        object_id: DurableObjectId | None,
+        payload: tuple[Any, ...],
+    ) -> Any:
         """Blocking twin of :meth:`_event_async` with one thread hop each way (the hot path)."""
         result: concurrent.futures.Future[tuple[bool, Any]] = concurrent.futures.Future()
 
@@ -226,12 +248,14 @@ class Miniflare:
         self._loop.post(lambda: self._start_event(kind, worker_name, namespace, object_id, payload, done))
         return self._outcome(*result.result())
 
-    async def _object_event_async(self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str,
-                                  payload: tuple[Any, ...]) -> Any:
+    async def _object_event_async(
+        self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str, payload: tuple[Any, ...]
+    ) -> Any:
         return await self._event_async(kind, None, namespace, object_id, payload)
 
-    def _object_event(self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str,
-                      payload: tuple[Any, ...]) -> Any:
+    def _object_event(
+        self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str, payload: tuple[Any, ...]
+    ) -> Any:
         return self._event_blocking(kind, None, namespace, object_id, payload)
 
     @staticmethod
@@ -239,8 +263,12 @@ class Miniflare:
         header = f"{error.name}: {error.js_message}" if error.js_message else error.name
         report = error.stack if error.stack.startswith(header) else f"{header}\n{error.stack}".rstrip()
         logger.error("Uncaught %s", report)
-        return Response(500, body=report.encode(), headers={"content-type": "text/plain;charset=UTF-8"},
-                        status_text="Internal Server Error")
+        return Response(
+            500,
+            body=report.encode(),
+            headers={"content-type": "text/plain;charset=UTF-8"},
+            status_text="Internal Server Error",
+        )
 
     def dispatch_fetch(
         self,
@@ -291,14 +319,19 @@ class Miniflare:
         namespace = worker.spec.namespaces.get(binding)
         if namespace is None:
             known = ", ".join(sorted(worker.spec.namespaces)) or "none"
-            raise ConfigError(f"No Durable Object binding {binding!r} in worker {worker.name!r} (bindings: {known})", option="durable_objects")
+            raise ConfigError(
+                f"No Durable Object binding {binding!r} in worker {worker.name!r} (bindings: {known})",
+                option="durable_objects",
+            )
         return DurableObjectNamespace(self, namespace)
 
     def get_durable_object_storage(self, object_id: DurableObjectId) -> DurableObjectStorage:
         """Storage of the object ``object_id`` (does not construct the object)."""
         self._loop._check()
         if not isinstance(object_id, DurableObjectId):
-            raise TypeError(f"expected a DurableObjectId (from namespace.id_from_name(...)), got {type(object_id).__name__}")
+            raise TypeError(
+                f"expected a DurableObjectId (from namespace.id_from_name(...)), got {type(object_id).__name__}"
+            )
         namespace = self._runtime.find_namespace(object_id.binding)
         if namespace is None:
             raise ConfigError(f"No Durable Object binding {object_id.binding!r}", option="durable_objects")
@@ -307,11 +340,11 @@ class Miniflare:
     def flush_alarms(self, ids: Iterable[DurableObjectId] | None = None) -> None:
         """Runs every scheduled alarm (and pending retry) now and waits for them."""
         keys = None if ids is None else [f"{object_id.binding}:{object_id.hex}" for object_id in ids]
-        self._loop.run(self._runtime.flush_alarms(keys))
+        self._loop.run(self._runtime.alarms.flush(keys))
 
     async def flush_alarms_async(self, ids: Iterable[DurableObjectId] | None = None) -> None:
         keys = None if ids is None else [f"{object_id.binding}:{object_id.hex}" for object_id in ids]
-        await self._loop.run_async(self._runtime.flush_alarms(keys))
+        await self._loop.run_async(self._runtime.alarms.flush(keys))
 
     def export_storage(self, path: str | os.PathLike[str] | IO[str]) -> StorageTransfer:
         """Writes every object's keys and alarm to ``path`` as JSON lines (see :mod:`mfbook.export`).
@@ -323,6 +356,7 @@ class Miniflare:
 
     async def export_storage_async(self, path: str | os.PathLike[str] | IO[str]) -> StorageTransfer:
         """Awaitable twin of :meth:`export_storage`."""
+
         async def run() -> StorageTransfer:
             return export.export_storage(self._runtime, path)
 
@@ -341,8 +375,11 @@ class Miniflare:
         """
         return self._loop.call(lambda: export.import_storage(self._runtime, path, replace=replace))
 
-    async def import_storage_async(self, path: str | os.PathLike[str] | IO[str], *, replace: bool = False) -> StorageTransfer:
+    async def import_storage_async(
+        self, path: str | os.PathLike[str] | IO[str], *, replace: bool = False
+    ) -> StorageTransfer:
         """Awaitable twin of :meth:`import_storage`."""
+
         async def run() -> StorageTransfer:
             return export.import_storage(self._runtime, path, replace=replace)
 
@@ -374,7 +411,9 @@ class Miniflare:
     def __enter__(self) -> Miniflare:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.dispose()
 
     async def __aenter__(self) -> Miniflare:
@@ -392,4 +431,10 @@ class Miniflare:
                 pass
 
 
-_LEVELS = {"debug": logging.DEBUG, "log": logging.INFO, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "log": logging.INFO,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}

@@ -306,8 +306,7 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
         imports.append(resolve(spec))
 
     getter_js = "".join(
-        f"Object.defineProperty(__mf_exports, {json.dumps(name)}, "
-        f"{{enumerable: true, get: () => {expression}}});"
+        f"Object.defineProperty(__mf_exports, {json.dumps(name)}, {{enumerable: true, get: () => {expression}}});"
         for name, expression in getters
     )
     body = rewriter.apply()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from urllib.parse import urljoin
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urljoin
 
 from . import codec
 from .backends.base import CommitConflict
@@ -154,8 +154,9 @@ class DurableObjectStorage(_Operator):
         limit: int | None = None,
     ) -> dict[str, Any]:
         """Keys and values in UTF-8 byte order (``start`` inclusive, ``end`` exclusive)."""
-        return self._call(self._list(dict(start=start, start_after=start_after, end=end, prefix=prefix,
-                                          reverse=reverse, limit=limit)))
+        return self._call(
+            self._list(dict(start=start, start_after=start_after, end=end, prefix=prefix, reverse=reverse, limit=limit))
+        )
 
     async def list_async(self, **options: Any) -> dict[str, Any]:
         return await self._call_async(self._list(options))
@@ -228,83 +229,130 @@ class DurableObjectStorage(_Operator):
         await self._call_async(self._write(lambda storage: storage.set_alarm(None)))
 
     # ---------------------------------------------------------------- transactions
+    # Each step below returns a function that runs on the emulator thread; the closure itself
+    # runs on the caller's thread (or loop), so JS requests keep running between its calls.
+    @staticmethod
+    def _begin_step(
+        attempt: int, replaced: Transaction | None, conflict: CommitConflict | None
+    ) -> Callable[[ObjectStorage], Transaction]:
+        def begin(storage: ObjectStorage) -> Transaction:
+            txn = storage.begin(attempt=attempt)
+            if replaced is not None and conflict is not None:
+                storage._emit(
+                    "txn.retry",
+                    txn_id=txn.txn_id,
+                    attempt=txn.attempt,
+                    keys=tuple(conflict.keys),
+                    data={"replaces": replaced.txn_id, "winning_version": conflict.winning_version},
+                )
+            return txn
+
+        return begin
+
+    @staticmethod
+    def _finish_step(txn: Transaction, handle: PyTransaction) -> Callable[[ObjectStorage], None]:
+        def finish(storage: ObjectStorage) -> None:
+            if handle._state == "rolledback":
+                storage.rollback(txn)
+            else:
+                storage.commit(txn)
+
+        return finish
+
+    @staticmethod
+    def _abort_step(txn: Transaction) -> Callable[[ObjectStorage], None]:
+        return lambda storage: storage.rollback(txn, reason="closure raised")
+
+    def _give_up(
+        self, txn: Transaction, conflict: CommitConflict
+    ) -> tuple[Callable[[ObjectStorage], None], ConflictError]:
+        keys = tuple(conflict.keys)
+        error = ConflictError(
+            f"Transaction gave up after {txn.attempt} attempts: keys "
+            f"{', '.join(repr(k) for k in keys) or '(alarm)'} kept changing under it "
+            f"(last conflicting commit #{conflict.winning_version}).",
+            object_id=self.id.hex,
+            keys=keys,
+            txn_id=txn.txn_id,
+            attempts=txn.attempt,
+        )
+
+        def trace(storage: ObjectStorage) -> None:
+            storage._emit(
+                "txn.giveup", txn_id=txn.txn_id, attempt=txn.attempt, keys=keys, data={"attempts": txn.attempt}
+            )
+
+        return trace, error
+
     def transaction(self, function: Callable[[PyTransaction], T], *, max_attempts: int | None = None) -> T:
         """Runs ``function(txn)`` as an optimistic transaction, retrying on conflicts.
 
         ``function`` runs on the calling thread; each ``txn`` call runs on the emulator, so
-        JS requests keep running between them and may conflict. Returns ``function``'s result.
+        JS requests keep running between them and may conflict. Calling ``txn.rollback()``
+        makes the transaction write nothing. Returns ``function``'s result.
 
         Raises:
             ConflictError: Still conflicting after ``max_attempts`` runs.
         """
         limit = max_attempts or self._mf._runtime.txn_max_attempts
+        replaced: Transaction | None = None
+        conflict: CommitConflict | None = None
         attempt = 1
-        replaced: tuple[int, tuple[str, ...], int | None] | None = None
         while True:
-            txn = self._call(lambda storage: storage.begin(attempt=attempt))
-            if replaced is not None:
-                self._emit_retry(txn, replaced)
+            txn = self._call(self._begin_step(attempt, replaced, conflict))
             handle = PyTransaction(self, txn)
             try:
                 result = function(handle)
             except BaseException:
-                self._call(lambda storage: storage.rollback(txn, reason="closure raised"))
                 handle._state = "committed"
+                self._call(self._abort_step(txn))
                 raise
-            handle._state = "committed" if handle._state == "open" else handle._state
-            if txn.state == "rolledback" or handle._state == "rolledback":
-                self._call(lambda storage: storage.rollback(txn))
-                return result
             try:
-                self._call(lambda storage: storage.commit(txn))
+                self._call(self._finish_step(txn, handle))
                 return result
-            except CommitConflict as conflict:
-                if attempt >= limit:
-                    self._call(lambda storage: storage._emit("txn.giveup", txn_id=txn.txn_id, attempt=attempt,
-                                                             keys=tuple(conflict.keys)))
-                    raise ConflictError(
-                        f"Transaction gave up after {attempt} attempts: keys "
-                        f"{', '.join(repr(k) for k in conflict.keys)} kept changing under it.",
-                        object_id=self.id.hex,
-                        keys=tuple(conflict.keys),
-                        txn_id=txn.txn_id,
-                        attempts=attempt,
-                    ) from None
-                attempt += 1
-                replaced = (txn.txn_id, tuple(conflict.keys), conflict.winning_version)
+            except CommitConflict as error:
+                conflict = error
+            finally:
+                if handle._state == "open":
+                    handle._state = "committed"
+            if attempt >= limit:
+                trace, give_up = self._give_up(txn, conflict)
+                self._call(trace)
+                raise give_up
+            attempt += 1
+            replaced = txn
 
-    def _emit_retry(self, txn: Transaction, replaced: tuple[int, tuple[str, ...], int | None]) -> None:
-        """Traces ``txn.retry`` for the new attempt ``txn`` (as the JS path does)."""
-        old_txn_id, keys, winning_version = replaced
-        self._call(lambda storage: storage._emit("txn.retry", txn_id=txn.txn_id, attempt=txn.attempt, keys=keys,
-                                                 data={"replaces": old_txn_id, "winning_version": winning_version}))
-
-    async def transaction_async(self, function: Callable[[PyTransaction], Coroutine[Any, Any, T]]) -> T:
-        """Like :meth:`transaction`, with an ``async def function(txn)`` using ``await txn.get_async``."""
-        limit = self._mf._runtime.txn_max_attempts
+    async def transaction_async(
+        self, function: Callable[[PyTransaction], Coroutine[Any, Any, T]], *, max_attempts: int | None = None
+    ) -> T:
+        """Like :meth:`transaction`, with an ``async def function(txn)`` (``await txn.get_async(...)``)."""
+        limit = max_attempts or self._mf._runtime.txn_max_attempts
+        replaced: Transaction | None = None
+        conflict: CommitConflict | None = None
         attempt = 1
         while True:
-            txn = await self._call_async(lambda storage: storage.begin(attempt=attempt))
+            txn = await self._call_async(self._begin_step(attempt, replaced, conflict))
             handle = PyTransaction(self, txn)
             try:
                 result = await function(handle)
             except BaseException:
-                await self._call_async(lambda storage: storage.rollback(txn, reason="closure raised"))
+                handle._state = "committed"
+                await self._call_async(self._abort_step(txn))
                 raise
-            if handle._state == "rolledback":
-                await self._call_async(lambda storage: storage.rollback(txn))
-                return result
-            handle._state = "committed"
             try:
-                await self._call_async(lambda storage: storage.commit(txn))
+                await self._call_async(self._finish_step(txn, handle))
                 return result
-            except CommitConflict as conflict:
-                if attempt >= limit:
-                    raise ConflictError(
-                        f"Transaction gave up after {attempt} attempts.",
-                        object_id=self.id.hex, keys=tuple(conflict.keys), txn_id=txn.txn_id, attempts=attempt,
-                    ) from None
-                attempt += 1
+            except CommitConflict as error:
+                conflict = error
+            finally:
+                if handle._state == "open":
+                    handle._state = "committed"
+            if attempt >= limit:
+                trace, give_up = self._give_up(txn, conflict)
+                await self._call_async(trace)
+                raise give_up
+            attempt += 1
+            replaced = txn
 
     def __repr__(self) -> str:
         return f"<DurableObjectStorage {self.id.binding}:{self.id.hex[:12]}…>"
@@ -480,6 +528,7 @@ class DurableObjectNamespace:
 
     def object_ids(self) -> list[str]:
         """Hex ids of objects that exist (live instances) or have stored data."""
+
         def collect() -> list[str]:
             runtime = self._mf._runtime
             ids = set(runtime.backend.list_objects(self.binding))

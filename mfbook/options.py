@@ -244,7 +244,9 @@ def parse_options(options: Mapping[str, Any]) -> Options:
     unknown = set(options) - WORKER_OPTIONS - GLOBAL_OPTIONS
     if unknown:
         name = sorted(unknown)[0]
-        raise ConfigError(f"{name}: unknown option (known: {', '.join(sorted(WORKER_OPTIONS | GLOBAL_OPTIONS))})", option=name)
+        raise ConfigError(
+            f"{name}: unknown option (known: {', '.join(sorted(WORKER_OPTIONS | GLOBAL_OPTIONS))})", option=name
+        )
     workers_option = options.get("workers")
     top = {key: value for key, value in options.items() if key in WORKER_OPTIONS}
     entries: list[Mapping[str, Any]] = []
@@ -278,7 +280,9 @@ def parse_options(options: Mapping[str, Any]) -> Options:
         worker_persist: dict[str, Any] = {}
     else:
         persist = options.get("durable_objects_persist", None)
-        worker_persist = {spec.name: value for spec, value in zip(specs, persist_values, strict=True) if value is not _UNSET}
+        worker_persist = {
+            spec.name: value for spec, value in zip(specs, persist_values, strict=True) if value is not _UNSET
+        }
     parsed = Options(workers=specs, persist=persist, worker_persist=worker_persist, migrations=migrations)
     parsed.alarms = bool(options.get("durable_objects_alarms", True))
     cpu = options.get("cpu_limit_ms", 5_000.0)

@@ -14,141 +14,29 @@ import hashlib
 import itertools
 import json
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from . import codec
-from .backends.base import KEEP, Backend, CommitConflict
-from .errors import StorageError, WorkerError
+from .alarms import AlarmScheduler
+from .backends.base import Backend
+from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
-from .isolate import Isolate, IsolateFault, IsolateLimits
-from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH, text
-from .modules import Bundle
-from .storage import ListOptions, ObjectStorage, Transaction
+from .isolate import IsolateFault, IsolateLimits
+from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
+from .scheduling import Actor, Context, Delivery, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
+from .storage import ObjectStorage
+from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
 from .trace import Trace
 
-__all__ = ["Runtime", "WorkerSpec", "NamespaceSpec", "Actor"]
+__all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
 logger = logging.getLogger("mfbook")
 console_logger = logging.getLogger("mfbook.console")
 
-ALARM_RETRY_BASE_S = 2.0
-ALARM_MAX_RETRIES = 6
 
-
-@dataclass(frozen=True)
-class NamespaceSpec:
-    """A Durable Object binding: its class and the worker that exports it.
-
-    ``binding`` is the namespace's *object name*: what ids hash and what storage is keyed by.
-    It is the env binding name, except that all bindings to one class (in any worker) share
-    one object name so they reach the same objects (see ``options._assign_object_names``);
-    the env name is the key of ``WorkerSpec.namespaces``.
-    """
-
-    binding: str
-    class_name: str
-    script_name: str
-
-
-@dataclass
-class WorkerSpec:
-    """Everything needed to (re)build one worker's isolate."""
-
-    name: str
-    bundle: Bundle
-    bindings: dict[str, dict[str, Any]]
-    namespaces: dict[str, NamespaceSpec]
-    services: dict[str, str]
-
-
-@dataclass(eq=False)
-class RequestState:
-    request_id: int
-    depth: int
-    pipeline: int
-
-
-@dataclass(eq=False)
-class Context:
-    """Where a delivery's work belongs."""
-
-    request: RequestState | None
-    actor: Actor | None
-    section: int | None = None
-
-
-@dataclass(eq=False)
-class Event:
-    """A pending fetch/RPC/alarm into an isolate, completed by the kernel's ``done``."""
-
-    event_id: int
-    worker: Worker
-    request: RequestState
-    on_done: Callable[[bool, Any], None]
-    actor: Actor | None = None
-
-
-@dataclass(eq=False)
-class Delivery:
-    worker: Worker
-    entry: str
-    args: tuple[Any, ...]
-    ctx: Context
-    gated: bool
-    releases: list[Actor] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class Actor:
-    """Python side of one Durable Object instance (gates, storage, transactions)."""
-
-    key: str
-    namespace: NamespaceSpec
-    hex: str
-    name: str | None
-    storage: ObjectStorage
-    gate: InputGate
-    worker: Worker | None = None
-    txns: dict[int, Transaction] = field(default_factory=dict)
-    sections: dict[int, int | None] = field(default_factory=dict)
-
-    def target_json(self) -> str:
-        return json.dumps(
-            {"key": self.key, "binding": self.namespace.binding, "hex": self.hex, "cls": self.namespace.class_name}
-        )
-
-
-class Worker:
-    """One worker: its spec, its isolate and its timers."""
-
-    def __init__(self, spec: WorkerSpec, limits: IsolateLimits) -> None:
-        self.spec = spec
-        self.limits = limits
-        self.isolate: Isolate | None = None
-        self.timers: dict[int, tuple[asyncio.TimerHandle, Context, bool, float]] = {}
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def ensure_isolate(self) -> Isolate:
-        if self.isolate is None or self.isolate.broken:
-            config = {"bindings": self.spec.bindings}
-            self.isolate = Isolate(self.spec.bundle, config, limits=self.limits)
-        return self.isolate
-
-    def cancel_timers(self) -> None:
-        for handle, *_ in self.timers.values():
-            handle.cancel()
-        self.timers.clear()
-
-
-class Runtime:
+class Runtime(StorageOps):
     """All workers and objects of one ``Miniflare`` instance."""
 
     def __init__(
@@ -184,9 +72,7 @@ class Runtime:
         self._section_ids = itertools.count(1)
         self._queue: deque[Delivery] = deque()
         self._pumping = False
-        self.alarm_handles: dict[str, asyncio.TimerHandle] = {}
-        self.alarm_retries: dict[str, int] = {}
-        self.alarm_running: dict[str, asyncio.Future[None]] = {}
+        self.alarms = AlarmScheduler(self)
         self.background_errors: list[WorkerError] = []
 
     # ------------------------------------------------------------------ configuration
@@ -257,7 +143,9 @@ class Runtime:
         if actor.worker is None:
             worker = self.workers.get(namespace.script_name)
             if worker is None:
-                raise WorkerError("Error", f'Script "{namespace.script_name}" for Durable Object "{namespace.binding}" not found.')
+                raise WorkerError(
+                    "Error", f'Script "{namespace.script_name}" for Durable Object "{namespace.binding}" not found.'
+                )
             actor.worker = worker
         return actor
 
@@ -322,7 +210,9 @@ class Runtime:
             if fault.fatal:
                 outbox = []
         except WorkerError as error:
-            self._fail_request_events(worker, ctx.request, {"name": error.name, "message": error.js_message, "stack": error.stack})
+            self._fail_request_events(
+                worker, ctx.request, {"name": error.name, "message": error.js_message, "stack": error.stack}
+            )
             outbox = []
         try:
             if outbox:
@@ -395,15 +285,22 @@ class Runtime:
         event_id = next(self._event_ids)
         started = time.perf_counter()
         fields = self._object_fields(actor)
-        self.trace.emit("request.start", request_id=request.request_id, data={"kind": kind, **(trace_data or {})}, **fields)
+        self.trace.emit(
+            "request.start", request_id=request.request_id, data={"kind": kind, **(trace_data or {})}, **fields
+        )
 
         def finish(ok: bool, value: Any) -> None:
             status = value.get("status") if ok and isinstance(value, dict) else None
             self.trace.emit(
                 "request.end",
                 request_id=request.request_id,
-                data={"kind": kind, "ok": ok, "status": status, "ms": (time.perf_counter() - started) * 1000,
-                      **({} if ok else {"error": value.get("message") if isinstance(value, dict) else str(value)})},
+                data={
+                    "kind": kind,
+                    "ok": ok,
+                    "status": status,
+                    "ms": (time.perf_counter() - started) * 1000,
+                    **({} if ok else {"error": value.get("message") if isinstance(value, dict) else str(value)}),
+                },
                 **fields,
             )
             on_done(ok, value)
@@ -438,10 +335,10 @@ class Runtime:
             try:
                 if op == "st":
                     result = self._storage_op(worker, ctx, entry, releases, touched, settlements)
-                    if result is not _DEFERRED:
+                    if result is not DEFERRED:
                         item = [entry["id"], True, result]
                         batch.append(item)
-                        if entry["m"] in _WRITE_METHODS and not entry.get("f", 0) & 2:
+                        if entry["m"] in WRITE_METHODS and not entry.get("f", 0) & 2:
                             writes.append((item, touched[id(self._actor_of(entry).storage)]))
                 elif op == "done":
                     completions.append(entry)
@@ -471,7 +368,7 @@ class Runtime:
                     batch.append([entry["id"], False, {"name": "Error", "message": f"Unknown host operation {op}"}])
             except Exception as error:  # noqa: BLE001 - errors become JS exceptions, never escape
                 if "id" in entry:
-                    batch.append([entry["id"], False, _envelope(error)])
+                    batch.append([entry["id"], False, envelope_from_exception(error)])
                 else:
                     logger.exception("host operation %s failed", op)
         # Output gate: staged writes become durable before results or responses are released.
@@ -481,7 +378,7 @@ class Runtime:
                 storage.flush()
             except Exception as error:  # noqa: BLE001
                 storage.discard_staged()
-                flush_errors[id(storage)] = _envelope(error)
+                flush_errors[id(storage)] = envelope_from_exception(error)
         if flush_errors:
             for item, storage in writes:
                 failure = flush_errors.get(id(storage))
@@ -494,8 +391,11 @@ class Runtime:
             for actor in releases:
                 actor.gate.unlock()
         for settle_ctx, settle_batch, settle_releases in settlements:
-            self._schedule(Delivery(worker, "settle", (json.dumps(settle_batch),), settle_ctx, gated=False,
-                                    releases=settle_releases))
+            self._schedule(
+                Delivery(
+                    worker, "settle", (json.dumps(settle_batch),), settle_ctx, gated=False, releases=settle_releases
+                )
+            )
         for entry in completions:
             event = self.events.get(entry["ev"])
             if event is None:
@@ -507,210 +407,9 @@ class Runtime:
             else:
                 self._finish_event(event, False, entry["error"])
 
-    def _actor_of(self, entry: dict[str, Any]) -> Actor:
-        actor = self.actors.get(entry["a"])
-        if actor is None:
-            raise StorageError(f"Unknown Durable Object {entry['a']}")
-        return actor
-
-    # ------------------------------------------------------------------ storage ops from JS
-    def _storage_op(
-        self,
-        worker: Worker,
-        ctx: Context,
-        entry: dict[str, Any],
-        releases: list[Actor],
-        touched: dict[int, ObjectStorage],
-        settlements: list[tuple[Context, list[Any], list[Actor]]],
-    ) -> Any:
-        actor = self._actor_of(entry)
-        storage = actor.storage
-        method = entry["m"]
-        flags = entry.get("f", 0)
-        request_id = ctx.request.request_id if ctx.request else None
-        if not flags & 1 and method not in ("sync", "txnBegin", "txnCommit", "txnAbort"):
-            actor.gate.lock()
-            releases.append(actor)
-        touched[id(storage)] = storage
-        txn_id = entry.get("txn")
-        if txn_id is not None and method not in _TXN_CONTROL:
-            txn = actor.txns.get(txn_id)
-            if txn is None:
-                raise StorageError("This transaction is no longer active.")
-            return self._txn_op(storage, txn, method, entry)
-        if method == "get":
-            value = storage.get(entry["key"])
-            self._trace_op(storage, "storage.get", ctx, (entry["key"],))
-            return None if value is None else value.decode("utf-8")
-        if method == "getMany":
-            self._trace_op(storage, "storage.get", ctx, tuple(entry["keys"]))
-            return [[key, value.decode("utf-8")] for key, value in storage.get_many(entry["keys"])]
-        if method == "put":
-            entries = [(key, value.encode("utf-8")) for key, value in entry["entries"]]
-            storage.put(entries)
-            self._trace_op(storage, "storage.put", ctx, tuple(key for key, _ in entries))
-            return None
-        if method == "delete":
-            count = storage.delete(entry["keys"])
-            self._trace_op(storage, "storage.delete", ctx, tuple(entry["keys"]))
-            return count if entry.get("many") else count > 0
-        if method == "list":
-            rows = storage.list(ListOptions.from_mapping(entry["options"]))
-            self._trace_op(storage, "storage.list", ctx, (), {"count": len(rows)})
-            return [[key, value.decode("utf-8")] for key, value in rows]
-        if method == "deleteAll":
-            storage.delete_all()
-            self._trace_op(storage, "storage.delete_all", ctx, ())
-            return None
-        if method == "getAlarm":
-            return storage.get_alarm()
-        if method == "setAlarm":
-            storage.set_alarm(int(entry["time"]))
-            self.trace.emit("alarm.set", request_id=request_id, data={"time": int(entry["time"])},
-                            **self._object_fields(actor))
-            return None
-        if method == "deleteAlarm":
-            storage.set_alarm(None)
-            return None
-        if method == "sync":
-            return None
-        if method == "txnBegin":
-            section = next(self._section_ids)
-            actor.gate.open_section(section, ctx.section)
-            txn = storage.begin(request_id=request_id)
-            txn_section = section
-            actor.txns[txn.txn_id] = txn
-            actor.sections[txn.txn_id] = txn_section
-            settlements.append((Context(ctx.request, actor, txn_section), [[entry["id"], True, {"txn": txn.txn_id}]], []))
-            return _DEFERRED
-        if method == "txnCommit":
-            try:
-                return self._txn_commit(worker, ctx, actor, entry, settlements)
-            except Exception as error:  # noqa: BLE001 - the section must not stay closed
-                section = actor.sections.pop(entry["txn"], None)
-                actor.txns.pop(entry["txn"], None)
-                parent = actor.gate.close_section(section) if section is not None else ctx.section
-                settlements.append((Context(ctx.request, actor, parent), [[entry["id"], False, _envelope(error)]], []))
-                return _DEFERRED
-        if method == "txnAbort":
-            txn = actor.txns.pop(entry["txn"], None)
-            section = actor.sections.pop(entry["txn"], None)
-            if txn is not None:
-                storage.rollback(txn, request_id=request_id, reason="closure threw: " + str(entry.get("error", {}).get("message", "")))
-            parent = actor.gate.close_section(section) if section is not None else ctx.section
-            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, None]], []))
-            return _DEFERRED
-        raise StorageError(f"Unknown storage method {method}")
-
-    def _trace_op(self, storage: ObjectStorage, kind: str, ctx: Context, keys: tuple[str, ...], data: dict[str, Any] | None = None) -> None:
-        if self.trace.enabled:
-            self.trace.emit(kind, binding=storage.binding, object_id=storage.object_id, object_name=storage.object_name,
-                            request_id=ctx.request.request_id if ctx.request else None, keys=keys, data=data or {})
-
-    @staticmethod
-    def _txn_op(storage: ObjectStorage, txn: Transaction, method: str, entry: dict[str, Any]) -> Any:
-        if method == "get":
-            rows = storage.txn_get(txn, [entry["key"]])
-            return rows[0][1].decode("utf-8") if rows else None
-        if method == "getMany":
-            return [[key, value.decode("utf-8")] for key, value in storage.txn_get(txn, entry["keys"])]
-        if method == "put":
-            storage.txn_put(txn, [(key, value.encode("utf-8")) for key, value in entry["entries"]])
-            return None
-        if method == "delete":
-            count = storage.txn_delete(txn, entry["keys"])
-            return count if entry.get("many") else count > 0
-        if method == "list":
-            rows = storage.txn_list(txn, ListOptions.from_mapping(entry["options"]))
-            return [[key, value.decode("utf-8")] for key, value in rows]
-        if method == "getAlarm":
-            return storage.txn_get_alarm(txn)
-        if method == "setAlarm":
-            storage.txn_set_alarm(txn, int(entry["time"]))
-            return None
-        if method == "deleteAlarm":
-            storage.txn_set_alarm(txn, None)
-            return None
-        raise StorageError(f"{method}() is not available in a transaction")
-
-    def _txn_commit(
-        self,
-        worker: Worker,
-        ctx: Context,
-        actor: Actor,
-        entry: dict[str, Any],
-        settlements: list[tuple[Context, list[Any], list[Actor]]],
-    ) -> Any:
-        storage = actor.storage
-        txn = actor.txns.pop(entry["txn"])
-        section = actor.sections.pop(entry["txn"])
-        request_id = ctx.request.request_id if ctx.request else None
-        if entry.get("rolledBack"):
-            storage.rollback(txn, request_id=request_id)
-            parent = actor.gate.close_section(section)
-            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
-            return _DEFERRED
-        try:
-            storage.commit(txn, request_id=request_id)
-        except CommitConflict as conflict:
-            if txn.attempt >= self.txn_max_attempts:
-                storage._emit("txn.giveup", txn_id=txn.txn_id, attempt=txn.attempt, request_id=request_id,
-                              keys=tuple(conflict.keys), data={"attempts": txn.attempt})
-                parent = actor.gate.close_section(section)
-                message = (
-                    f"Transaction gave up after {txn.attempt} attempts: keys "
-                    f"{', '.join(repr(k) for k in conflict.keys) or '(alarm)'} kept changing under it "
-                    f"(last conflicting commit #{conflict.winning_version}) in Durable Object "
-                    f"{actor.namespace.binding} {actor.hex}, written by other requests or by another "
-                    f"process sharing {self.backend_for(actor.namespace).location}. "
-                    f"Raise Miniflare(txn_max_attempts=...) (now {self.txn_max_attempts}) if this contention is expected."
-                )
-                settlements.append((Context(ctx.request, actor, parent), [[entry["id"], False, {"name": "Error", "message": message}]], []))
-                return _DEFERRED
-            delay = min(0.1, 0.001 * (2 ** (txn.attempt - 1))) * random.uniform(0.5, 1.5)
-            settle_ctx = Context(ctx.request, actor, section)
-            # `conflict` is unbound when the except block ends: keep what resume() needs.
-            conflict_keys, winning_version = tuple(conflict.keys), conflict.winning_version
-
-            def resume() -> None:
-                # The retry reads at the version current after the back-off, not before it
-                # (else every commit made meanwhile, e.g. by another process, conflicts again).
-                if actor.worker is not worker:
-                    return  # reloaded meanwhile: the closure's isolate is gone
-                try:
-                    retry = storage.begin(attempt=txn.attempt + 1, request_id=request_id)
-                except Exception as error:  # noqa: BLE001 - e.g. the backend is unreachable
-                    parent = actor.gate.close_section(section)
-                    self._schedule(Delivery(worker, "settle", (json.dumps([[entry["id"], False, _envelope(error)]]),),
-                                            Context(ctx.request, actor, parent), gated=False))
-                    return
-                storage._emit("txn.retry", txn_id=retry.txn_id, attempt=retry.attempt, request_id=request_id,
-                              keys=conflict_keys, data={"replaces": txn.txn_id, "winning_version": winning_version})
-                actor.txns[retry.txn_id] = retry
-                actor.sections[retry.txn_id] = section
-                self._schedule(
-                    Delivery(worker, "settle", (json.dumps([[entry["id"], True, {"retry": retry.txn_id}]]),), settle_ctx, gated=False)
-                )
-
-            self.loop.call_later(delay, resume)
-            return _DEFERRED
-        parent = actor.gate.close_section(section)
-        settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
-        return _DEFERRED
-
-    def _bcw(self, worker: Worker, ctx: Context, entry: dict[str, Any], batch: list[Any], settlements: list[Any]) -> None:
-        actor = self._actor_of(entry)
-        if entry["phase"] == "begin":
-            section = next(self._section_ids)
-            actor.gate.open_section(section, ctx.section)
-            settlements.append((Context(ctx.request, actor, section), [[entry["id"], True, section]], []))
-        else:
-            parent = actor.gate.close_section(int(entry["section"]))
-            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, None]], []))
-
     def _after_alarm_change(self, storage: ObjectStorage) -> None:
         if self.alarms_enabled:
-            self.schedule_alarm(storage)
+            self.alarms.schedule(storage)
 
     # ------------------------------------------------------------------ timers
     def _add_timer(self, worker: Worker, ctx: Context, timer_id: int, ms: float, repeat: bool) -> None:
@@ -750,30 +449,51 @@ class Runtime:
         if entry["op"] == "do_fetch":
             self.start_event("fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done)
         else:
-            self.start_event("rpc", actor.worker, actor, request, (entry["method"], entry["args"]), done,
-                             trace_data={"method": entry["method"]})
+            self.start_event(
+                "rpc",
+                actor.worker,
+                actor,
+                request,
+                (entry["method"], entry["args"]),
+                done,
+                trace_data={"method": entry["method"]},
+            )
 
     def _service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
         target_name = worker.spec.services.get(entry["service"])
         target = self.workers.get(target_name or "")
         if target is None:
-            raise WorkerError("Error", f'Service binding "{entry["service"]}" points to unknown worker "{target_name}".')
+            raise WorkerError(
+                "Error", f'Service binding "{entry["service"]}" points to unknown worker "{target_name}".'
+            )
         request = self._new_request(ctx.request, pipeline=True)
         self._check_depth(request)
         op_id = entry["id"]
         binding = worker.spec.bindings.get(entry["service"], {})
         # A named entrypoint (or RPC to the default export) targets {"entrypoint": name | null}.
         entrypoint = binding.get("entrypoint")
-        target_text = json.dumps({"entrypoint": entrypoint}) if entrypoint is not None or entry["op"] == "service_rpc" else ""
+        target_text = (
+            json.dumps({"entrypoint": entrypoint}) if entrypoint is not None or entry["op"] == "service_rpc" else ""
+        )
 
         def done(ok: bool, value: Any) -> None:
             self._io_result(worker, ctx, op_id, ok, value)
 
         if entry["op"] == "service_rpc":
-            self.start_event("rpc", target, None, request, (entry["method"], entry["args"]), done,
-                             trace_data={"method": entry["method"], "service": target.name}, target_text=target_text)
+            self.start_event(
+                "rpc",
+                target,
+                None,
+                request,
+                (entry["method"], entry["args"]),
+                done,
+                trace_data={"method": entry["method"], "service": target.name},
+                target_text=target_text,
+            )
         else:
-            self.start_event("fetch", target, None, request, (json.dumps(entry["request"]),), done, target_text=target_text)
+            self.start_event(
+                "fetch", target, None, request, (json.dumps(entry["request"]),), done, target_text=target_text
+            )
 
     def _outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
         wire = entry["request"]
@@ -797,105 +517,13 @@ class Runtime:
                     raise TypeError("upstream must return an mfbook.Response")
                 self._io_result(worker, ctx, op_id, True, result.to_wire())
             except Exception as error:  # noqa: BLE001 - becomes the JS rejection
-                self._io_result(worker, ctx, op_id, False, _envelope(error))
+                self._io_result(worker, ctx, op_id, False, envelope_from_exception(error))
 
         self.loop.create_task(run())
 
-    # ------------------------------------------------------------------ alarms
-    def schedule_alarm(self, storage: ObjectStorage) -> None:
-        key = f"{storage.binding}:{storage.object_id}"
-        when = storage.store.get_alarm()
-        if when is None and key in self.alarm_retries:
-            return  # a commit that leaves the alarm unset must not cancel a pending retry
-        handle = self.alarm_handles.pop(key, None)
-        if handle is not None:
-            handle.cancel()
-        self.alarm_retries.pop(key, None)  # a newly set alarm replaces a pending retry
-        if when is None or not self.alarms_enabled:
-            return
-        delay = max(0.0, when / 1000 - time.time())
-        self.alarm_handles[key] = self.loop.call_later(delay, lambda: self.fire_alarm(storage.binding, storage.object_id))
-
-    def fire_alarm(self, binding: str, hex_id: str, *, retry_count: int = 0) -> asyncio.Future[None]:
-        """Runs an object's alarm now; retries with backoff when the handler throws."""
-        key = f"{binding}:{hex_id}"
-        self.alarm_handles.pop(key, None)
-        running = self.alarm_running.get(key)
-        if running is not None and not running.done():
-            return running
-        future: asyncio.Future[None] = self.loop.create_future()
-        self.alarm_running[key] = future
-        namespace = self.find_namespace(binding)
-        if namespace is None:
-            future.set_result(None)
-            return future
-        storage = self.storage_for(namespace, hex_id)
-        scheduled = storage.get_alarm()
-        if retry_count == 0:
-            if scheduled is None:
-                future.set_result(None)
-                return future
-            storage.set_alarm(None)
-            storage.flush()
-        try:
-            actor = self.actor_for(namespace, hex_id)
-        except WorkerError as error:
-            future.set_exception(error)
-            return future
-        request = self._new_request(None)
-        fields = self._object_fields(actor)
-        self.trace.emit("alarm.fire", request_id=request.request_id, data={"retry_count": retry_count, "scheduled": scheduled}, **fields)
-
-        def done(ok: bool, value: Any) -> None:
-            if ok:
-                self.alarm_retries.pop(key, None)
-            elif retry_count < ALARM_MAX_RETRIES:
-                delay = ALARM_RETRY_BASE_S * (2**retry_count)
-                self.alarm_retries[key] = retry_count + 1
-                self.trace.emit("alarm.retry", data={"retry_count": retry_count + 1, "delay_s": delay,
-                                                     "error": value.get("message") if isinstance(value, dict) else str(value)}, **fields)
-                self.alarm_handles[key] = self.loop.call_later(
-                    delay, lambda: self.fire_alarm(binding, hex_id, retry_count=retry_count + 1)
-                )
-            else:
-                self.alarm_retries.pop(key, None)
-                self.trace.emit("alarm.giveup", data={"retry_count": retry_count}, **fields)
-            if not future.done():
-                future.set_result(None)
-
-        assert actor.worker is not None
-        info = json.dumps({"retryCount": retry_count, "isRetry": retry_count > 0})
-        self.start_event("alarm", actor.worker, actor, request, (info,), done)
-        return future
-
-    async def flush_alarms(self, keys: list[str] | None = None) -> None:
-        """Runs every scheduled alarm and pending retry now (optionally only for some objects)."""
-        pending = [key for key in list(self.alarm_handles) if keys is None or key in keys]
-        futures = []
-        for key in pending:
-            handle = self.alarm_handles.pop(key, None)
-            if handle is not None:
-                handle.cancel()
-            binding, hex_id = key.split(":", 1)
-            retry = self.alarm_retries.get(key, 0)
-            futures.append(self.fire_alarm(binding, hex_id, retry_count=retry))
-        for future in futures:
-            await future
-
-    async def restore_alarms(self) -> None:
-        """Schedules alarms persisted by an earlier process."""
-        for worker in self.workers.values():
-            for namespace in worker.spec.namespaces.values():
-                for hex_id in self.backend_for(namespace).list_objects(namespace.binding):
-                    storage = self.storage_for(namespace, hex_id)
-                    if storage.store.get_alarm() is not None:
-                        self.schedule_alarm(storage)
-
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
-        for handle in self.alarm_handles.values():
-            handle.cancel()
-        self.alarm_handles.clear()
+        self.alarms.cancel_all()
         for worker in self.workers.values():
             worker.cancel_timers()
             if worker.isolate is not None:
@@ -906,33 +534,6 @@ class Runtime:
             backend.close()
 
 
-_DEFERRED = object()
-_TXN_CONTROL = frozenset({"txnBegin", "txnCommit", "txnAbort"})
-_WRITE_METHODS = frozenset({"put", "delete", "deleteAll", "setAlarm", "deleteAlarm"})
-
-_ERROR_NAMES = {TypeError: "TypeError", ValueError: "RangeError", KeyError: "Error"}
-
-
-def _envelope(error: BaseException) -> dict[str, Any]:
-    """Turns a Python exception into the JS error the kernel should throw."""
-    if isinstance(error, WorkerError):
-        return {"name": error.name, "message": error.js_message, "stack": error.stack}
-    name = "Error"
-    for kind, js_name in _ERROR_NAMES.items():
-        if isinstance(error, kind):
-            name = js_name
-            break
-    from .errors import StorageRangeError, StorageTypeError
-
-    if isinstance(error, StorageTypeError):
-        name = "TypeError"
-    elif isinstance(error, StorageRangeError):
-        name = "RangeError"
-    elif isinstance(error, StorageError) or not isinstance(error, (TypeError, ValueError)):
-        name = "Error"
-    return {"name": name, "message": str(error)}
-
-
 _DIGESTS = {"SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "MD5": "md5"}
 
 
@@ -941,10 +542,3 @@ def _digest(entry: dict[str, Any]) -> str:
     if algorithm is None:
         raise WorkerError("NotSupportedError", f"Unrecognized name: {entry['algorithm']}")
     return hashlib.new(algorithm, entry["data"].encode("latin-1")).digest().decode("latin-1")
-
-
-def messages_text(name: str, **fields: str) -> str:
-    return text(name, **fields)
-
-
-_ = (KEEP, codec)

@@ -162,7 +162,9 @@ class ObjectStorage:
                 result.append((key, value))
         return result
 
-    def list(self, options: ListOptions, *, overlay: Mapping[str, bytes | None] | None = None) -> list[tuple[str, bytes]]:
+    def list(
+        self, options: ListOptions, *, overlay: Mapping[str, bytes | None] | None = None
+    ) -> list[tuple[str, bytes]]:
         """Lists keys and values, merging staged (and ``overlay``) writes over the backend."""
         changes: dict[str, bytes | None] = dict(self._staged)
         if overlay:
@@ -238,8 +240,13 @@ class ObjectStorage:
         self._emit(
             "storage.commit",
             keys=keys,
-            data={"version": version, "puts": len(puts), "deletes": len(deletes), "delete_all": delete_all,
-                  **({"alarm": alarm} if alarm is not KEEP else {})},
+            data={
+                "version": version,
+                "puts": len(puts),
+                "deletes": len(deletes),
+                "delete_all": delete_all,
+                **({"alarm": alarm} if alarm is not KEEP else {}),
+            },
         )
         if alarm is not KEEP and self._on_alarm_change is not None:
             self._on_alarm_change(self)
@@ -256,8 +263,13 @@ class ObjectStorage:
         """Starts a transaction attempt (flushing staged writes first so they count as older)."""
         self.flush()
         txn = Transaction(txn_id=next(self._txn_ids), attempt=attempt, read_version=self.store.version())
-        self._emit("txn.begin", txn_id=txn.txn_id, attempt=attempt, request_id=request_id,
-                   data={"read_version": txn.read_version})
+        self._emit(
+            "txn.begin",
+            txn_id=txn.txn_id,
+            attempt=attempt,
+            request_id=request_id,
+            data={"read_version": txn.read_version},
+        )
         return txn
 
     def txn_get(self, txn: Transaction, keys: list[str]) -> list[tuple[str, bytes]]:
@@ -291,8 +303,9 @@ class ObjectStorage:
     def txn_list(self, txn: Transaction, options: ListOptions) -> list[tuple[str, bytes]]:
         rows = self.list(options, overlay=txn.writes)
         txn.read_keys.update(key for key, _ in rows)
-        self._emit("txn.read", txn_id=txn.txn_id, attempt=txn.attempt, keys=tuple(key for key, _ in rows),
-                   data={"list": True})
+        self._emit(
+            "txn.read", txn_id=txn.txn_id, attempt=txn.attempt, keys=tuple(key for key, _ in rows), data={"list": True}
+        )
         return rows
 
     def txn_get_alarm(self, txn: Transaction) -> int | None:
@@ -314,8 +327,14 @@ class ObjectStorage:
         puts = {key: value for key, value in txn.writes.items() if value is not None}
         deletes = [key for key, value in txn.writes.items() if value is None]
         read_keys = tuple(sorted(txn.read_keys, key=sort_key))
-        self._emit("txn.validate", txn_id=txn.txn_id, attempt=txn.attempt, keys=read_keys, request_id=request_id,
-                   data={"read_version": txn.read_version})
+        self._emit(
+            "txn.validate",
+            txn_id=txn.txn_id,
+            attempt=txn.attempt,
+            keys=read_keys,
+            request_id=request_id,
+            data={"read_version": txn.read_version},
+        )
         try:
             version = self.store.commit(
                 puts=puts,
@@ -333,8 +352,12 @@ class ObjectStorage:
                 attempt=txn.attempt,
                 request_id=request_id,
                 keys=tuple(conflict.keys),
-                data={"winning_version": conflict.winning_version, "read_version": txn.read_version,
-                      "read_keys": list(read_keys), "write_keys": sorted(txn.writes, key=sort_key)},
+                data={
+                    "winning_version": conflict.winning_version,
+                    "read_version": txn.read_version,
+                    "read_keys": list(read_keys),
+                    "write_keys": sorted(txn.writes, key=sort_key),
+                },
             )
             raise
         txn.state = "committed"
@@ -353,8 +376,9 @@ class ObjectStorage:
 
     def rollback(self, txn: Transaction, *, request_id: int | None = None, reason: str = "rollback") -> None:
         txn.state = "rolledback"
-        self._emit("txn.rollback", txn_id=txn.txn_id, attempt=txn.attempt, request_id=request_id,
-                   data={"reason": reason})
+        self._emit(
+            "txn.rollback", txn_id=txn.txn_id, attempt=txn.attempt, request_id=request_id, data={"reason": reason}
+        )
 
     # ------------------------------------------------------------------ trace
     def _emit(self, kind: str, **fields: Any) -> None:

@@ -109,11 +109,7 @@ class Trace:
         """Events with ``seq > since``, optionally only those whose kind starts with ``kind``."""
         with self._lock:
             snapshot = list(self._events)
-        return [
-            event
-            for event in snapshot
-            if event.seq > since and (kind is None or event.kind.startswith(kind))
-        ]
+        return [event for event in snapshot if event.seq > since and (kind is None or event.kind.startswith(kind))]
 
     def records(self, **filters: Any) -> list[dict[str, Any]]:
         """Events as plain dicts (see :meth:`events` for the filters)."""

@@ -119,15 +119,11 @@ def js_encode(context: quickjs.Context, expression: str) -> str:
 
 def js_decode_check(context: quickjs.Context, text: str, check: str) -> Any:
     """Decode ``text`` in JS and evaluate ``check`` with the result bound to ``v``."""
-    return context.eval(f"(function (t) {{ const v = __mfCodec.decode(t); return ({check}); }})")(
-        text
-    )
+    return context.eval(f"(function (t) {{ const v = __mfCodec.decode(t); return ({check}); }})")(text)
 
 
 def js_reencode(context: quickjs.Context, text: str) -> str:
-    return str(
-        context.eval("(function (t) { return __mfCodec.encode(__mfCodec.decode(t)); })")(text)
-    )
+    return str(context.eval("(function (t) { return __mfCodec.encode(__mfCodec.decode(t)); })")(text))
 
 
 # ---------------------------------------------------------------------------- JS -> JS
@@ -170,17 +166,14 @@ def test_js_round_trip(js: quickjs.Context, expression: str) -> None:
 
 def test_js_shared_references_stay_shared(js: quickjs.Context) -> None:
     check = "v[0] === v[1] && v[2].o === v[0] && v[3].self === v[3]"
-    text = js_encode(
-        js, "(() => { const o = {}; const c = {}; c.self = c; return [o, o, {o}, c]; })()"
-    )
+    text = js_encode(js, "(() => { const o = {}; const c = {}; c.self = c; return [o, o, {o}, c]; })()")
     assert js_decode_check(js, text, check) is True
 
 
 def test_js_typed_arrays_share_their_buffer(js: quickjs.Context) -> None:
     text = js_encode(
         js,
-        "(() => { const b = new ArrayBuffer(8);"
-        " return [new Uint8Array(b, 2), new DataView(b)]; })()",
+        "(() => { const b = new ArrayBuffer(8); return [new Uint8Array(b, 2), new DataView(b)]; })()",
     )
     assert js_decode_check(js, text, "v[0].buffer === v[1].buffer && v[0].byteOffset === 2") is True
 
@@ -197,21 +190,14 @@ def test_js_null_prototype_object_becomes_ordinary(js: quickjs.Context) -> None:
 
 
 def test_js_error_fields(js: quickjs.Context) -> None:
-    text = js_encode(
-        js, "(() => { const e = new RangeError('r', {cause: 1}); e.stack = 'S'; return e; })()"
-    )
+    text = js_encode(js, "(() => { const e = new RangeError('r', {cause: 1}); e.stack = 'S'; return e; })()")
     assert text == '{"$":"error","name":"RangeError","message":"r","stack":"S","cause":1}'
-    check = (
-        "v instanceof RangeError && v.message === 'r' && v.cause === 1 && !Object.keys(v).length"
-    )
+    check = "v instanceof RangeError && v.message === 'r' && v.cause === 1 && !Object.keys(v).length"
     assert js_decode_check(js, text, check) is True
 
 
 def test_js_fast_path_text(js: quickjs.Context) -> None:
-    assert (
-        js_encode(js, "({a: [1, 'x', null, true, {b: 2.5}]})")
-        == '{"a":[1,"x",null,true,{"b":2.5}]}'
-    )
+    assert js_encode(js, "({a: [1, 'x', null, true, {b: 2.5}]})") == '{"a":[1,"x",null,true,{"b":2.5}]}'
     assert js_encode(js, "'a\\u0000\\ud800'") == '"a\\u0000\\ud800"'
     assert js.eval("__mfCodec.VERSION") == 1
 
@@ -234,9 +220,7 @@ def test_js_fast_path_text(js: quickjs.Context) -> None:
         ("(function* () {})()", "#<Generator> could not be cloned."),
     ],
 )
-def test_uncloneable_values_throw_data_clone_error(
-    js: quickjs.Context, expression: str, message: str
-) -> None:
+def test_uncloneable_values_throw_data_clone_error(js: quickjs.Context, expression: str, message: str) -> None:
     result = js.eval(
         f"(() => {{ try {{ __mfCodec.encode({expression}); return 'no error'; }}"
         " catch (e) { return JSON.stringify([e.name, e.message, e instanceof Error]); } })()"
@@ -280,9 +264,7 @@ def test_js_to_python(js: quickjs.Context, expression: str, expected: Any) -> No
 
 def test_js_shared_buffer_to_python(js: quickjs.Context) -> None:
     value = codec.decode(
-        js_encode(
-            js, "(() => { const b = new ArrayBuffer(4); return [b, new Uint16Array(b, 2)]; })()"
-        )
+        js_encode(js, "(() => { const b = new ArrayBuffer(4); return [b, new Uint16Array(b, 2)]; })()")
     )
     assert value[1].buffer is value[0] and value[1].byte_offset == 2
 
@@ -349,9 +331,7 @@ def _significant_digits(text: str) -> int:
 def test_number_text_matches_js(js: quickjs.Context, value: float) -> None:
     """Python writes numbers as JS does; QuickJS is not always shortest (2**-24), so the
     Python text must then still be the same double with no more digits."""
-    js_text = js.eval("(function (t) { return __mfCodec.encode(JSON.parse(t)); })")(
-        json.dumps(value)
-    )
+    js_text = js.eval("(function (t) { return __mfCodec.encode(JSON.parse(t)); })")(json.dumps(value))
     text = codec.encode(value)
     if text != js_text:
         assert float(text) == float(js_text) == value
@@ -378,8 +358,7 @@ def test_micro_benchmark_reports_cost(js: quickjs.Context) -> None:
     )
     shapes = {
         "number": "42",
-        "object10": "({a: 1, b: 'two', c: true, d: null, e: 5.5, f: [1, 2], g: 'x', h: 0,"
-        " i: {j: 1}, k: 'last'})",
+        "object10": "({a: 1, b: 'two', c: true, d: null, e: 5.5, f: [1, 2], g: 'x', h: 0, i: {j: 1}, k: 'last'})",
         "object10+date": "({a: 1, b: 'two', c: true, d: null, e: 5.5, f: [1, 2], g: 'x', h: 0,"
         " i: {j: 1}, k: new Date(0)})",
     }

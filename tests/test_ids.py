@@ -50,9 +50,7 @@ def test_id_from_name_hashes_strings_like_text_encoder() -> None:
 
 
 def test_new_unique_id_layout_with_injected_clock_and_random() -> None:
-    object_id = new_unique_id(
-        "OBJECT", clock=lambda: 0x0102030405060708, random_bytes=lambda n: b"\xaa" * n
-    )
+    object_id = new_unique_id("OBJECT", clock=lambda: 0x0102030405060708, random_bytes=lambda n: b"\xaa" * n)
     raw = bytes.fromhex(object_id.hex)
     assert raw[0] == 0
     assert raw[1:9] == bytes(range(1, 9))
@@ -71,9 +69,7 @@ def test_new_unique_id_is_unique_and_valid_for_its_namespace() -> None:
 
 @pytest.mark.parametrize("jurisdiction", ["eu", "fedramp"])
 def test_new_unique_id_accepts_supported_jurisdictions(jurisdiction: str) -> None:
-    object_id = new_unique_id(
-        "OBJECT", jurisdiction=jurisdiction, clock=lambda: 1, random_bytes=bytes
-    )
+    object_id = new_unique_id("OBJECT", jurisdiction=jurisdiction, clock=lambda: 1, random_bytes=bytes)
     assert object_id.jurisdiction == jurisdiction
     assert object_id == new_unique_id("OBJECT", clock=lambda: 1, random_bytes=bytes)
 

@@ -65,8 +65,9 @@ HOSTILE_KEYS = [
 
 
 def keys_worker(persist: dict[str, Any], **extra: Any) -> Miniflare:
-    return Miniflare(script=KEYS_WORKER, modules=True, durable_objects={"STORE": "Store"}, console=None,
-                     **persist, **extra)
+    return Miniflare(
+        script=KEYS_WORKER, modules=True, durable_objects={"STORE": "Store"}, console=None, **persist, **extra
+    )
 
 
 def files_under(root: Path) -> list[Path]:
@@ -75,7 +76,9 @@ def files_under(root: Path) -> list[Path]:
 
 # ---------------------------------------------------------------------- the option
 @pytest.mark.parametrize("value", [42, "ftp://x", 3.5, ["dir"], b"dir", "", "http://host/db"])
-def test_unsupported_persist_values_are_config_errors_naming_the_value(value: Any, counter_worker: dict[str, Any]) -> None:
+def test_unsupported_persist_values_are_config_errors_naming_the_value(
+    value: Any, counter_worker: dict[str, Any]
+) -> None:
     with pytest.raises(ConfigError) as caught:
         Miniflare(**counter_worker, durable_objects_persist=value)
     assert repr(value) in str(caught.value)
@@ -83,8 +86,9 @@ def test_unsupported_persist_values_are_config_errors_naming_the_value(value: An
 
 
 @pytest.mark.parametrize("value", [None, False])
-def test_none_and_false_keep_data_in_memory(value: Any, counter_worker: dict[str, Any], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_none_and_false_keep_data_in_memory(
+    value: Any, counter_worker: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with Miniflare(**counter_worker, durable_objects_persist=value) as mf:
         assert mf.dispatch_fetch("http://localhost/inc").text() == "1"
@@ -93,8 +97,9 @@ def test_none_and_false_keep_data_in_memory(value: Any, counter_worker: dict[str
     assert files_under(tmp_path) == []
 
 
-def test_true_persists_under_dot_mf_do_in_the_current_directory(counter_worker: dict[str, Any], tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_true_persists_under_dot_mf_do_in_the_current_directory(
+    counter_worker: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with Miniflare(**counter_worker, durable_objects_persist=True) as mf:
         mf.dispatch_fetch("http://localhost/inc")
@@ -102,8 +107,9 @@ def test_true_persists_under_dot_mf_do_in_the_current_directory(counter_worker: 
     assert (tmp_path / ".mf" / "do" / "COUNTER" / object_hex / DATABASE_NAME).is_file()
 
 
-def test_relative_path_resolves_against_the_current_directory(counter_worker: dict[str, Any], tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_path_resolves_against_the_current_directory(
+    counter_worker: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with Miniflare(**counter_worker, durable_objects_persist="data/do") as mf:
         mf.dispatch_fetch("http://localhost/inc")
@@ -116,17 +122,30 @@ def test_path_objects_are_accepted(counter_worker: dict[str, Any], tmp_path: Pat
     assert (tmp_path / "do" / "COUNTER").is_dir()
 
 
-def test_workers_share_the_parent_setting_unless_they_set_their_own(counter_worker: dict[str, Any],
-                                                                    tmp_path: Path) -> None:
+def test_workers_share_the_parent_setting_unless_they_set_their_own(
+    counter_worker: dict[str, Any], tmp_path: Path
+) -> None:
     entry = "export default { fetch: (request, env) => env.COUNTER.get(env.COUNTER.idFromName('x')).fetch(request) }"
-    other = {"name": "other", "script": counter_worker["script"].replace("env.COUNTER", "env.OTHER"),
-             "modules": True, "durable_objects": {"OTHER": "Counter"}}
+    other = {
+        "name": "other",
+        "script": counter_worker["script"].replace("env.COUNTER", "env.OTHER"),
+        "modules": True,
+        "durable_objects": {"OTHER": "Counter"},
+    }
     options = dict(
         workers=[
-            {"name": "entry", "script": entry, "modules": True,
-             "durable_objects": {"COUNTER": {"class_name": "Counter", "script_name": "counters"}}},
-            {"name": "counters", "script": counter_worker["script"], "modules": True,
-             "durable_objects": {"COUNTER": "Counter"}},
+            {
+                "name": "entry",
+                "script": entry,
+                "modules": True,
+                "durable_objects": {"COUNTER": {"class_name": "Counter", "script_name": "counters"}},
+            },
+            {
+                "name": "counters",
+                "script": counter_worker["script"],
+                "modules": True,
+                "durable_objects": {"COUNTER": "Counter"},
+            },
             {**other, "durable_objects_persist": str(tmp_path / "own")},
         ],
         durable_objects_persist=str(tmp_path / "parent"),
@@ -157,7 +176,9 @@ def test_data_survives_a_new_instance(persist_options: dict[str, Any], counter_w
 
 
 @pytest.mark.parametrize("persist_options", ["file", "redis"], indirect=True)
-def test_python_writes_survive_and_are_seen_by_js(persist_options: dict[str, Any], counter_worker: dict[str, Any]) -> None:
+def test_python_writes_survive_and_are_seen_by_js(
+    persist_options: dict[str, Any], counter_worker: dict[str, Any]
+) -> None:
     with Miniflare(**counter_worker, **persist_options) as mf:
         namespace = mf.get_durable_object_namespace("COUNTER")
         mf.get_durable_object_storage(namespace.id_from_name("default")).put("count", 41)
@@ -194,8 +215,9 @@ def test_each_object_gets_its_own_directory(counter_worker: dict[str, Any], tmp_
 def test_hostile_keys_round_trip_through_js_and_python(persist_options: dict[str, Any], tmp_path: Path) -> None:
     with keys_worker(persist_options) as mf:
         for index, key in enumerate(HOSTILE_KEYS):
-            response = mf.dispatch_fetch("http://localhost/put", method="POST",
-                                         body=json.dumps({"key": key, "value": index}))
+            response = mf.dispatch_fetch(
+                "http://localhost/put", method="POST", body=json.dumps({"key": key, "value": index})
+            )
             assert response.status == 200, response.text()
         storage = mf.get_durable_object_storage(mf.get_durable_object_namespace("STORE").id_from_name("py"))
         storage.put({key: f"py-{index}" for index, key in enumerate(HOSTILE_KEYS)})
@@ -208,14 +230,20 @@ def test_hostile_keys_round_trip_through_js_and_python(persist_options: dict[str
         assert listed == sorted(HOSTILE_KEYS, key=lambda key: key.encode("utf-8"))
         storage = mf.get_durable_object_storage(mf.get_durable_object_namespace("STORE").id_from_name("py"))
         stored = storage.list()
-        assert stored == {**{key: f"py-{index}" for index, key in enumerate(HOSTILE_KEYS)}, "lone \ud800 surrogate": "py-lone"}
-        js_view = mf.dispatch_fetch("http://localhost/get?name=py", method="POST",
-                                    body=json.dumps({"key": "nul\x00inside"})).json()
+        assert stored == {
+            **{key: f"py-{index}" for index, key in enumerate(HOSTILE_KEYS)},
+            "lone \ud800 surrogate": "py-lone",
+        }
+        js_view = mf.dispatch_fetch(
+            "http://localhost/get?name=py", method="POST", body=json.dumps({"key": "nul\x00inside"})
+        ).json()
         assert js_view == {"value": f"py-{HOSTILE_KEYS.index('nul' + chr(0) + 'inside')}"}
     if "redis_prefix" not in persist_options:  # nothing is written outside <root>/<binding>/<hex id>/
         root = tmp_path / "do"
         assert {path.relative_to(root).parts[:2] for path in files_under(tmp_path)} == {
-            ("STORE", id_from_name("STORE", "default").hex), ("STORE", id_from_name("STORE", "py").hex)}
+            ("STORE", id_from_name("STORE", "default").hex),
+            ("STORE", id_from_name("STORE", "py").hex),
+        }
 
 
 # ---------------------------------------------------------------------- alarms

@@ -57,15 +57,25 @@ while True:
 def start_writer(tmp_path: Path, options: dict[str, Any], first_batch: int) -> subprocess.Popen[str]:
     source = tmp_path / "worker.js"
     source.write_text(BATCH_WORKER)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
-    arguments = [str(source), options["durable_objects_persist"], options.get("redis_prefix", "mfbook:"), str(first_batch)]
-    return subprocess.Popen([sys.executable, "-c", CHILD, *arguments], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
+    )
+    arguments = [
+        str(source),
+        options["durable_objects_persist"],
+        options.get("redis_prefix", "mfbook:"),
+        str(first_batch),
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def read_state(options: dict[str, Any]) -> dict[str, Any]:
-    with Miniflare(script=BATCH_WORKER, modules=True, durable_objects={"WRITER": "Writer"}, console=None,
-                   **options) as mf:
+    with Miniflare(
+        script=BATCH_WORKER, modules=True, durable_objects={"WRITER": "Writer"}, console=None, **options
+    ) as mf:
         response = mf.dispatch_fetch("http://localhost/state")
         assert response.status == 200, response.text()
         state: dict[str, Any] = response.json()

@@ -57,7 +57,9 @@ KINDS = ["memory", "file", "redis"]
 
 
 def make(options: dict[str, Any]) -> Miniflare:
-    return Miniflare(script=VALUES_WORKER, modules=True, durable_objects={"COUNTER": "Counter"}, console=None, **options)
+    return Miniflare(
+        script=VALUES_WORKER, modules=True, durable_objects={"COUNTER": "Counter"}, console=None, **options
+    )
 
 
 def options_for(kind: str, tmp_path: Path, request: pytest.FixtureRequest, tag: str) -> dict[str, Any]:
@@ -65,8 +67,10 @@ def options_for(kind: str, tmp_path: Path, request: pytest.FixtureRequest, tag: 
         return {}
     if kind == "file":
         return {"durable_objects_persist": str(tmp_path / f"do-{tag}")}
-    return {"durable_objects_persist": request.getfixturevalue("redis_url"),
-            "redis_prefix": f"{request.getfixturevalue('redis_prefix')}{tag}:"}
+    return {
+        "durable_objects_persist": request.getfixturevalue("redis_url"),
+        "redis_prefix": f"{request.getfixturevalue('redis_prefix')}{tag}:",
+    }
 
 
 def fill(mf: Miniflare) -> None:
@@ -87,9 +91,18 @@ def test_round_trip_between_backends(source: str, target: str, tmp_path: Path, r
     with make(options_for(target, tmp_path, request, "dst")) as mf:
         assert mf.import_storage(exported) == summary
         assert mf.dispatch_fetch("http://localhost/check").json() == {
-            "map": True, "bytes": True, "date": True, "nan": True, "text": True, "alarm": 4102444800000}
+            "map": True,
+            "bytes": True,
+            "date": True,
+            "nan": True,
+            "text": True,
+            "alarm": 4102444800000,
+        }
         storage = mf.get_durable_object_storage(mf.get_durable_object_namespace("COUNTER").id_from_name("py"))
-        assert storage.get(["lone \ud800", "when"]) == {"lone \ud800": {1, 2}, "when": datetime(2024, 1, 1, tzinfo=timezone.utc)}
+        assert storage.get(["lone \ud800", "when"]) == {
+            "lone \ud800": {1, 2},
+            "when": datetime(2024, 1, 1, tzinfo=timezone.utc),
+        }
         again = tmp_path / "again.jsonl"
         mf.export_storage(again)
     assert again.read_bytes() == exported.read_bytes()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from redis_server import RedisServer, free_port
 
-from mfbook import Miniflare, MfbookError, StorageError
+from mfbook import MfbookError, Miniflare, StorageError
 from mfbook.backends import BackendUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,14 +47,17 @@ def child_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
 
 
-def test_two_processes_of_transactional_increments_end_exact(redis_url: str, redis_prefix: str,
-                                                             counter_worker: dict[str, Any], tmp_path: Path) -> None:
+def test_two_processes_of_transactional_increments_end_exact(
+    redis_url: str, redis_prefix: str, counter_worker: dict[str, Any], tmp_path: Path
+) -> None:
     source = tmp_path / "worker.js"
     source.write_text(counter_worker["script"])
     barrier = str(tmp_path / "ready")
     arguments = [sys.executable, "-c", INCREMENTER, str(source), redis_url, redis_prefix, "100", barrier]
-    children = [subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
-                for _ in range(2)]
+    children = [
+        subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+        for _ in range(2)
+    ]
     reports = []
     for child in children:
         with child:
@@ -69,8 +72,9 @@ def test_two_processes_of_transactional_increments_end_exact(redis_url: str, red
         assert mf.dispatch_fetch("http://localhost/get").json()["count"] == 200
 
 
-def test_redis_restart_fails_requests_clearly_then_recovers(redis_server_factory: Callable[..., RedisServer],
-                                                            counter_worker: dict[str, Any]) -> None:
+def test_redis_restart_fails_requests_clearly_then_recovers(
+    redis_server_factory: Callable[..., RedisServer], counter_worker: dict[str, Any]
+) -> None:
     server = redis_server_factory(persistent=True)
     with Miniflare(**counter_worker, durable_objects_persist=server.url) as mf:
         for _ in range(3):
@@ -78,7 +82,10 @@ def test_redis_restart_fails_requests_clearly_then_recovers(redis_server_factory
         server.stop()
         response = mf.dispatch_fetch("http://localhost/put?n=50")
         assert response.status == 500
-        assert f"Redis at 127.0.0.1:{server.port}" in response.text() or f"redis://127.0.0.1:{server.port}" in response.text()
+        assert (
+            f"Redis at 127.0.0.1:{server.port}" in response.text()
+            or f"redis://127.0.0.1:{server.port}" in response.text()
+        )
         assert "unavailable" in response.text()
         assert mf.dispatch_fetch("http://localhost/inc").status == 500
         storage = mf.get_durable_object_storage(mf.get_durable_object_namespace("COUNTER").id_from_name("default"))
@@ -106,8 +113,12 @@ def test_redis_prefix_and_db_number_are_used(redis_url: str, redis_prefix: str, 
     import redis
 
     base = redis_url.rsplit("/", 1)[0]
-    with Miniflare(**counter_worker, durable_objects_persist=f"{base}/3", redis_prefix=redis_prefix,
-                   redis_options={"socket_timeout": 5}) as mf:
+    with Miniflare(
+        **counter_worker,
+        durable_objects_persist=f"{base}/3",
+        redis_prefix=redis_prefix,
+        redis_options={"socket_timeout": 5},
+    ) as mf:
         assert mf.dispatch_fetch("http://localhost/inc").text() == "1"
     client = redis.Redis.from_url(f"{base}/3")
     try:
@@ -123,8 +134,9 @@ def test_redis_prefix_and_db_number_are_used(redis_url: str, redis_prefix: str, 
         other.close()
 
 
-def test_two_instances_in_one_process_see_each_others_commits(redis_url: str, redis_prefix: str,
-                                                             counter_worker: dict[str, Any]) -> None:
+def test_two_instances_in_one_process_see_each_others_commits(
+    redis_url: str, redis_prefix: str, counter_worker: dict[str, Any]
+) -> None:
     options = dict(counter_worker, durable_objects_persist=redis_url, redis_prefix=redis_prefix)
     with Miniflare(**options) as first, Miniflare(**options) as second:
         for expected in range(1, 21):

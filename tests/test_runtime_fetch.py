@@ -104,7 +104,10 @@ def test_request_body_bytes_seen_in_js_match_python(make: Factory) -> None:
     for index, value in enumerate(body):
         expected = (expected * 31 + value * (index + 1)) % 1_000_000_007
     assert mf.dispatch_fetch("http://localhost/", method="POST", body=body).json() == {
-        "length": 256, "first": 0, "last": 255, "sum": expected,
+        "length": 256,
+        "first": 0,
+        "last": 255,
+        "sum": expected,
     }
 
 
@@ -201,7 +204,7 @@ def test_request_body_read_as_a_readable_stream(make: Factory) -> None:
 
 
 def test_get_request_has_null_body(make: Factory) -> None:
-    mf = make('export default { fetch: (request) => new Response(String(request.body)) }')
+    mf = make("export default { fetch: (request) => new Response(String(request.body)) }")
     assert mf.dispatch_fetch("http://localhost/").text() == "null"
 
 
@@ -274,7 +277,7 @@ def test_service_worker_without_respond_with_is_a_500(make: Factory) -> None:
 
 def test_module_worker_env_bindings(make: Factory) -> None:
     mf = make(
-        'export default { fetch: (request, env) => Response.json({greeting: env.GREETING, n: env.N}) }',
+        "export default { fetch: (request, env) => Response.json({greeting: env.GREETING, n: env.N}) }",
         bindings={"GREETING": "hi", "N": [1, 2]},
     )
     assert mf.dispatch_fetch("http://localhost/").json() == {"greeting": "hi", "n": [1, 2]}
@@ -506,7 +509,7 @@ def test_get_and_head_requests_cannot_have_a_body(make: Factory, method: str) ->
 
 
 def test_headers_given_as_pairs_keep_repeats(make: Factory) -> None:
-    mf = make('export default { fetch: (request) => Response.json([...request.headers]) }')
+    mf = make("export default { fetch: (request) => Response.json([...request.headers]) }")
     response = mf.dispatch_fetch("http://localhost/", headers=[("X-A", "1"), ("x-a", "2"), ("Content-Type", "text/x")])
     assert response.json() == [["content-type", "text/x"], ["x-a", "1, 2"]]
 

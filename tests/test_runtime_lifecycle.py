@@ -59,8 +59,10 @@ def test_gather_of_dispatch_fetch_async_from_a_foreign_loop() -> None:
 
 
 def test_async_twin_does_not_block_the_callers_loop() -> None:
-    mf = new('export default { async fetch() { await new Promise((r) => setTimeout(r, 100)); '
-             'return new Response("slow"); } }')
+    mf = new(
+        "export default { async fetch() { await new Promise((r) => setTimeout(r, 100)); "
+        'return new Response("slow"); } }'
+    )
 
     async def main() -> list[str]:
         events: list[str] = []
@@ -120,22 +122,28 @@ def test_set_options_hot_reloads_new_code() -> None:
     try:
         assert mf.dispatch_fetch("http://localhost/").text() == "v1 1"
         assert mf.dispatch_fetch("http://localhost/").text() == "v1 2"
-        mf.set_options(script='addEventListener("fetch", (e) => e.respondWith(new Response("v2")))', modules=False,
-                       console=None)
+        mf.set_options(
+            script='addEventListener("fetch", (e) => e.respondWith(new Response("v2")))', modules=False, console=None
+        )
         assert mf.dispatch_fetch("http://localhost/").text() == "v2"
-        mf.set_options(script='let n = 0; export default { fetch: () => new Response("v3 " + (++n)) }', modules=True,
-                       console=None)
+        mf.set_options(
+            script='let n = 0; export default { fetch: () => new Response("v3 " + (++n)) }', modules=True, console=None
+        )
         assert mf.dispatch_fetch("http://localhost/").text() == "v3 1"
     finally:
         mf.dispose()
 
 
 def test_set_options_changes_bindings_and_limits() -> None:
-    mf = new('export default { fetch: (r, env) => new Response(env.WHO) }', bindings={"WHO": "a"})
+    mf = new("export default { fetch: (r, env) => new Response(env.WHO) }", bindings={"WHO": "a"})
     try:
         assert mf.dispatch_fetch("http://localhost/").text() == "a"
-        mf.set_options(script='export default { fetch: (r, env) => new Response(env.WHO) }', modules=True,
-                       bindings={"WHO": "b"}, console=None)
+        mf.set_options(
+            script="export default { fetch: (r, env) => new Response(env.WHO) }",
+            modules=True,
+            bindings={"WHO": "b"},
+            console=None,
+        )
         assert mf.dispatch_fetch("http://localhost/").text() == "b"
     finally:
         mf.dispose()
@@ -196,9 +204,12 @@ def test_context_manager_disposes() -> None:
 
 
 def test_using_a_disposed_instance_raises_disposed_error() -> None:
-    mf = new(durable_objects={"OBJ": "Obj"}, script="""
+    mf = new(
+        durable_objects={"OBJ": "Obj"},
+        script="""
         export class Obj { fetch() { return new Response("obj"); } }
-        export default { fetch: () => new Response("hi") };""")
+        export default { fetch: () => new Response("hi") };""",
+    )
     namespace = mf.get_durable_object_namespace("OBJ")
     stub = namespace.get(namespace.id_from_name("x"))
     mf.dispose()
@@ -221,7 +232,7 @@ def test_using_a_disposed_instance_raises_disposed_error() -> None:
 
 def test_dispose_with_requests_in_flight_fails_them() -> None:
     # an armed interval keeps the runtime from declaring the request hung
-    mf = new('export default { fetch: () => { setInterval(() => {}, 1000); return new Promise(() => {}); } }')
+    mf = new("export default { fetch: () => { setInterval(() => {}, 1000); return new Promise(() => {}); } }")
 
     async def main() -> Any:
         task = asyncio.ensure_future(mf.dispatch_fetch_async("http://localhost/"))
@@ -416,7 +427,8 @@ def test_engine_works_without_ipython_or_ipywidgets(tmp_path: Path) -> None:
         """
     )
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-                            cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["engine ok", "loaded: []"]

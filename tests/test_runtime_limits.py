@@ -155,8 +155,8 @@ def test_limit_exceeded_is_a_worker_error() -> None:
 def test_isolate_reset_does_not_replay_other_workers_requests() -> None:
     import asyncio
 
-    counter = 'let n = 0; export default { fetch: () => new Response(String(++n)) }'
-    looping = 'export default { async fetch() { for (;;) await null; } }'
+    counter = "let n = 0; export default { fetch: () => new Response(String(++n)) }"
+    looping = "export default { async fetch() { for (;;) await null; } }"
     mf = Miniflare(
         workers=[{"name": "a", "script": looping, "modules": True}, {"name": "b", "script": counter, "modules": True}],
         cpu_limit_ms=200,

@@ -77,21 +77,25 @@ def test_set_timeout_passes_arguments(make: Factory) -> None:
 
 
 def test_clear_timeout_cancels(make: Factory) -> None:
-    assert run_js(
-        make,
-        """const fired = [];
+    assert (
+        run_js(
+            make,
+            """const fired = [];
         const id = setTimeout(() => fired.push("cancelled"), 5);
         clearTimeout(id);
         clearTimeout(123456);  // unknown ids are ignored
         await new Promise((resolve) => setTimeout(resolve, 30));
         return fired;""",
-    ) == []
+        )
+        == []
+    )
 
 
 def test_set_interval_repeats_until_cleared(make: Factory) -> None:
-    assert run_js(
-        make,
-        """let ticks = 0;
+    assert (
+        run_js(
+            make,
+            """let ticks = 0;
         await new Promise((resolve) => {
             const id = setInterval(() => {
                 ticks++;
@@ -99,7 +103,9 @@ def test_set_interval_repeats_until_cleared(make: Factory) -> None:
             }, 5);
         });
         return ticks;""",
-    ) == 3
+        )
+        == 3
+    )
 
 
 def test_queue_microtask_runs_before_timers(make: Factory) -> None:
@@ -222,9 +228,13 @@ def test_get_random_values_and_random_uuid(make: Factory) -> None:
 
 
 def test_random_values_differ_between_requests_and_instances(make: Factory) -> None:
-    script = 'export default { fetch: () => new Response(crypto.getRandomValues(new Uint8Array(16))) }'
+    script = "export default { fetch: () => new Response(crypto.getRandomValues(new Uint8Array(16))) }"
     one, two = make(script), make(script)
-    values = {one.dispatch_fetch("http://x/").body, one.dispatch_fetch("http://x/").body, two.dispatch_fetch("http://x/").body}
+    values = {
+        one.dispatch_fetch("http://x/").body,
+        one.dispatch_fetch("http://x/").body,
+        two.dispatch_fetch("http://x/").body,
+    }
     assert len(values) == 3
 
 
@@ -253,8 +263,10 @@ def test_console_callable_receives_levels_and_formatted_text(make: Factory) -> N
 
 
 def test_console_print_mode_writes_stdout_and_stderr(make: Factory, capsys: pytest.CaptureFixture[str]) -> None:
-    mf = make('export default { fetch() { console.log("to out"); console.error("to err"); return new Response(""); } }',
-              console="print")
+    mf = make(
+        'export default { fetch() { console.log("to out"); console.error("to err"); return new Response(""); } }',
+        console="print",
+    )
     mf.dispatch_fetch("http://localhost/")
     captured = capsys.readouterr()
     assert "to out" in captured.out
@@ -304,8 +316,15 @@ def test_structured_clone(make: Factory) -> None:
         };""",
     )
     assert result == {
-        "distinct": True, "cycle": True, "shared": True, "set": [1, 2], "date": "1970-01-02T00:00:00.000Z",
-        "bytes": [1, 2, 3], "big": "100000000000000000000", "re": ["x+", "gi"], "fn": "DataCloneError",
+        "distinct": True,
+        "cycle": True,
+        "shared": True,
+        "set": [1, 2],
+        "date": "1970-01-02T00:00:00.000Z",
+        "bytes": [1, 2, 3],
+        "big": "100000000000000000000",
+        "re": ["x+", "gi"],
+        "fn": "DataCloneError",
     }
 
 
@@ -397,8 +416,13 @@ def test_abort_controller_and_signal(make: Factory) -> None:
         return {aborted: controller.signal.aborted, seen, thrown, reason: aborted.reason.name,
                 timeout: [timeout.aborted, timeout.reason && timeout.reason.name]};""",
     )
-    assert result == {"aborted": True, "seen": ["abort", "onabort"], "thrown": "stop", "reason": "AbortError",
-                      "timeout": [True, "TimeoutError"]}
+    assert result == {
+        "aborted": True,
+        "seen": ["abort", "onabort"],
+        "thrown": "stop",
+        "reason": "AbortError",
+        "timeout": [True, "TimeoutError"],
+    }
 
 
 def test_event_and_event_target(make: Factory) -> None:
@@ -428,7 +452,13 @@ def test_event_and_event_target(make: Factory) -> None:
         return {calls, cancelled, detail};""",
     )
     assert result["calls"] == [
-        ["a", "ping", True], ["object"], ["once"], ["a", "ping", True], ["object"], ["object"], ["stop1"],
+        ["a", "ping", True],
+        ["object"],
+        ["once"],
+        ["a", "ping", True],
+        ["object"],
+        ["object"],
+        ["stop1"],
     ]
     assert result["cancelled"] is True
     assert result["detail"] == 7

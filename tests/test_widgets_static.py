@@ -9,10 +9,14 @@ SNAPSHOT = {
     "object_id": "ab" * 32,
     "object_label": "alice · 2 keys · 20 B",
     "prefix": "",
-    "page": {"index": 0, "has_next": True, "rows": [
-        {"key": "count", "type": "number", "preview": "3", "full": None, "size": 1, "edit": "3"},
-        {"key": "<b>", "type": "string", "preview": '"x…', "full": '"xxxx"', "size": 6, "edit": '"xxxx"'},
-    ]},
+    "page": {
+        "index": 0,
+        "has_next": True,
+        "rows": [
+            {"key": "count", "type": "number", "preview": "3", "full": None, "size": 1, "edit": "3"},
+            {"key": "<b>", "type": "string", "preview": '"x…', "full": '"xxxx"', "size": 6, "edit": '"xxxx"'},
+        ],
+    },
 }
 
 

@@ -177,6 +177,6 @@ def test_browser_bundle_carries_widget_html_and_text(mf: Miniflare) -> None:
         assert "application/vnd.jupyter.widget-view+json" in data
         assert "<table class='mf-storage'" in data["text/html"]
         assert "<tr data-key='k'>" in data["text/html"]
-        assert "│ k   │ string │ \"v\"   │     3 │" in data["text/plain"]
+        assert '│ k   │ string │ "v"   │     3 │' in data["text/plain"]
     finally:
         browser.close()

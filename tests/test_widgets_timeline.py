@@ -21,8 +21,17 @@ OBJ = {"binding": "COUNTER", "object_id": "ab" * 32, "object_name": "alice"}
 def _events(*specs: tuple[Any, ...]) -> list[TraceEvent]:
     """(time, kind, txn_id, attempt, keys, data) tuples as events of object alice."""
     return [
-        TraceEvent(seq=index + 1, time=at, kind=kind, txn_id=txn_id, attempt=attempt, keys=tuple(keys),
-                   data=data, request_id=7 if txn_id else None, **OBJ)
+        TraceEvent(
+            seq=index + 1,
+            time=at,
+            kind=kind,
+            txn_id=txn_id,
+            attempt=attempt,
+            keys=tuple(keys),
+            data=data,
+            request_id=7 if txn_id else None,
+            **OBJ,
+        )
         for index, (at, kind, txn_id, attempt, keys, data) in enumerate(specs)
     ]
 
@@ -34,8 +43,14 @@ CONFLICTING = _events(
     (10.001, "txn.read", 1, 1, ("count",), {}),
     (10.050, "storage.commit", None, None, ("count",), {"version": 2}),
     (10.100, "txn.write", 1, 1, ("count",), {}),
-    (10.101, "txn.conflict", 1, 1, ("count",),
-     {"winning_version": 2, "read_version": 1, "read_keys": ["count"], "write_keys": ["count"]}),
+    (
+        10.101,
+        "txn.conflict",
+        1,
+        1,
+        ("count",),
+        {"winning_version": 2, "read_version": 1, "read_keys": ["count"], "write_keys": ["count"]},
+    ),
     (10.105, "txn.begin", 2, 2, (), {"read_version": 2}),
     (10.105, "txn.retry", 2, 2, ("count",), {"replaces": 1, "winning_version": 2}),
     (10.106, "txn.read", 2, 2, ("count",), {}),
@@ -63,10 +78,25 @@ def test_to_json_has_ms_times_rows_and_winner() -> None:
     assert data["end"] == 200.0
     first, second = data["bars"]
     assert first == {
-        "txn_id": 1, "lane": "COUNTER:alice", "row": 0, "attempt": 1, "start": 0.0, "end": 101.0,
-        "outcome": "conflict", "request_id": 7, "retry_of": None, "retried_by": 2, "read": ["count"],
-        "write": ["count"], "conflict_keys": ["count"], "read_version": 1, "version": None, "winning_version": 2,
-        "winner_time": 50.0, "winner_txn": None, "reason": None,
+        "txn_id": 1,
+        "lane": "COUNTER:alice",
+        "row": 0,
+        "attempt": 1,
+        "start": 0.0,
+        "end": 101.0,
+        "outcome": "conflict",
+        "request_id": 7,
+        "retry_of": None,
+        "retried_by": 2,
+        "read": ["count"],
+        "write": ["count"],
+        "conflict_keys": ["count"],
+        "read_version": 1,
+        "version": None,
+        "winning_version": 2,
+        "winner_time": 50.0,
+        "winner_txn": None,
+        "reason": None,
     }
     assert (second["row"], second["start"], second["end"], second["retry_of"]) == (0, 105.0, 200.0, 1)
     assert data["commits"] == [
@@ -97,13 +127,24 @@ def test_overlapping_attempts_get_separate_rows() -> None:
     model.feed(events)
     assert model.rows(model.bars()) == {1: 0, 2: 1, 3: 0}
     assert [(bar.outcome, bar.reason) for bar in model.bars()] == [
-        ("rolledback", "closure threw: x"), ("giveup", None), ("open", None)]
+        ("rolledback", "closure threw: x"),
+        ("giveup", None),
+        ("open", None),
+    ]
     assert model.to_json()["lanes"][0]["rows"] == 2
 
 
 def test_lanes_per_request_and_object_filter() -> None:
-    other = TraceEvent(seq=100, time=10.3, kind="txn.begin", txn_id=5, attempt=1, binding="COUNTER",
-                       object_id="cd" * 32, object_name="bob")
+    other = TraceEvent(
+        seq=100,
+        time=10.3,
+        kind="txn.begin",
+        txn_id=5,
+        attempt=1,
+        binding="COUNTER",
+        object_id="cd" * 32,
+        object_name="bob",
+    )
     model = TimelineModel(lanes="request")
     model.feed([*CONFLICTING, other])
     assert [lane.key for lane in model.lanes()] == ["request 7", "python COUNTER:alice", "python COUNTER:bob"]
@@ -148,7 +189,11 @@ def test_js_transaction_conflicts_with_a_python_write_and_retries(mf: Miniflare)
     model.feed(mf.trace.events())
     first, second = model.bars()
     assert (first.outcome, first.conflict_keys, first.read_keys, first.write_keys) == (
-        "conflict", ["count"], ["count"], ["count", "updated"])
+        "conflict",
+        ["count"],
+        ["count"],
+        ["count", "updated"],
+    )
     assert (second.outcome, second.retry_of, second.attempt) == ("committed", first.txn_id, 2)
     winner = model.winner(first)
     assert winner is not None and winner.txn_id is None and winner.keys == ("count",)

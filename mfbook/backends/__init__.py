@@ -43,8 +43,7 @@ _REDIS_SCHEMES = ("redis://", "rediss://")
 
 def _bad_value(persist: object) -> BackendConfigError:
     return BackendConfigError(
-        "durable_objects_persist must be None, False, True, a directory path or a "
-        f"redis:// URL, got {persist!r}"
+        f"durable_objects_persist must be None, False, True, a directory path or a redis:// URL, got {persist!r}"
     )
 
 

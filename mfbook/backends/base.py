@@ -120,9 +120,7 @@ def prefix_upper_bound(prefix: bytes) -> bytes | None:
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
 
 
-def key_range(
-    start: str | None, end: str | None, prefix: str | None
-) -> tuple[bytes, bytes | None] | None:
+def key_range(start: str | None, end: str | None, prefix: str | None) -> tuple[bytes, bytes | None] | None:
     """Combine list options into one encoded range ``[low, high)``.
 
     Returns:
@@ -173,9 +171,7 @@ def escape_binding(binding: str) -> str:
     raw = encode_key(binding)
     if not raw:
         return "%"
-    escaped = "".join(
-        chr(byte) if _SAFE_BINDING.fullmatch(bytes([byte])) else f"%{byte:02X}" for byte in raw
-    )
+    escaped = "".join(chr(byte) if _SAFE_BINDING.fullmatch(bytes([byte])) else f"%{byte:02X}" for byte in raw)
     if escaped.upper() in _WINDOWS_RESERVED:
         escaped = f"%{raw[0]:02X}{escaped[1:]}"
     if len(escaped) > _MAX_ESCAPED:

@@ -96,9 +96,7 @@ class MemoryObjectStore(ObjectStore):
             return version
 
     def _check(self, read_keys: Iterable[str], read_alarm: bool, read_version: int) -> None:
-        conflicts = [
-            key for key in read_keys if self._key_versions.get(encode_key(key), 0) > read_version
-        ]
+        conflicts = [key for key in read_keys if self._key_versions.get(encode_key(key), 0) > read_version]
         alarm_conflict = read_alarm and self._alarm_version > read_version
         if conflicts or alarm_conflict:
             versions = [self._key_versions[encode_key(key)] for key in conflicts]

@@ -213,9 +213,7 @@ class RedisObjectStore(ObjectStore):
         client = self._backend.client
         values = self._backend.call(lambda: client.hmget(self._kv, raw_keys))
         return {
-            wanted[raw]: cast(bytes, value)
-            for raw, value in zip(raw_keys, values, strict=True)
-            if value is not None
+            wanted[raw]: cast(bytes, value) for raw, value in zip(raw_keys, values, strict=True) if value is not None
         }
 
     def _list_range(
@@ -313,9 +311,7 @@ class RedisObjectStore(ObjectStore):
 class RedisBackend(Backend):
     """Backend storing objects in one Redis server (``redis://`` or ``rediss://`` URL)."""
 
-    def __init__(
-        self, url: str, *, prefix: str = "mfbook:", options: Mapping[str, Any] | None = None
-    ) -> None:
+    def __init__(self, url: str, *, prefix: str = "mfbook:", options: Mapping[str, Any] | None = None) -> None:
         """Connect lazily to ``url``.
 
         Args:
@@ -363,9 +359,7 @@ class RedisBackend(Backend):
         with self._lock:
             store = self._stores.get((binding, object_hex))
             if store is None:
-                store = self._stores[(binding, object_hex)] = RedisObjectStore(
-                    self, binding, object_hex
-                )
+                store = self._stores[(binding, object_hex)] = RedisObjectStore(self, binding, object_hex)
             return store
 
     def list_objects(self, binding: str) -> list[str]:

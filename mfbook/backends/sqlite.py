@@ -86,9 +86,7 @@ def _initialize(connection: sqlite3.Connection) -> None:
 class SqliteObjectStore(ObjectStore):
     """One Durable Object stored in its own SQLite database."""
 
-    def __init__(
-        self, directory: Path, *, on_connect: Callable[[SqliteObjectStore], None] | None = None
-    ) -> None:
+    def __init__(self, directory: Path, *, on_connect: Callable[[SqliteObjectStore], None] | None = None) -> None:
         """Create a store for ``directory`` (nothing is opened until needed).
 
         Args:
@@ -128,9 +126,7 @@ class SqliteObjectStore(ObjectStore):
         return connection
 
     def _unavailable(self, error: BaseException) -> BackendUnavailable:
-        return BackendUnavailable(
-            f"SQLite storage at {self._path} is unavailable: {error}", location=str(self._path)
-        )
+        return BackendUnavailable(f"SQLite storage at {self._path} is unavailable: {error}", location=str(self._path))
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         wanted = {encode_key(key): key for key in keys}
@@ -203,9 +199,7 @@ class SqliteObjectStore(ObjectStore):
                     "SELECT version, alarm_version FROM meta WHERE id = 0"
                 ).fetchone()
                 if read_version is not None:
-                    self._check(
-                        connection, read_keys or (), read_alarm, read_version, alarm_version
-                    )
+                    self._check(connection, read_keys or (), read_alarm, read_version, alarm_version)
                 if not writes:
                     connection.execute("COMMIT")
                     return int(current)
@@ -217,8 +211,7 @@ class SqliteObjectStore(ObjectStore):
                     )
                 if encoded_deletes:
                     connection.executemany(
-                        "UPDATE kv SET value = NULL, version = ?1"
-                        " WHERE key = ?2 AND value IS NOT NULL",
+                        "UPDATE kv SET value = NULL, version = ?1 WHERE key = ?2 AND value IS NOT NULL",
                         [(version, raw) for (raw,) in encoded_deletes],
                     )
                 if encoded_puts:
@@ -253,9 +246,7 @@ class SqliteObjectStore(ObjectStore):
         conflicts: list[str] = []
         versions: list[int] = []
         for key in read_keys:
-            row = connection.execute(
-                "SELECT version FROM kv WHERE key = ?", (encode_key(key),)
-            ).fetchone()
+            row = connection.execute("SELECT version FROM kv WHERE key = ?", (encode_key(key),)).fetchone()
             if row is not None and row[0] > read_version:
                 conflicts.append(key)
                 versions.append(row[0])
@@ -286,12 +277,7 @@ class SqliteObjectStore(ObjectStore):
         return self._scalar("SELECT count(*) FROM kv WHERE value IS NOT NULL", 0) or 0
 
     def size_bytes(self) -> int:
-        return (
-            self._scalar(
-                "SELECT total(length(key) + length(value)) FROM kv WHERE value IS NOT NULL", 0
-            )
-            or 0
-        )
+        return self._scalar("SELECT total(length(key) + length(value)) FROM kv WHERE value IS NOT NULL", 0) or 0
 
     def has_data(self) -> bool:
         """Return whether the object has any key or an alarm."""

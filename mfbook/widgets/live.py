@@ -26,8 +26,9 @@ class Throttle:
     >>> throttle.poke(); throttle.poke()   # one refresh, about 0 s from now
     """
 
-    def __init__(self, action: Callable[[], None], *, interval: float = 0.2,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, action: Callable[[], None], *, interval: float = 0.2, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._action = action
         self.interval = interval
         self._clock = clock

@@ -80,8 +80,9 @@ class StorageBrowser(anywidget.AnyWidget):
         self._mf = mf
         self._lock = threading.RLock()
         self._dirty_objects = False
-        self.view = StorageView(mf, binding=binding, object_name=name, object_id=object_id, prefix=prefix,
-                                page_size=page_size, names=names)
+        self.view = StorageView(
+            mf, binding=binding, object_name=name, object_id=object_id, prefix=prefix, page_size=page_size, names=names
+        )
         self.view.learn_names(mf.trace.events())
         self._throttle = Throttle(self._refresh_live, interval=interval)
         self._unsubscribe = mf.trace.subscribe(self._on_event)
@@ -108,10 +109,17 @@ class StorageBrowser(anywidget.AnyWidget):
                     self.objects = [{**asdict(summary), "label": summary.label} for summary in summaries]
                 self.object_id = self.view.object_id or ""
                 page = self.view.page()
-                self.page = {"index": page.index, "has_next": page.has_next, "has_previous": page.has_previous,
-                             "page_size": self.view.page_size, "rows": [asdict(row) for row in page.rows]}
-                self.status = f"{len(page.rows)} key{'s' if len(page.rows) != 1 else ''} shown · " \
-                              f"updated {time.strftime('%H:%M:%S')}"
+                self.page = {
+                    "index": page.index,
+                    "has_next": page.has_next,
+                    "has_previous": page.has_previous,
+                    "page_size": self.view.page_size,
+                    "rows": [asdict(row) for row in page.rows],
+                }
+                self.status = (
+                    f"{len(page.rows)} key{'s' if len(page.rows) != 1 else ''} shown · "
+                    f"updated {time.strftime('%H:%M:%S')}"
+                )
             except Exception as error:  # noqa: BLE001 - shown in the widget instead of lost on a thread
                 self.error = f"{type(error).__name__}: {error}"
 
@@ -180,8 +188,13 @@ class StorageBrowser(anywidget.AnyWidget):
         """What the widget shows now, as plain data (used by the static renderings)."""
         with self._lock:
             label = next((item["label"] for item in self.objects if item["object_id"] == self.object_id), None)
-            return {"binding": self.namespace, "object_id": self.object_id, "object_label": label,
-                    "prefix": self.prefix, "page": dict(self.page)}
+            return {
+                "binding": self.namespace,
+                "object_id": self.object_id,
+                "object_label": label,
+                "prefix": self.prefix,
+                "page": dict(self.page),
+            }
 
     def _repr_html_(self) -> str:
         return storage_html(self.snapshot())

@@ -115,8 +115,14 @@ def durable_object_bindings(mf: Miniflare) -> list[tuple[str, str]]:
 def row_for(key: str, value: Any) -> Row:
     """The table row for ``key`` holding the decoded ``value``."""
     short, full = preview(value)
-    return Row(key=key, type=type_label(value), preview=short, full=full,
-               size=len(codec.encode(value).encode("utf-8")), edit=editable_text(value))
+    return Row(
+        key=key,
+        type=type_label(value),
+        preview=short,
+        full=full,
+        size=len(codec.encode(value).encode("utf-8")),
+        edit=editable_text(value),
+    )
 
 
 class StorageView:

@@ -161,14 +161,21 @@ class TimelineModel:
         data = event.data
         if kind == "storage.commit":
             lane = self._lane_for(event)
-            self._commits[(object_key(event), data["version"])] = CommitMark(lane, event.time, data["version"],
-                                                                             event.keys)
+            self._commits[(object_key(event), data["version"])] = CommitMark(
+                lane, event.time, data["version"], event.keys
+            )
             return
         if event.txn_id is None:
             return
         if kind == "txn.begin":
-            self._bars[event.txn_id] = Bar(event.txn_id, self._lane_for(event), event.attempt or 1, event.time,
-                                           request_id=event.request_id, read_version=data.get("read_version"))
+            self._bars[event.txn_id] = Bar(
+                event.txn_id,
+                self._lane_for(event),
+                event.attempt or 1,
+                event.time,
+                request_id=event.request_id,
+                read_version=data.get("read_version"),
+            )
             return
         bar = self._bars.get(event.txn_id)
         if bar is None:
@@ -188,8 +195,9 @@ class TimelineModel:
             bar.read_keys = list(data.get("read_keys", bar.read_keys))
             bar.write_keys = list(data.get("write_keys", bar.write_keys))
             if bar.version is not None:
-                self._commits[(object_key(event), bar.version)] = CommitMark(bar.lane, event.time, bar.version,
-                                                                             event.keys, bar.txn_id)
+                self._commits[(object_key(event), bar.version)] = CommitMark(
+                    bar.lane, event.time, bar.version, event.keys, bar.txn_id
+                )
         elif kind == "txn.conflict":
             self._close(bar, event, "conflict")
             bar.conflict_keys = list(event.keys)
@@ -212,14 +220,16 @@ class TimelineModel:
     def bars(self, *, objects: Iterable[str] | None = None) -> list[Bar]:
         """Bars in begin order, optionally only those of the given object keys."""
         wanted = None if objects is None else set(objects)
-        return [bar for _, bar in sorted(self._bars.items())
-                if wanted is None or self._lanes[bar.lane].object_key in wanted]
+        return [
+            bar for _, bar in sorted(self._bars.items()) if wanted is None or self._lanes[bar.lane].object_key in wanted
+        ]
 
     def lanes(self, *, objects: Iterable[str] | None = None) -> list[Lane]:
         wanted = None if objects is None else set(objects)
         used = {bar.lane for bar in self._bars.values()} | {mark.lane for mark in self._commits.values()}
-        return [lane for key, lane in self._lanes.items()
-                if key in used and (wanted is None or lane.object_key in wanted)]
+        return [
+            lane for key, lane in self._lanes.items() if key in used and (wanted is None or lane.object_key in wanted)
+        ]
 
     def object_keys(self) -> list[str]:
         return list(dict.fromkeys(lane.object_key for lane in self._lanes.values()))
@@ -275,24 +285,54 @@ class TimelineModel:
         bars: list[dict[str, Any]] = []
         for bar in selected:
             winner = self.winner(bar)
-            bars.append({
-                "txn_id": bar.txn_id, "lane": bar.lane, "row": rows[bar.txn_id], "attempt": bar.attempt,
-                "start": self.ms(bar.start),
-                "end": None if bar.end is None else self.ms(bar.end), "outcome": bar.outcome,
-                "request_id": bar.request_id, "retry_of": bar.retry_of, "retried_by": bar.retried_by,
-                "read": bar.read_keys, "write": bar.write_keys, "conflict_keys": bar.conflict_keys,
-                "read_version": bar.read_version, "version": bar.version, "winning_version": bar.winning_version,
-                "winner_time": None if winner is None else self.ms(winner.time),
-                "winner_txn": None if winner is None else winner.txn_id, "reason": bar.reason,
-            })
+            bars.append(
+                {
+                    "txn_id": bar.txn_id,
+                    "lane": bar.lane,
+                    "row": rows[bar.txn_id],
+                    "attempt": bar.attempt,
+                    "start": self.ms(bar.start),
+                    "end": None if bar.end is None else self.ms(bar.end),
+                    "outcome": bar.outcome,
+                    "request_id": bar.request_id,
+                    "retry_of": bar.retry_of,
+                    "retried_by": bar.retried_by,
+                    "read": bar.read_keys,
+                    "write": bar.write_keys,
+                    "conflict_keys": bar.conflict_keys,
+                    "read_version": bar.read_version,
+                    "version": bar.version,
+                    "winning_version": bar.winning_version,
+                    "winner_time": None if winner is None else self.ms(winner.time),
+                    "winner_txn": None if winner is None else winner.txn_id,
+                    "reason": bar.reason,
+                }
+            )
         depth: dict[str, int] = {}
         for txn_id, row in rows.items():
             lane_key = self._bars[txn_id].lane
             depth[lane_key] = max(depth.get(lane_key, 0), row + 1)
-        lanes = [{"key": lane.key, "label": lane.label, "object": lane.object_key, "rows": depth.get(lane.key, 1)}
-                 for lane in self.lanes(objects=wanted)]
+        lanes = [
+            {"key": lane.key, "label": lane.label, "object": lane.object_key, "rows": depth.get(lane.key, 1)}
+            for lane in self.lanes(objects=wanted)
+        ]
         shown = {lane["key"] for lane in lanes}
-        commits = [{"lane": mark.lane, "time": self.ms(mark.time), "version": mark.version, "keys": list(mark.keys),
-                    "txn_id": mark.txn_id} for mark in self.commits() if mark.lane in shown]
-        return {"lanes": lanes, "bars": bars, "commits": commits, "objects": self.object_keys(),
-                "end": 0.0 if self.latest is None else self.ms(self.latest), "counts": self.counts()}
+        commits = [
+            {
+                "lane": mark.lane,
+                "time": self.ms(mark.time),
+                "version": mark.version,
+                "keys": list(mark.keys),
+                "txn_id": mark.txn_id,
+            }
+            for mark in self.commits()
+            if mark.lane in shown
+        ]
+        return {
+            "lanes": lanes,
+            "bars": bars,
+            "commits": commits,
+            "objects": self.object_keys(),
+            "end": 0.0 if self.latest is None else self.ms(self.latest),
+            "counts": self.counts(),
+        }

@@ -16,9 +16,7 @@ def test_none_and_false_select_memory(persist: bool | None) -> None:
     assert isinstance(open_backend(persist), MemoryBackend)
 
 
-def test_true_selects_dot_mf_do_in_cwd_at_open_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_true_selects_dot_mf_do_in_cwd_at_open_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     backend = open_backend(True)
     assert isinstance(backend, SqliteBackend)
@@ -52,7 +50,6 @@ def test_bad_values_raise_config_error_naming_the_value(bad: object) -> None:
     with pytest.raises(BackendConfigError) as caught:
         open_backend(bad)  # type: ignore[arg-type]
     assert str(caught.value) == (
-        "durable_objects_persist must be None, False, True, a directory path or a redis:// URL, "
-        f"got {bad!r}"
+        f"durable_objects_persist must be None, False, True, a directory path or a redis:// URL, got {bad!r}"
     )
     assert isinstance(caught.value, ValueError)

@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from redis_server import RedisServer, free_port
 
 from mfbook.backends import BackendUnavailable, CommitConflict
 from mfbook.backends.redis import RedisBackend, redact_url
 from mfbook.ids import id_from_name
-
-from redis_server import RedisServer, free_port
 
 A = id_from_name("COUNTER", "a").hex
 

@@ -80,9 +80,7 @@ def test_hostile_binding_names_stay_inside_root(tmp_path: Path, binding: str) ->
     backend = SqliteBackend(root)
     object_hex = id_from_name(binding, "x").hex
     store = backend.open(binding, object_hex)
-    store.commit(
-        puts={key: key.encode("utf-8", "surrogatepass") for key in HOSTILE_KEYS}, deletes=()
-    )
+    store.commit(puts={key: key.encode("utf-8", "surrogatepass") for key in HOSTILE_KEYS}, deletes=())
     outside = files_under(tmp_path) - files_under(root) - {root, root.parent}
     assert outside == set()
     (binding_dir,) = root.iterdir()
@@ -90,9 +88,7 @@ def test_hostile_binding_names_stay_inside_root(tmp_path: Path, binding: str) ->
     assert backend.list_objects(binding) == [object_hex]
     backend.close()
     reopened = SqliteBackend(root).open(binding, object_hex)
-    assert reopened.get_many(HOSTILE_KEYS) == {
-        key: key.encode("utf-8", "surrogatepass") for key in HOSTILE_KEYS
-    }
+    assert reopened.get_many(HOSTILE_KEYS) == {key: key.encode("utf-8", "surrogatepass") for key in HOSTILE_KEYS}
 
 
 def test_distinct_bindings_get_distinct_directories() -> None:

@@ -138,9 +138,7 @@ _key_text = st.text(
 )
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     keys=st.lists(_key_text, max_size=12, unique=True),
     start=st.none() | _key_text,
@@ -222,9 +220,7 @@ def test_conflict_when_read_key_written_after_read_version(store: ObjectStore) -
     read_version = store.version()
     put(store, {"x": b"1"})  # version 2
     with pytest.raises(CommitConflict) as caught:
-        store.commit(
-            puts={"x": b"2", "y": b"2"}, deletes=(), read_keys=["y", "x"], read_version=read_version
-        )
+        store.commit(puts={"x": b"2", "y": b"2"}, deletes=(), read_keys=["y", "x"], read_version=read_version)
     assert caught.value.keys == ("x",)
     assert caught.value.winning_version == 2
     assert caught.value.alarm is False

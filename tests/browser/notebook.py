@@ -14,7 +14,7 @@ import nbformat
 
 WORKER = (Path(__file__).parent / "fixtures" / "conflict_worker.js").read_text()
 
-SETUP = '''\
+SETUP = """\
 import threading, time
 from datetime import datetime, timezone
 from mfbook import Miniflare
@@ -34,13 +34,13 @@ alice.put({{
     "notes": "Alice likes long notes. " * 12,
 }})
 carol.put({{f"item:{{index:03d}}": {{"index": index}} for index in range(120)}})
-'''
+"""
 
 SHOW_STORAGE = 'browser = StorageBrowser(mf, "COUNTER", "alice", names=["bob", "carol"], page_size=12)\nbrowser'
 
 SHOW_TIMELINE = "timeline = Timeline(mf)\ntimeline"
 
-WORKLOAD = '''\
+WORKLOAD = """\
 def increment(wait_ms):
     mf.dispatch_fetch(f"http://localhost/inc?name=alice&wait={wait_ms}")
 
@@ -75,7 +75,7 @@ for thread in depositors:
     thread.join()
 time.sleep(0.5)  # let the live views catch up
 print("workload done:", timeline.model.counts(), sorted(alice.list()))
-'''
+"""
 
 
 def build_notebook() -> Any:

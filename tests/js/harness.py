@@ -119,8 +119,9 @@ def new_context(*, seed: bool = True) -> quickjs.Context:
         path = VENDOR_DIR / file_name
         if path.exists():
             ctx.set("__mfTestVendorSource", path.read_text())
-            ctx.eval(f"__mfHost.vendor[{json.dumps(name)}] = __mfTestVendorSource;"
-                     " delete globalThis.__mfTestVendorSource;")
+            ctx.eval(
+                f"__mfHost.vendor[{json.dumps(name)}] = __mfTestVendorSource; delete globalThis.__mfTestVendorSource;"
+            )
     codec = JS_DIR / "codec.js"
     ctx.eval(codec.read_text() if codec.exists() else FAKE_CODEC_JS)
     return ctx

@@ -1,0 +1,128 @@
+"""What the runtime schedules: worker and namespace specs, objects, requests and deliveries.
+
+A *delivery* is one call into an isolate; its :class:`Context` (request, object, gate
+section) is inherited by every host operation the call queues (docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .gates import InputGate
+from .isolate import Isolate, IsolateLimits
+from .modules import Bundle
+from .storage import ObjectStorage, Transaction
+
+__all__ = ["Actor", "Context", "Delivery", "Event", "NamespaceSpec", "RequestState", "Worker", "WorkerSpec"]
+
+
+@dataclass(frozen=True)
+class NamespaceSpec:
+    """A Durable Object binding: its class and the worker that exports it.
+
+    ``binding`` is the namespace's *object name*: what ids hash and what storage is keyed by.
+    It is the env binding name, except that all bindings to one class (in any worker) share
+    one object name so they reach the same objects (see ``options._assign_object_names``);
+    the env name is the key of ``WorkerSpec.namespaces``.
+    """
+
+    binding: str
+    class_name: str
+    script_name: str
+
+
+@dataclass
+class WorkerSpec:
+    """Everything needed to (re)build one worker's isolate."""
+
+    name: str
+    bundle: Bundle
+    bindings: dict[str, dict[str, Any]]
+    namespaces: dict[str, NamespaceSpec]
+    services: dict[str, str]
+
+
+@dataclass(eq=False)
+class RequestState:
+    request_id: int
+    depth: int
+    pipeline: int
+
+
+@dataclass(eq=False)
+class Context:
+    """Where a delivery's work belongs."""
+
+    request: RequestState | None
+    actor: Actor | None
+    section: int | None = None
+
+
+@dataclass(eq=False)
+class Event:
+    """A pending fetch/RPC/alarm into an isolate, completed by the kernel's ``done``."""
+
+    event_id: int
+    worker: Worker
+    request: RequestState
+    on_done: Callable[[bool, Any], None]
+    actor: Actor | None = None
+
+
+@dataclass(eq=False)
+class Delivery:
+    worker: Worker
+    entry: str
+    args: tuple[Any, ...]
+    ctx: Context
+    gated: bool
+    releases: list[Actor] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Actor:
+    """Python side of one Durable Object instance (gates, storage, transactions)."""
+
+    key: str
+    namespace: NamespaceSpec
+    hex: str
+    name: str | None
+    storage: ObjectStorage
+    gate: InputGate
+    worker: Worker | None = None
+    txns: dict[int, Transaction] = field(default_factory=dict)
+    sections: dict[int, int | None] = field(default_factory=dict)
+
+    def target_json(self) -> str:
+        return json.dumps(
+            {"key": self.key, "binding": self.namespace.binding, "hex": self.hex, "cls": self.namespace.class_name}
+        )
+
+
+class Worker:
+    """One worker: its spec, its isolate and its timers."""
+
+    def __init__(self, spec: WorkerSpec, limits: IsolateLimits) -> None:
+        self.spec = spec
+        self.limits = limits
+        self.isolate: Isolate | None = None
+        self.timers: dict[int, tuple[asyncio.TimerHandle, Context, bool, float]] = {}
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def ensure_isolate(self) -> Isolate:
+        if self.isolate is None or self.isolate.broken:
+            config = {"bindings": self.spec.bindings}
+            self.isolate = Isolate(self.spec.bundle, config, limits=self.limits)
+        return self.isolate
+
+    def cancel_timers(self) -> None:
+        for handle, *_ in self.timers.values():
+            handle.cancel()
+        self.timers.clear()

@@ -1,0 +1,303 @@
+"""Storage operations queued by JavaScript, run against the object's storage engine.
+
+The kernel's storage proxies queue ``st`` host operations; this mixin of :class:`Runtime`
+executes them in program order, closes the object's input gate for their duration (unless
+``allowConcurrency``), opens and closes gate *sections* for transactions and
+``blockConcurrencyWhile``, and validates/commits/retries transaction attempts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from typing import TYPE_CHECKING, Any
+
+from .backends.base import CommitConflict
+from .errors import StorageError, envelope_from_exception
+from .scheduling import Actor, Context, Delivery, Worker
+from .storage import ListOptions, ObjectStorage, Transaction
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .backends.base import Backend
+    from .scheduling import NamespaceSpec
+    from .trace import Trace
+
+__all__ = ["DEFERRED", "StorageOps", "WRITE_METHODS"]
+
+#: Returned by an operation whose settlement is scheduled separately.
+DEFERRED = object()
+TXN_CONTROL = frozenset({"txnBegin", "txnCommit", "txnAbort"})
+WRITE_METHODS = frozenset({"put", "delete", "deleteAll", "setAlarm", "deleteAlarm"})
+
+Settlements = list[tuple[Context, list[Any], list[Actor]]]
+
+
+class StorageOps:
+    """Mixin of :class:`mfbook.runtime.Runtime` for JS storage operations."""
+
+    loop: asyncio.AbstractEventLoop
+    trace: Trace
+    txn_max_attempts: int
+    actors: dict[str, Actor]
+    _section_ids: itertools.count[int]
+
+    def _schedule(self, delivery: Delivery) -> None:  # provided by Runtime
+        raise NotImplementedError
+
+    def backend_for(self, namespace: NamespaceSpec) -> Backend:  # provided by Runtime
+        raise NotImplementedError
+
+    def _actor_of(self, entry: dict[str, Any]) -> Actor:
+        actor = self.actors.get(entry["a"])
+        if actor is None:
+            raise StorageError(f"Unknown Durable Object {entry['a']}")
+        return actor
+
+    def _storage_op(
+        self,
+        worker: Worker,
+        ctx: Context,
+        entry: dict[str, Any],
+        releases: list[Actor],
+        touched: dict[int, ObjectStorage],
+        settlements: list[tuple[Context, list[Any], list[Actor]]],
+    ) -> Any:
+        actor = self._actor_of(entry)
+        storage = actor.storage
+        method = entry["m"]
+        flags = entry.get("f", 0)
+        request_id = ctx.request.request_id if ctx.request else None
+        if not flags & 1 and method not in ("sync", "txnBegin", "txnCommit", "txnAbort"):
+            actor.gate.lock()
+            releases.append(actor)
+        touched[id(storage)] = storage
+        txn_id = entry.get("txn")
+        if txn_id is not None and method not in TXN_CONTROL:
+            txn = actor.txns.get(txn_id)
+            if txn is None:
+                raise StorageError("This transaction is no longer active.")
+            return self._txn_op(storage, txn, method, entry)
+        if method == "get":
+            value = storage.get(entry["key"])
+            self._trace_op(storage, "storage.get", ctx, (entry["key"],))
+            return None if value is None else value.decode("utf-8")
+        if method == "getMany":
+            self._trace_op(storage, "storage.get", ctx, tuple(entry["keys"]))
+            return [[key, value.decode("utf-8")] for key, value in storage.get_many(entry["keys"])]
+        if method == "put":
+            entries = [(key, value.encode("utf-8")) for key, value in entry["entries"]]
+            storage.put(entries)
+            self._trace_op(storage, "storage.put", ctx, tuple(key for key, _ in entries))
+            return None
+        if method == "delete":
+            count = storage.delete(entry["keys"])
+            self._trace_op(storage, "storage.delete", ctx, tuple(entry["keys"]))
+            return count if entry.get("many") else count > 0
+        if method == "list":
+            rows = storage.list(ListOptions.from_mapping(entry["options"]))
+            self._trace_op(storage, "storage.list", ctx, (), {"count": len(rows)})
+            return [[key, value.decode("utf-8")] for key, value in rows]
+        if method == "deleteAll":
+            storage.delete_all()
+            self._trace_op(storage, "storage.delete_all", ctx, ())
+            return None
+        if method == "getAlarm":
+            return storage.get_alarm()
+        if method == "setAlarm":
+            storage.set_alarm(int(entry["time"]))
+            self.trace.emit(
+                "alarm.set", request_id=request_id, data={"time": int(entry["time"])}, **self._object_fields(actor)
+            )
+            return None
+        if method == "deleteAlarm":
+            storage.set_alarm(None)
+            return None
+        if method == "sync":
+            return None
+        if method == "txnBegin":
+            section = next(self._section_ids)
+            actor.gate.open_section(section, ctx.section)
+            txn = storage.begin(request_id=request_id)
+            txn_section = section
+            actor.txns[txn.txn_id] = txn
+            actor.sections[txn.txn_id] = txn_section
+            settlements.append(
+                (Context(ctx.request, actor, txn_section), [[entry["id"], True, {"txn": txn.txn_id}]], [])
+            )
+            return DEFERRED
+        if method == "txnCommit":
+            try:
+                return self._txn_commit(worker, ctx, actor, entry, settlements)
+            except Exception as error:  # noqa: BLE001 - the section must not stay closed
+                section = actor.sections.pop(entry["txn"], None)
+                actor.txns.pop(entry["txn"], None)
+                parent = actor.gate.close_section(section) if section is not None else ctx.section
+                settlements.append(
+                    (Context(ctx.request, actor, parent), [[entry["id"], False, envelope_from_exception(error)]], [])
+                )
+                return DEFERRED
+        if method == "txnAbort":
+            txn = actor.txns.pop(entry["txn"], None)
+            section = actor.sections.pop(entry["txn"], None)
+            if txn is not None:
+                storage.rollback(
+                    txn,
+                    request_id=request_id,
+                    reason="closure threw: " + str(entry.get("error", {}).get("message", "")),
+                )
+            parent = actor.gate.close_section(section) if section is not None else ctx.section
+            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, None]], []))
+            return DEFERRED
+        raise StorageError(f"Unknown storage method {method}")
+
+    def _trace_op(
+        self, storage: ObjectStorage, kind: str, ctx: Context, keys: tuple[str, ...], data: dict[str, Any] | None = None
+    ) -> None:
+        if self.trace.enabled:
+            self.trace.emit(
+                kind,
+                binding=storage.binding,
+                object_id=storage.object_id,
+                object_name=storage.object_name,
+                request_id=ctx.request.request_id if ctx.request else None,
+                keys=keys,
+                data=data or {},
+            )
+
+    @staticmethod
+    def _txn_op(storage: ObjectStorage, txn: Transaction, method: str, entry: dict[str, Any]) -> Any:
+        if method == "get":
+            rows = storage.txn_get(txn, [entry["key"]])
+            return rows[0][1].decode("utf-8") if rows else None
+        if method == "getMany":
+            return [[key, value.decode("utf-8")] for key, value in storage.txn_get(txn, entry["keys"])]
+        if method == "put":
+            storage.txn_put(txn, [(key, value.encode("utf-8")) for key, value in entry["entries"]])
+            return None
+        if method == "delete":
+            count = storage.txn_delete(txn, entry["keys"])
+            return count if entry.get("many") else count > 0
+        if method == "list":
+            rows = storage.txn_list(txn, ListOptions.from_mapping(entry["options"]))
+            return [[key, value.decode("utf-8")] for key, value in rows]
+        if method == "getAlarm":
+            return storage.txn_get_alarm(txn)
+        if method == "setAlarm":
+            storage.txn_set_alarm(txn, int(entry["time"]))
+            return None
+        if method == "deleteAlarm":
+            storage.txn_set_alarm(txn, None)
+            return None
+        raise StorageError(f"{method}() is not available in a transaction")
+
+    def _txn_commit(
+        self,
+        worker: Worker,
+        ctx: Context,
+        actor: Actor,
+        entry: dict[str, Any],
+        settlements: list[tuple[Context, list[Any], list[Actor]]],
+    ) -> Any:
+        storage = actor.storage
+        txn = actor.txns.pop(entry["txn"])
+        section = actor.sections.pop(entry["txn"])
+        request_id = ctx.request.request_id if ctx.request else None
+        if entry.get("rolledBack"):
+            storage.rollback(txn, request_id=request_id)
+            parent = actor.gate.close_section(section)
+            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
+            return DEFERRED
+        try:
+            storage.commit(txn, request_id=request_id)
+        except CommitConflict as conflict:
+            if txn.attempt >= self.txn_max_attempts:
+                storage._emit(
+                    "txn.giveup",
+                    txn_id=txn.txn_id,
+                    attempt=txn.attempt,
+                    request_id=request_id,
+                    keys=tuple(conflict.keys),
+                    data={"attempts": txn.attempt},
+                )
+                parent = actor.gate.close_section(section)
+                message = (
+                    f"Transaction gave up after {txn.attempt} attempts: keys "
+                    f"{', '.join(repr(k) for k in conflict.keys) or '(alarm)'} kept changing under it "
+                    f"(last conflicting commit #{conflict.winning_version}) in Durable Object "
+                    f"{actor.namespace.binding} {actor.hex}, written by other requests or by another "
+                    f"process sharing {self.backend_for(actor.namespace).location}. "
+                    f"Raise Miniflare(txn_max_attempts=...) (now {self.txn_max_attempts}) "
+                    "if this contention is expected."
+                )
+                settlements.append(
+                    (
+                        Context(ctx.request, actor, parent),
+                        [[entry["id"], False, {"name": "Error", "message": message}]],
+                        [],
+                    )
+                )
+                return DEFERRED
+            delay = min(0.1, 0.001 * (2 ** (txn.attempt - 1))) * random.uniform(0.5, 1.5)
+            settle_ctx = Context(ctx.request, actor, section)
+            # `conflict` is unbound when the except block ends: keep what resume() needs.
+            conflict_keys, winning_version = tuple(conflict.keys), conflict.winning_version
+
+            def resume() -> None:
+                # The retry reads at the version current after the back-off, not before it
+                # (else every commit made meanwhile, e.g. by another process, conflicts again).
+                if actor.worker is not worker:
+                    return  # reloaded meanwhile: the closure's isolate is gone
+                try:
+                    retry = storage.begin(attempt=txn.attempt + 1, request_id=request_id)
+                except Exception as error:  # noqa: BLE001 - e.g. the backend is unreachable
+                    parent = actor.gate.close_section(section)
+                    self._schedule(
+                        Delivery(
+                            worker,
+                            "settle",
+                            (json.dumps([[entry["id"], False, envelope_from_exception(error)]]),),
+                            Context(ctx.request, actor, parent),
+                            gated=False,
+                        )
+                    )
+                    return
+                storage._emit(
+                    "txn.retry",
+                    txn_id=retry.txn_id,
+                    attempt=retry.attempt,
+                    request_id=request_id,
+                    keys=conflict_keys,
+                    data={"replaces": txn.txn_id, "winning_version": winning_version},
+                )
+                actor.txns[retry.txn_id] = retry
+                actor.sections[retry.txn_id] = section
+                self._schedule(
+                    Delivery(
+                        worker,
+                        "settle",
+                        (json.dumps([[entry["id"], True, {"retry": retry.txn_id}]]),),
+                        settle_ctx,
+                        gated=False,
+                    )
+                )
+
+            self.loop.call_later(delay, resume)
+            return DEFERRED
+        parent = actor.gate.close_section(section)
+        settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
+        return DEFERRED
+
+    def _bcw(
+        self, worker: Worker, ctx: Context, entry: dict[str, Any], batch: list[Any], settlements: list[Any]
+    ) -> None:
+        actor = self._actor_of(entry)
+        if entry["phase"] == "begin":
+            section = next(self._section_ids)
+            actor.gate.open_section(section, ctx.section)
+            settlements.append((Context(ctx.request, actor, section), [[entry["id"], True, section]], []))
+        else:
+            parent = actor.gate.close_section(int(entry["section"]))
+            settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, None]], []))
