@@ -335,7 +335,7 @@ class Runtime(StorageOps):
             try:
                 if op == "st":
                     result = self._storage_op(worker, ctx, entry, releases, touched, settlements)
-                    if result is not DEFERRED:
+                    if result is not DEFERRED and "id" in entry:
                         item = [entry["id"], True, result]
                         batch.append(item)
                         if entry["m"] in WRITE_METHODS and not entry.get("f", 0) & 2:
@@ -385,6 +385,7 @@ class Runtime(StorageOps):
                 if failure is not None:
                     item[1] = False
                     item[2] = failure
+            self._break_output_gates(flush_errors)
         if batch:
             self._schedule(Delivery(worker, "settle", (json.dumps(batch),), ctx, gated=False, releases=releases))
         else:
@@ -406,6 +407,19 @@ class Runtime(StorageOps):
                 self._finish_event(event, True, entry["value"])
             else:
                 self._finish_event(event, False, entry["error"])
+
+    def _break_output_gates(self, flush_errors: dict[int, dict[str, Any]]) -> None:
+        """A write that never became durable fails every response its object still owes.
+
+        As in the Workers runtime, a broken output gate means no response of that object may
+        claim the write happened (puts resolve before durability, like workerd's).
+        """
+        for event in list(self.events.values()):
+            actor = event.actor
+            if actor is not None and id(actor.storage) in flush_errors:
+                self._finish_event(event, False, flush_errors[id(actor.storage)])
+        for envelope in flush_errors.values():
+            logger.error("Durable Object storage write failed: %s", envelope.get("message"))
 
     def _after_alarm_change(self, storage: ObjectStorage) -> None:
         if self.alarms_enabled:

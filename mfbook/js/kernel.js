@@ -306,6 +306,7 @@
   }
 
   const toUndefined = () => undefined;
+  const RESOLVED = Promise.resolve();
   const decodeValue = (text) => codec.decode(text);
   const decodeOptional = (text) => (text === null ? undefined : codec.decode(text));
 
@@ -359,7 +360,15 @@
       this._check("put");
       const entries = normalisePut(keyOrEntries, value);
       if (options === undefined && typeof keyOrEntries === "object") options = value;
-      return this._op("put", { entries }, flagsOf(options), toUndefined);
+      if (this._txn !== undefined) return this._op("put", { entries }, flagsOf(options), toUndefined);
+      // Outside a transaction a put cannot fail once validated: like workerd, it resolves at
+      // once and the *output gate* (Python flushes before releasing any response of this
+      // turn) makes the response wait until the batch is durable; a failed flush fails it.
+      const flags = flagsOf(options);
+      const payload = { op: "st", a: this._actor.key, m: "put", entries };
+      if (flags) payload.f = flags;
+      host.emit(payload);
+      return RESOLVED;
     }
     delete(keys, options) {
       if (keys === undefined) throw undefinedKey("delete", this._owner);
