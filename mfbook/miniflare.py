@@ -390,6 +390,18 @@ class Miniflare:
         """Names of the configured workers (the first is the entry)."""
         return list(self._runtime.workers)
 
+    def durable_object_bindings(self) -> list[tuple[str, str]]:
+        """``(binding, worker_name)`` of every Durable Object binding, entry worker first.
+
+        A binding name bound in several workers is listed once, for the first of them.
+        """
+        self._loop._check()
+        seen: dict[str, str] = {}
+        for worker_name, worker in self._runtime.workers.items():
+            for binding in worker.spec.namespaces:
+                seen.setdefault(binding, worker_name)
+        return list(seen.items())
+
     # ------------------------------------------------------------------ lifecycle
     def dispose(self) -> None:
         """Stops the emulator thread and frees the isolates; later use raises DisposedError."""

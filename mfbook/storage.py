@@ -19,7 +19,6 @@ Everything here runs on the emulator thread.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,8 +115,6 @@ class ObjectStorage:
         trace: Where commits and transaction steps are recorded.
         object_name: ``idFromName`` name when known.
     """
-
-    _txn_ids = itertools.count(1)
 
     def __init__(
         self,
@@ -262,7 +259,7 @@ class ObjectStorage:
     def begin(self, *, attempt: int = 1, request_id: int | None = None) -> Transaction:
         """Starts a transaction attempt (flushing staged writes first so they count as older)."""
         self.flush()
-        txn = Transaction(txn_id=next(self._txn_ids), attempt=attempt, read_version=self.store.version())
+        txn = Transaction(txn_id=self.trace.new_txn_id(), attempt=attempt, read_version=self.store.version())
         self._emit(
             "txn.begin",
             txn_id=txn.txn_id,

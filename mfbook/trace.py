@@ -73,6 +73,7 @@ class Trace:
         self._seq = itertools.count(1)
         self._clock = clock
         self._subscribers: list[Subscriber] = []
+        self._txn_ids = itertools.count(1)
         self.enabled = True
 
     def emit(self, kind: str, **fields: Any) -> TraceEvent | None:
@@ -89,6 +90,10 @@ class Trace:
             except Exception:  # noqa: BLE001 - a broken widget must not break the emulator
                 pass
         return event
+
+    def new_txn_id(self) -> int:
+        """A transaction id unique on this trace (ids start at 1 for every emulator)."""
+        return next(self._txn_ids)
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Calls ``callback(event)`` for every new event; returns the unsubscribe function.

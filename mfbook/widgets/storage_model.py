@@ -104,12 +104,7 @@ def _bytes(size: int) -> str:
 
 def durable_object_bindings(mf: Miniflare) -> list[tuple[str, str]]:
     """``(binding, worker_name)`` of every Durable Object namespace, entry worker first."""
-    # The engine has no public listing of bindings yet; read them from the runtime.
-    seen: dict[str, str] = {}
-    for worker_name, worker in mf._runtime.workers.items():
-        for binding in worker.spec.namespaces:
-            seen.setdefault(binding, worker_name)
-    return list(seen.items())
+    return mf.durable_object_bindings()
 
 
 def row_for(key: str, value: Any) -> Row:
