@@ -26,7 +26,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from http import HTTPStatus
 from io import StringIO
 from typing import Any
@@ -77,7 +77,7 @@ def _number(value: float) -> str:
 
 
 def _date(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _items(values: Iterable[Any], depth: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ..render import RecordList, StorageDict, Table, format_value
@@ -85,14 +85,14 @@ def alarms_view(
     namespaces: list[DurableObjectNamespace], names: dict[str, str], *, style: str, now: datetime | None = None
 ) -> RecordList:
     """Scheduled alarms of every known object."""
-    now = now or datetime.now(UTC)
+    now = now or datetime.now(timezone.utc)
     records = []
     for namespace in namespaces:
         for hex_id in namespace.object_ids():
             scheduled = namespace.storage(namespace.id_from_string(hex_id)).get_alarm()
             if scheduled is None:
                 continue
-            when = datetime.fromtimestamp(scheduled / 1000, UTC)
+            when = datetime.fromtimestamp(scheduled / 1000, timezone.utc)
             records.append(
                 {
                     "binding": namespace.binding,
