@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -98,7 +98,7 @@ texts = st.text(alphabet=st.one_of(st.characters(), st.characters(min_codepoint=
 keys = st.one_of(texts, st.sampled_from(["$", "0", "1", "10", "01", "__proto__", "length"]))
 safe_ints = st.integers(min_value=-(2**53), max_value=2**53)
 floats = st.floats().filter(lambda x: not x.is_integer() or x > 2**53 or x < -(2**53)) | st.just(-0.0)
-ms_datetimes = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
+ms_datetimes = st.datetimes(timezones=st.just(timezone.utc)).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
 # Sources in the canonical form RegExp#source gives (JS must accept them and echo them).
 regex_sources = st.one_of(
     st.from_regex(r"[a-z0-9 ]{1,8}", fullmatch=True),
@@ -254,20 +254,20 @@ def test_bigint_is_an_int() -> None:
 
 
 def test_datetime_round_trips_in_utc() -> None:
-    when = datetime(2024, 2, 29, 12, 30, 1, 123000, tzinfo=UTC)
+    when = datetime(2024, 2, 29, 12, 30, 1, 123000, tzinfo=timezone.utc)
     assert encode(when) == '{"$":"date","v":1709209801123}'
-    assert roundtrip(when) == when and roundtrip(when).tzinfo is UTC
+    assert roundtrip(when) == when and roundtrip(when).tzinfo is timezone.utc
 
 
 def test_naive_datetime_means_utc_and_microseconds_truncate() -> None:
     assert roundtrip(datetime(1969, 12, 31, 23, 59, 59, 999999)) == datetime(
-        1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC
+        1969, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc
     )
 
 
 def test_aware_datetime_converts_to_utc() -> None:
     when = datetime(2024, 1, 1, 9, tzinfo=timezone(timedelta(hours=9)))
-    assert roundtrip(when) == datetime(2024, 1, 1, tzinfo=UTC)
+    assert roundtrip(when) == datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
 def test_invalid_and_out_of_range_dates() -> None:

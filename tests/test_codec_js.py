@@ -10,7 +10,7 @@ import importlib.util
 import json
 import math
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -241,7 +241,7 @@ def test_uncloneable_values_throw_data_clone_error(js: quickjs.Context, expressi
         ("0.1", 0.1),
         ("12n", JSBigInt(12)),
         ("'x\\u0000\\ud800'", "x\x00\ud800"),
-        ("new Date(1709209801123)", datetime(2024, 2, 29, 12, 30, 1, 123000, tzinfo=UTC)),
+        ("new Date(1709209801123)", datetime(2024, 2, 29, 12, 30, 1, 123000, tzinfo=timezone.utc)),
         ("new Date(NaN)", INVALID_DATE),
         ("/a.b/gs", JSRegExp("a.b", "gs")),
         ("new Map([[1, 'a'], [true, 'b']])", JSMap([(1, "a"), (True, "b")])),

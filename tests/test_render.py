@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from io import StringIO
 
 import pytest
@@ -70,7 +70,7 @@ def test_unknown_style_is_rejected() -> None:
         (codec.JSBigInt(2**70), f"{2**70}n"),
         (codec.JSMap([("a", 1), (2, [True])]), 'Map(2) {"a" => 1, 2 => [true]}'),
         ({1, 2}, "Set(2) {1, 2}"),
-        (datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC), "Date 2024-01-02T03:04:05.678Z"),
+        (datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc), "Date 2024-01-02T03:04:05.678Z"),
         (b"\x00\xff", "ArrayBuffer(2) <00 ff>"),
         (codec.JSTypedArray.from_values("Uint8Array", [1, 2]), "Uint8Array(2) [1, 2]"),
         ({"a b": 1, "c": {"d": None}}, '{"a b": 1, c: {d: null}}'),
@@ -87,8 +87,8 @@ def test_format_value_truncates() -> None:
 
 
 def test_record_list_and_id_list_stay_python_lists() -> None:
-    records = RecordList([{"binding": "B", "when": datetime(2024, 1, 1, tzinfo=UTC)}], title="Alarms")
-    assert records == [{"binding": "B", "when": datetime(2024, 1, 1, tzinfo=UTC)}]
+    records = RecordList([{"binding": "B", "when": datetime(2024, 1, 1, tzinfo=timezone.utc)}], title="Alarms")
+    assert records == [{"binding": "B", "when": datetime(2024, 1, 1, tzinfo=timezone.utc)}]
     assert "2024-01-01T00:00:00.000Z" in records.to_text()
     ids = IdList(["ab"], names={"ab": "alice"})
     assert ids == ["ab"] and "alice" in ids.to_text()
