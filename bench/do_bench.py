@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from peers_format import latency_stats, r4, rss_mb  # noqa: E402 - bench/ is on sys.path when run as a script
+
 PEERS = Path(os.environ.get("PEERS_BENCH", "/work/shared/peers-bench"))
 PEERS_ROOT = Path(os.environ.get("PEERS_ROOT", "/tmp/peers"))
 
@@ -60,39 +62,6 @@ MF2_RESULTS = {
 }
 
 now = lambda: time.perf_counter() * 1000  # noqa: E731 - milliseconds, like lib.mjs
-
-
-def r4(value: float | None) -> float | None:
-    return None if value is None else round(value * 10000) / 10000
-
-
-def latency_stats(lat: list[float]) -> dict[str, float | None]:
-    s = sorted(lat)
-    n = len(s)
-    if not n:
-        return {}
-
-    def rank(p: float) -> float:
-        import math
-
-        return s[min(n - 1, max(0, math.ceil(p * n) - 1))]
-
-    return {
-        "median_ms": r4(statistics.median(s)),
-        "mean_ms": r4(sum(s) / n),
-        "p95_ms": r4(rank(0.95)),
-        "p99_ms": r4(rank(0.99)),
-        "min_ms": r4(s[0]),
-        "max_ms": r4(s[-1]),
-    }
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def vmhwm_mb() -> float:

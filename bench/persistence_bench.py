@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import math
 import os
 import platform
 import pstats
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from peers_format import latency_stats, r4, rss_mb  # noqa: E402 - bench/ is on sys.path when run as a script
+
 import mfbook  # noqa: E402
 from mfbook import Miniflare  # noqa: E402
 
@@ -49,32 +49,6 @@ WARMUP = int(os.environ.get("BENCH_WARMUP") or 200)
 #: Miniflare 2.14.4, ``/inc`` with file persistence, median of 3 runs (peers-bench/RESULTS.md).
 MF2_FILE_RPS = 887.0
 TARGET_RATIO = 5.0
-
-
-def r4(value: float | None) -> float | None:
-    return None if value is None else round(value * 10000) / 10000
-
-
-def latency_stats(lat: list[float]) -> dict[str, float | None]:
-    ordered = sorted(lat)
-    n = len(ordered)
-    rank = lambda p: ordered[min(n - 1, max(0, math.ceil(p * n) - 1))]  # noqa: E731
-    return {
-        "median_ms": r4(statistics.median(ordered)),
-        "mean_ms": r4(sum(ordered) / n),
-        "p95_ms": r4(rank(0.95)),
-        "p99_ms": r4(rank(0.99)),
-        "min_ms": r4(ordered[0]),
-        "max_ms": r4(ordered[-1]),
-    }
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def emit(scenario: str, storage: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from http import HTTPStatus
 from io import StringIO
@@ -174,11 +174,9 @@ class _Renders:
 
     style: str = "html"
 
-    def __rich__(self) -> RenderableType:
-        raise NotImplementedError
-
-    def _html(self) -> str:
-        raise NotImplementedError
+    # Every renderable defines these two (an abstract interface, checked by the type checker).
+    __rich__: Callable[[], RenderableType]
+    _html: Callable[[], str]
 
     def to_text(self, *, width: int = TEXT_WIDTH) -> str:
         """The plain-text rendering (what terminals and ``text/plain`` show)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import CommitConflict
@@ -44,11 +45,9 @@ class StorageOps:
     actors: dict[str, Actor]
     _section_ids: itertools.count[int]
 
-    def _schedule(self, delivery: Delivery) -> None:  # provided by Runtime
-        raise NotImplementedError
-
-    def backend_for(self, namespace: NamespaceSpec) -> Backend:  # provided by Runtime
-        raise NotImplementedError
+    # Provided by Runtime:
+    _schedule: Callable[[Delivery], None]
+    backend_for: Callable[[NamespaceSpec], Backend]
 
     def _actor_of(self, entry: dict[str, Any]) -> Actor:
         actor = self.actors.get(entry["a"])

@@ -210,6 +210,16 @@
         return wire instanceof Promise ? wire.then(send) : send(wire);
       },
     };
+    return rpcProxy(target, (method, args) =>
+      call("do_rpc", { binding, hex: id.toString(), name: id.name, method, args }, decodeValue)
+    );
+  }
+
+  /**
+   * Wraps a stub so that any other property is an RPC method: arguments are structured-cloned
+   * (a DataCloneError rejects) and `send(method, encodedArgs)` queues the host operation.
+   */
+  function rpcProxy(target, send) {
     return new Proxy(target, {
       get(object, property) {
         if (property in object || typeof property === "symbol") return object[property];
@@ -221,7 +231,7 @@
           } catch (error) {
             return Promise.reject(error);
           }
-          return call("do_rpc", { binding, hex: id.toString(), name: id.name, method: property, args: encoded }, decodeValue);
+          return send(property, encoded);
         };
       },
     });
@@ -597,29 +607,15 @@
       fetch(input, init) {
         try {
           const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-          return Promise.resolve(fetchApi.requestToWire(request)).then((wire) =>
-            call("service_fetch", { service: name, request: wire }).then(responseFromHost)
-          );
+          const send = (wire) => call("service_fetch", { service: name, request: wire }, responseFromHost);
+          const wire = fetchApi.requestToWire(request);
+          return wire instanceof Promise ? wire.then(send) : send(wire);
         } catch (error) {
           return Promise.reject(error);
         }
       },
     };
-    return new Proxy(target, {
-      get(object, property) {
-        if (property in object || typeof property === "symbol") return object[property];
-        if (RESERVED_STUB_PROPERTIES.has(property)) return undefined;
-        return (...args) => {
-          let encoded;
-          try {
-            encoded = codec.encode(args);
-          } catch (error) {
-            return Promise.reject(error);
-          }
-          return call("service_rpc", { service: name, method: property, args: encoded }).then((text) => codec.decode(text));
-        };
-      },
-    });
+    return rpcProxy(target, (method, args) => call("service_rpc", { service: name, method, args }, decodeValue));
   }
 
   /** The class behind a service binding's entrypoint (`null`: the default export). */
