@@ -21,7 +21,7 @@ from .errors import ConflictError, StorageRangeError, StorageTypeError
 from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId, ensure_id_for, id_from_name, id_from_string, new_unique_id
 from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, UNDEFINED_KEY_SUFFIX, text
-from .storage import ListOptions, ObjectStorage, Transaction, sort_key
+from .storage import ListOptions, ObjectStorage, Transaction
 
 if TYPE_CHECKING:
     from .miniflare import Miniflare
@@ -540,6 +540,3 @@ class DurableObjectNamespace:
 
     def __repr__(self) -> str:
         return f"<DurableObjectNamespace {self.binding} ({self._namespace.class_name})>"
-
-
-_ = sort_key

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -365,6 +364,3 @@ def _assign_object_names(specs: list[WorkerSpec]) -> None:
             object_name = chosen[(namespace.script_name, namespace.class_name)]
             spec.namespaces[binding] = replace(namespace, binding=object_name)
             spec.bindings[binding] = {"type": "durable_object", "binding": object_name}
-
-
-_ = os

@@ -25,7 +25,7 @@ from typing import Any
 
 from .backends.base import KEEP, CommitConflict, ObjectStore
 from .errors import StorageRangeError, StorageTypeError
-from .messages import MAX_KEYS, MESSAGES, text
+from .messages import MAX_KEYS, text
 from .trace import Trace
 
 __all__ = ["ListOptions", "ObjectStorage", "Transaction", "sort_key"]
@@ -380,8 +380,3 @@ class ObjectStorage:
     # ------------------------------------------------------------------ trace
     def _emit(self, kind: str, **fields: Any) -> None:
         self.trace.emit(kind, binding=self.binding, object_id=self.object_id, object_name=self.object_name, **fields)
-
-
-def validation_messages() -> dict[str, object]:
-    """The message table (re-exported for the Python storage API)."""
-    return MESSAGES
