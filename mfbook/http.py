@@ -128,7 +128,7 @@ class Response:
     def __repr__(self) -> str:
         return f"<Response [{self.status}]>"
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
         import html
 
         rows = "".join(

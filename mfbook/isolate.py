@@ -70,7 +70,7 @@ class IsolateFault(Exception):
 
 @cache
 def _runtime_source(name: str) -> str:
-    return resources.files("mfbook").joinpath("js", name).read_text("utf-8")
+    return (resources.files("mfbook") / "js" / name).read_text("utf-8")
 
 
 def _prelude_sources() -> list[str]:
@@ -83,7 +83,7 @@ def _prelude_sources() -> list[str]:
 @lru_cache(maxsize=1)
 def _vendor_sources() -> dict[str, str]:
     """Vendored libraries by name (file name without ``.js``); the prelude evaluates them lazily."""
-    folder = resources.files("mfbook").joinpath("js", "vendor")
+    folder = resources.files("mfbook") / "js" / "vendor"
     return {
         entry.name[: -len(".js")]: entry.read_text("utf-8")
         for entry in folder.iterdir()
@@ -246,4 +246,4 @@ class Isolate:
         """Drops the context; its memory is freed when the last reference goes."""
         self.broken = True
         self._entry.clear()
-        self._context = None  # type: ignore[assignment]
+        self.__dict__.pop("_context", None)

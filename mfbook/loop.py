@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import selectors
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from .errors import DisposedError
@@ -168,7 +168,7 @@ class EmulatorLoop:
         self._check(coroutine)
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
-    def close(self, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:
+    def close(self, cleanup: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         """Runs ``cleanup`` on the loop, then stops the thread. Safe to call twice."""
         if self._closed:
             return

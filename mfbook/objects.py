@@ -9,6 +9,7 @@ method has an ``*_async`` twin awaitable from any event loop.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
@@ -36,10 +37,10 @@ T = TypeVar("T")
 def _check_key(key: Any, method: str, owner: str, *, many: bool = False) -> str:
     if key is None or key is codec.UNDEFINED:
         raise StorageTypeError(f"Failed to execute '{method}' on '{owner}'{UNDEFINED_KEY_SUFFIX}")
-    key = str(key)
-    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_SIZE:
-        raise StorageRangeError(text("keyTooLargeMany", key=key) if many else text("keyTooLarge"))
-    return key
+    name = str(key)
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_SIZE:
+        raise StorageRangeError(text("keyTooLargeMany", key=name) if many else text("keyTooLarge"))
+    return name
 
 
 def _encode_value(value: Any, key: str | None) -> bytes:
@@ -51,14 +52,14 @@ def _encode_value(value: Any, key: str | None) -> bytes:
     return encoded
 
 
-def _keys_list(keys: Iterable[Any], method: str, owner: str) -> list[str]:
+def _keys_list(keys: Iterable[Any], method: str, owner: str) -> builtins.list[str]:
     keys = list(keys)
     if len(keys) > MAX_KEYS:
         raise StorageRangeError(text("tooManyKeys"))
     return [_check_key(key, method, owner, many=True) for key in keys if key is not None]
 
 
-def _put_entries(key_or_entries: Any, value: Any, owner: str) -> list[tuple[str, bytes]]:
+def _put_entries(key_or_entries: Any, value: Any, owner: str) -> builtins.list[tuple[str, bytes]]:
     if isinstance(key_or_entries, Mapping):
         if len(key_or_entries) > MAX_KEYS:
             raise StorageRangeError(text("tooManyPairs"))
@@ -85,7 +86,7 @@ def _alarm_ms(scheduled: int | float | datetime) -> int:
     return max(0, int(scheduled))
 
 
-def _decode_rows(rows: list[tuple[str, bytes]]) -> dict[str, Any]:
+def _decode_rows(rows: builtins.list[tuple[str, bytes]]) -> dict[str, Any]:
     return {key: codec.decode(value) for key, value in rows}
 
 
@@ -132,11 +133,11 @@ class DurableObjectStorage(_Operator):
 
         return read
 
-    def get(self, keys: str | list[str]) -> Any:
+    def get(self, keys: str | builtins.list[str]) -> Any:
         """``get(key)`` → value or None; ``get([keys])`` → dict of the found keys, sorted."""
         return self._call(self._get(keys))
 
-    async def get_async(self, keys: str | list[str]) -> Any:
+    async def get_async(self, keys: str | builtins.list[str]) -> Any:
         return await self._call_async(self._get(keys))
 
     def _list(self, options: dict[str, Any]) -> Callable[[ObjectStorage], dict[str, Any]]:
@@ -199,11 +200,11 @@ class DurableObjectStorage(_Operator):
         key = _check_key(keys, "delete", self._owner)
         return self._write(lambda storage: storage.delete([key]) > 0)
 
-    def delete(self, keys: str | list[str]) -> bool | int:
+    def delete(self, keys: str | builtins.list[str]) -> bool | int:
         """``delete(key)`` → whether it existed; ``delete([keys])`` → how many existed."""
         return self._call(self._delete(keys))
 
-    async def delete_async(self, keys: str | list[str]) -> bool | int:
+    async def delete_async(self, keys: str | builtins.list[str]) -> bool | int:
         return await self._call_async(self._delete(keys))
 
     def delete_all(self) -> None:
@@ -374,7 +375,7 @@ class PyTransaction(_Operator):
         if self._state == "committed":
             raise RuntimeError(text("txnCommitted", op=operation))
 
-    def get(self, keys: str | list[str]) -> Any:
+    def get(self, keys: str | builtins.list[str]) -> Any:
         self._check("get")
         txn = self._txn
         if isinstance(keys, (list, tuple)):
@@ -390,7 +391,7 @@ class PyTransaction(_Operator):
         txn = self._txn
         self._call(lambda storage: storage.txn_put(txn, entries))
 
-    def delete(self, keys: str | list[str]) -> bool | int:
+    def delete(self, keys: str | builtins.list[str]) -> bool | int:
         self._check("delete")
         txn = self._txn
         if isinstance(keys, (list, tuple)):
@@ -430,7 +431,7 @@ class PyTransaction(_Operator):
         self._check("rollback")
         self._state = "rolledback"
 
-    async def get_async(self, keys: str | list[str]) -> Any:
+    async def get_async(self, keys: str | builtins.list[str]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, self.get, keys)
 
     async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
@@ -526,10 +527,10 @@ class DurableObjectNamespace:
         ensure_id_for(self.binding, object_id)
         return DurableObjectStorage(self._mf, self._namespace, object_id)
 
-    def object_ids(self) -> list[str]:
+    def object_ids(self) -> builtins.list[str]:
         """Hex ids of objects that exist (live instances) or have stored data."""
 
-        def collect() -> list[str]:
+        def collect() -> builtins.list[str]:
             runtime = self._mf._runtime
             ids = set(runtime.backend.list_objects(self.binding))
             ids.update(actor.hex for actor in runtime.actors.values() if actor.namespace.binding == self.binding)

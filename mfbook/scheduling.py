@@ -95,7 +95,7 @@ class Actor:
     gate: InputGate
     worker: Worker | None = None
     txns: dict[int, Transaction] = field(default_factory=dict)
-    sections: dict[int, int | None] = field(default_factory=dict)
+    sections: dict[int, int] = field(default_factory=dict)  # txn id -> gate section
 
     def target_json(self) -> str:
         return json.dumps(

@@ -19,6 +19,7 @@ Everything here runs on the emulator thread.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,7 +148,7 @@ class ObjectStorage:
     def get(self, key: str) -> bytes | None:
         return self._read(key)
 
-    def get_many(self, keys: Iterable[str]) -> list[tuple[str, bytes]]:
+    def get_many(self, keys: Iterable[str]) -> builtins.list[tuple[str, bytes]]:
         """Found keys only, sorted by UTF-8 bytes."""
         wanted = sorted(set(keys), key=sort_key)
         missing = [key for key in wanted if key not in self._staged]
@@ -161,7 +162,7 @@ class ObjectStorage:
 
     def list(
         self, options: ListOptions, *, overlay: Mapping[str, bytes | None] | None = None
-    ) -> list[tuple[str, bytes]]:
+    ) -> builtins.list[tuple[str, bytes]]:
         """Lists keys and values, merging staged (and ``overlay``) writes over the backend."""
         changes: dict[str, bytes | None] = dict(self._staged)
         if overlay:
@@ -174,7 +175,7 @@ class ObjectStorage:
         backend_limit = None
         if limit is not None:
             backend_limit = limit + len(changes) + (1 if drop_start_after else 0)
-        rows: list[tuple[str, bytes]] = []
+        rows: builtins.list[tuple[str, bytes]] = []
         if not self._staged_delete_all:
             rows = self.store.list(
                 start=start, end=options.end, prefix=options.prefix, reverse=options.reverse, limit=backend_limit
@@ -205,7 +206,7 @@ class ObjectStorage:
         for key, value in entries:
             self._staged[key] = value
 
-    def delete(self, keys: list[str]) -> int:
+    def delete(self, keys: builtins.list[str]) -> int:
         """Stages deletes; returns how many of the keys existed (counting staged puts)."""
         deleted = 0
         for key in keys:
@@ -269,7 +270,7 @@ class ObjectStorage:
         )
         return txn
 
-    def txn_get(self, txn: Transaction, keys: list[str]) -> list[tuple[str, bytes]]:
+    def txn_get(self, txn: Transaction, keys: builtins.list[str]) -> builtins.list[tuple[str, bytes]]:
         txn.read_keys.update(keys)
         private = {key: txn.writes[key] for key in keys if key in txn.writes}
         result = dict(self.get_many([key for key in keys if key not in private]))
@@ -279,13 +280,13 @@ class ObjectStorage:
         self._emit("txn.read", txn_id=txn.txn_id, attempt=txn.attempt, keys=tuple(keys))
         return sorted(result.items(), key=lambda item: sort_key(item[0]))
 
-    def txn_put(self, txn: Transaction, entries: list[tuple[str, bytes]]) -> None:
+    def txn_put(self, txn: Transaction, entries: builtins.list[tuple[str, bytes]]) -> None:
         txn.mark_written(key for key, _ in entries)
         for key, value in entries:
             txn.writes[key] = value
         self._emit("txn.write", txn_id=txn.txn_id, attempt=txn.attempt, keys=tuple(key for key, _ in entries))
 
-    def txn_delete(self, txn: Transaction, keys: list[str]) -> int:
+    def txn_delete(self, txn: Transaction, keys: builtins.list[str]) -> int:
         txn.mark_written(keys)
         txn.read_keys.update(keys)
         deleted = 0
@@ -297,7 +298,7 @@ class ObjectStorage:
         self._emit("txn.write", txn_id=txn.txn_id, attempt=txn.attempt, keys=tuple(keys), data={"delete": True})
         return deleted
 
-    def txn_list(self, txn: Transaction, options: ListOptions) -> list[tuple[str, bytes]]:
+    def txn_list(self, txn: Transaction, options: ListOptions) -> builtins.list[tuple[str, bytes]]:
         rows = self.list(options, overlay=txn.writes)
         txn.read_keys.update(key for key, _ in rows)
         self._emit(

@@ -8,6 +8,7 @@ executes them in program order, closes the object's input gate for their duratio
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import json
 import random
@@ -47,6 +48,7 @@ class StorageOps:
 
     # Provided by Runtime:
     _schedule: Callable[[Delivery], None]
+    _object_fields: Callable[[Actor | None], dict[str, Any]]
     backend_for: Callable[[NamespaceSpec], Backend]
 
     def _actor_of(self, entry: dict[str, Any]) -> Actor:
@@ -60,9 +62,9 @@ class StorageOps:
         worker: Worker,
         ctx: Context,
         entry: dict[str, Any],
-        releases: list[Actor],
+        releases: builtins.list[Actor],
         touched: dict[int, ObjectStorage],
-        settlements: list[tuple[Context, list[Any], list[Actor]]],
+        settlements: builtins.list[tuple[Context, list[Any], list[Actor]]],
     ) -> Any:
         actor = self._actor_of(entry)
         storage = actor.storage
@@ -117,10 +119,9 @@ class StorageOps:
         if method == "sync":
             return None
         if method == "txnBegin":
-            section = next(self._section_ids)
-            actor.gate.open_section(section, ctx.section)
+            txn_section = next(self._section_ids)
+            actor.gate.open_section(txn_section, ctx.section)
             txn = storage.begin(request_id=request_id)
-            txn_section = section
             actor.txns[txn.txn_id] = txn
             actor.sections[txn.txn_id] = txn_section
             settlements.append(
@@ -131,23 +132,23 @@ class StorageOps:
             try:
                 return self._txn_commit(worker, ctx, actor, entry, settlements)
             except Exception as error:  # noqa: BLE001 - the section must not stay closed
-                section = actor.sections.pop(entry["txn"], None)
+                open_section = actor.sections.pop(entry["txn"]) if entry["txn"] in actor.sections else None
                 actor.txns.pop(entry["txn"], None)
-                parent = actor.gate.close_section(section) if section is not None else ctx.section
+                parent = actor.gate.close_section(open_section) if open_section is not None else ctx.section
                 settlements.append(
                     (Context(ctx.request, actor, parent), [[entry["id"], False, envelope_from_exception(error)]], [])
                 )
                 return DEFERRED
         if method == "txnAbort":
             txn = actor.txns.pop(entry["txn"], None)
-            section = actor.sections.pop(entry["txn"], None)
+            aborted_section = actor.sections.pop(entry["txn"]) if entry["txn"] in actor.sections else None
             if txn is not None:
                 storage.rollback(
                     txn,
                     request_id=request_id,
                     reason="closure threw: " + str(entry.get("error", {}).get("message", "")),
                 )
-            parent = actor.gate.close_section(section) if section is not None else ctx.section
+            parent = actor.gate.close_section(aborted_section) if aborted_section is not None else ctx.section
             settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, None]], []))
             return DEFERRED
         raise StorageError(f"Unknown storage method {method}")
@@ -198,7 +199,7 @@ class StorageOps:
         ctx: Context,
         actor: Actor,
         entry: dict[str, Any],
-        settlements: list[tuple[Context, list[Any], list[Actor]]],
+        settlements: builtins.list[tuple[Context, list[Any], list[Actor]]],
     ) -> Any:
         storage = actor.storage
         txn = actor.txns.pop(entry["txn"])
@@ -290,7 +291,12 @@ class StorageOps:
         return DEFERRED
 
     def _bcw(
-        self, worker: Worker, ctx: Context, entry: dict[str, Any], batch: list[Any], settlements: list[Any]
+        self,
+        worker: Worker,
+        ctx: Context,
+        entry: dict[str, Any],
+        batch: builtins.list[Any],
+        settlements: builtins.list[Any],
     ) -> None:
         actor = self._actor_of(entry)
         if entry["phase"] == "begin":

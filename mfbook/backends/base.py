@@ -22,6 +22,7 @@ Semantics every backend implements (see docs/ARCHITECTURE.md section 3):
 from __future__ import annotations
 
 import abc
+import builtins
 import enum
 import hashlib
 import re
@@ -223,7 +224,7 @@ class ObjectStore(abc.ABC):
         prefix: str | None = None,
         reverse: bool = False,
         limit: int | None = None,
-    ) -> list[tuple[str, bytes]]:
+    ) -> builtins.list[tuple[str, bytes]]:
         """Return ``(key, value)`` pairs in encoded-key byte order.
 
         Args:
@@ -242,7 +243,7 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def _list_range(
         self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
-    ) -> list[tuple[str, bytes]]:
+    ) -> builtins.list[tuple[str, bytes]]:
         """Pairs whose encoded key is in ``[low, high)`` (``high`` None: unbounded), in byte order."""
 
     @abc.abstractmethod
@@ -311,7 +312,7 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def list_objects(self, binding: str) -> list[str]:
+    def list_objects(self, binding: str) -> builtins.list[str]:
         """Return the sorted hex ids of objects in ``binding`` with keys or an alarm."""
 
     @abc.abstractmethod

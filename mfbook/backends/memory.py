@@ -8,6 +8,7 @@ Each object keeps a dict of encoded key → value, a sorted list of encoded keys
 from __future__ import annotations
 
 import bisect
+import builtins
 import threading
 from collections.abc import Collection, Iterable, Mapping
 
@@ -31,7 +32,7 @@ class MemoryObjectStore(ObjectStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: dict[bytes, bytes] = {}
-        self._sorted: list[bytes] = []
+        self._sorted: builtins.list[bytes] = []
         self._key_versions: dict[bytes, int] = {}
         self._alarm: int | None = None
         self._alarm_version = 0
@@ -49,7 +50,7 @@ class MemoryObjectStore(ObjectStore):
 
     def _list_range(
         self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
-    ) -> list[tuple[str, bytes]]:
+    ) -> builtins.list[tuple[str, bytes]]:
         with self._lock:
             first = bisect.bisect_left(self._sorted, low)
             stop = len(self._sorted) if high is None else bisect.bisect_left(self._sorted, high)
@@ -162,7 +163,7 @@ class MemoryBackend(Backend):
                 store = self._stores[(binding, object_hex)] = MemoryObjectStore()
             return store
 
-    def list_objects(self, binding: str) -> list[str]:
+    def list_objects(self, binding: str) -> builtins.list[str]:
         with self._lock:
             stores = [(key[1], store) for key, store in self._stores.items() if key[0] == binding]
         return sorted(object_hex for object_hex, store in stores if store.has_data())

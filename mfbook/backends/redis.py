@@ -27,6 +27,7 @@ reply was lost is never applied twice.
 
 from __future__ import annotations
 
+import builtins
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -218,7 +219,7 @@ class RedisObjectStore(ObjectStore):
 
     def _list_range(
         self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
-    ) -> list[tuple[str, bytes]]:
+    ) -> builtins.list[tuple[str, bytes]]:
         minimum = b"[" + low if low else b"-"
         maximum = b"(" + high if high is not None else b"+"
         args = [minimum, maximum, b"1" if reverse else b"0", -1 if limit is None else limit]
@@ -249,7 +250,7 @@ class RedisObjectStore(ObjectStore):
             self._indexed = True
         token = uuid.uuid4().hex if writes else ""
         checked = [encode_key(key) for key in read_keys or ()]
-        args: list[Any] = [
+        args: builtins.list[Any] = [
             token,
             "" if read_version is None else str(int(read_version)),
             "1" if read_alarm else "0",
@@ -298,7 +299,7 @@ class RedisObjectStore(ObjectStore):
         """Return whether the object has any key or an alarm."""
         client = self._backend.client
 
-        def query() -> list[Any]:
+        def query() -> builtins.list[Any]:
             pipeline = client.pipeline(transaction=False)
             pipeline.exists(self._kv)
             pipeline.hexists(self._meta, "alarm")
@@ -362,7 +363,7 @@ class RedisBackend(Backend):
                 store = self._stores[(binding, object_hex)] = RedisObjectStore(self, binding, object_hex)
             return store
 
-    def list_objects(self, binding: str) -> list[str]:
+    def list_objects(self, binding: str) -> builtins.list[str]:
         index_key = self.index_key(binding)
         members = self.call(lambda: self.client.smembers(index_key))
         ids = sorted(cast(bytes, raw).decode("ascii") for raw in members)

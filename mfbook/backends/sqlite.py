@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import sqlite3
 import threading
@@ -152,9 +153,9 @@ class SqliteObjectStore(ObjectStore):
 
     def _list_range(
         self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
-    ) -> list[tuple[str, bytes]]:
+    ) -> builtins.list[tuple[str, bytes]]:
         sql = "SELECT key, value FROM kv WHERE value IS NOT NULL AND key >= ?"
-        params: list[object] = [low]
+        params: builtins.list[object] = [low]
         if high is not None:
             sql += " AND key < ?"
             params.append(high)
@@ -243,8 +244,8 @@ class SqliteObjectStore(ObjectStore):
         read_version: int,
         alarm_version: int,
     ) -> None:
-        conflicts: list[str] = []
-        versions: list[int] = []
+        conflicts: builtins.list[str] = []
+        versions: builtins.list[int] = []
         for key in read_keys:
             row = connection.execute("SELECT version FROM kv WHERE key = ?", (encode_key(key),)).fetchone()
             if row is not None and row[0] > read_version:
@@ -356,13 +357,13 @@ class SqliteBackend(Backend):
                 )
             return store
 
-    def list_objects(self, binding: str) -> list[str]:
+    def list_objects(self, binding: str) -> builtins.list[str]:
         directory = self.root / escape_binding(binding)
         try:
             names = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
         except FileNotFoundError:
             return []
-        found: list[str] = []
+        found: builtins.list[str] = []
         for name in names:
             try:
                 validate_object_hex(name)
@@ -372,7 +373,7 @@ class SqliteBackend(Backend):
                 found.append(name)
         return found
 
-    def list_bindings(self) -> list[str]:
+    def list_bindings(self) -> builtins.list[str]:
         """Return the binding names that have a directory under ``root``."""
         try:
             return sorted(unescape_binding(e.name) for e in os.scandir(self.root) if e.is_dir())
