@@ -147,7 +147,17 @@ class Isolate:
         self._kernel = kernel
         self._entry = {
             name: self._context.eval(f"__mfKernel.{name}.bind(__mfKernel)")
-            for name in ("fetch", "rpc", "alarm", "settle", "fireTimer", "dropActor", "seed", "pendingOps")
+            for name in (
+                "fetch",
+                "rpc",
+                "alarm",
+                "settle",
+                "fireTimer",
+                "dropActor",
+                "seed",
+                "pendingOps",
+                "invalidate",
+            )
         }
         self._flush = self._context.eval("__mfKernel.flush")
         set_line_map = self._context.eval("__mfKernel.setLineMap")
@@ -236,6 +246,11 @@ class Isolate:
         if self.broken:
             return 0
         return int(self._entry["pendingOps"]())
+
+    def invalidate(self, actor_key: str) -> None:
+        """Drops an object's read cache (called between deliveries, never during one)."""
+        if not self.broken:
+            self._entry["invalidate"](actor_key)
 
     def memory(self) -> dict[str, int]:
         """QuickJS heap statistics (``memory_used_size``, ``malloc_size``, ...)."""

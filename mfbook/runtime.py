@@ -21,6 +21,7 @@ from typing import Any
 
 from .alarms import AlarmScheduler
 from .backends.base import Backend
+from .backends.memory import MemoryBackend
 from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
 from .isolate import IsolateFault, IsolateLimits
@@ -119,6 +120,7 @@ class Runtime(StorageOps):
                 object_name=name,
                 trace=self.trace,
                 on_alarm_change=self._after_alarm_change,
+                on_foreign_write=self._invalidate_cache,
             )
             self.storages[key] = storage
         elif name is not None and storage.object_name is None:
@@ -135,6 +137,7 @@ class Runtime(StorageOps):
         if actor is None:
             gate = InputGate()
             actor = Actor(key, namespace, hex_id, name, self.storage_for(namespace, hex_id, name), gate)
+            actor.read_cache = isinstance(self.backend_for(namespace), MemoryBackend)
             gate.bind(self._requeue)
             self.actors[key] = actor
         elif name is not None and actor.name is None:
@@ -362,6 +365,10 @@ class Runtime(StorageOps):
                     self._service_fetch(worker, ctx, entry)
                 elif op == "fetch":
                     self._outbound_fetch(worker, ctx, entry)
+                elif op == "trace":
+                    # A read answered from the object's JS cache: still on the trace.
+                    actor = self._actor_of(entry)
+                    self._trace_op(actor.storage, entry["kind"], ctx, tuple(entry["keys"]), {"cached": True})
                 elif op == "digest":
                     batch.append([entry["id"], True, _digest(entry)])
                 else:
@@ -375,9 +382,10 @@ class Runtime(StorageOps):
         flush_errors: dict[int, dict[str, Any]] = {}
         for storage in touched.values():
             try:
-                storage.flush()
+                storage.flush(by_object_code=True)
             except Exception as error:  # noqa: BLE001
                 storage.discard_staged()
+                self._invalidate_cache(storage)
                 flush_errors[id(storage)] = envelope_from_exception(error)
         if flush_errors:
             for item, storage in writes:
@@ -420,6 +428,17 @@ class Runtime(StorageOps):
                 self._finish_event(event, False, flush_errors[id(actor.storage)])
         for envelope in flush_errors.values():
             logger.error("Durable Object storage write failed: %s", envelope.get("message"))
+
+    def _invalidate_cache(self, storage: ObjectStorage) -> None:
+        """Drops the JS read cache of an object whose storage another writer changed.
+
+        Runs on the emulator thread between deliveries, so no JS of the object can run before
+        its cache is gone.
+        """
+        actor = self.actors.get(f"{storage.binding}:{storage.object_id}")
+        if actor is None or actor.worker is None or actor.worker.isolate is None:
+            return
+        actor.worker.isolate.invalidate(actor.key)
 
     def _after_alarm_change(self, storage: ObjectStorage) -> None:
         if self.alarms_enabled:

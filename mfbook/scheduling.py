@@ -96,10 +96,18 @@ class Actor:
     worker: Worker | None = None
     txns: dict[int, Transaction] = field(default_factory=dict)
     sections: dict[int, int] = field(default_factory=dict)  # txn id -> gate section
+    # JS may cache reads only when no other process can write the storage (memory backend).
+    read_cache: bool = False
 
     def target_json(self) -> str:
         return json.dumps(
-            {"key": self.key, "binding": self.namespace.binding, "hex": self.hex, "cls": self.namespace.class_name}
+            {
+                "key": self.key,
+                "binding": self.namespace.binding,
+                "hex": self.hex,
+                "cls": self.namespace.class_name,
+                "cache": self.read_cache,
+            }
         )
 
 

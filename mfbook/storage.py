@@ -126,6 +126,7 @@ class ObjectStorage:
         trace: Trace,
         object_name: str | None = None,
         on_alarm_change: Callable[[ObjectStorage], None] | None = None,
+        on_foreign_write: Callable[[ObjectStorage], None] | None = None,
     ) -> None:
         self.store = store
         self.binding = binding
@@ -136,6 +137,7 @@ class ObjectStorage:
         self._staged_alarm: Any = KEEP
         self._staged_delete_all = False
         self._on_alarm_change = on_alarm_change
+        self._on_foreign_write = on_foreign_write
 
     # ------------------------------------------------------------------ reads
     def _read(self, key: str) -> bytes | None:
@@ -222,8 +224,14 @@ class ObjectStorage:
     def set_alarm(self, time_ms: int | None) -> None:
         self._staged_alarm = time_ms
 
-    def flush(self) -> int | None:
-        """Commits everything staged as one atomic batch; returns the commit version."""
+    def flush(self, *, by_object_code: bool = False) -> int | None:
+        """Commits everything staged as one atomic batch; returns the commit version.
+
+        Args:
+            by_object_code: The writes were staged by the object's own (non-transactional) JS,
+                whose read cache already holds them; any other writer makes
+                ``on_foreign_write`` run so that cache is dropped.
+        """
         if not self.has_staged:
             return None
         puts = {key: value for key, value in self._staged.items() if value is not None}
@@ -248,6 +256,8 @@ class ObjectStorage:
         )
         if alarm is not KEEP and self._on_alarm_change is not None:
             self._on_alarm_change(self)
+        if (keys or delete_all) and not by_object_code and self._on_foreign_write is not None:
+            self._on_foreign_write(self)
         return version
 
     def discard_staged(self) -> None:
@@ -370,6 +380,8 @@ class ObjectStorage:
         )
         if txn.alarm is not KEEP and self._on_alarm_change is not None:
             self._on_alarm_change(self)
+        if written and self._on_foreign_write is not None:
+            self._on_foreign_write(self)
         return version
 
     def rollback(self, txn: Transaction, *, request_id: int | None = None, reason: str = "rollback") -> None:

@@ -320,6 +320,30 @@
   const decodeValue = (text) => codec.decode(text);
   const decodeOptional = (text) => (text === null ? undefined : codec.decode(text));
 
+  // ---------------------------------------------------------------- read cache
+  // Objects on the in-memory backend keep a cache of the values their own code read or
+  // wrote, so a get() of a cached key resolves in the same turn instead of a host round
+  // trip. Only this isolate writes such storage from JS; every other writer (the Python
+  // API, imports, transactions) invalidates it before any later JS runs. `epoch` changes on
+  // every write, so a read issued before a write never fills the cache with the old value.
+  function cacheWrite(actor, entries) {
+    const cache = actor.cache;
+    if (cache === null) return;
+    actor.epoch++;
+    if (cache.size > 4096) cache.clear();
+    for (const [key, text] of entries) cache.set(key, text);
+  }
+
+  function cacheClear(actor) {
+    if (actor.cache === null) return;
+    actor.epoch++;
+    actor.cache.clear();
+  }
+
+  function cacheFill(actor, epoch, key, text) {
+    if (actor.cache !== null && actor.epoch === epoch && actor.cache.size <= 4096) actor.cache.set(key, text);
+  }
+
   function decodeMap(entries) {
     const map = new Map();
     for (const [key, text] of entries) map.set(key, codec.decode(text));
@@ -357,10 +381,31 @@
       try {
         this._check("get");
         const normalised = normaliseKeys(keys);
-        if (Array.isArray(normalised)) {
-          return this._op("getMany", { keys: normalised }, flagsOf(options), decodeMap);
+        const actor = this._actor;
+        if (this._txn !== undefined || actor.cache === null) {
+          if (Array.isArray(normalised)) return this._op("getMany", { keys: normalised }, flagsOf(options), decodeMap);
+          return this._op("get", { key: normalised }, flagsOf(options), decodeOptional);
         }
-        return this._op("get", { key: normalised }, flagsOf(options), decodeOptional);
+        const epoch = actor.epoch;
+        if (Array.isArray(normalised)) {
+          return this._op("getMany", { keys: normalised }, flagsOf(options), (entries) => {
+            const found = new Set();
+            for (const [key, text] of entries) {
+              found.add(key);
+              cacheFill(actor, epoch, key, text);
+            }
+            for (const key of normalised) if (!found.has(key)) cacheFill(actor, epoch, key, null);
+            return decodeMap(entries);
+          });
+        }
+        if (actor.cache.has(normalised)) {
+          host.emit({ op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] });
+          return Promise.resolve(decodeOptional(actor.cache.get(normalised)));
+        }
+        return this._op("get", { key: normalised }, flagsOf(options), (text) => {
+          cacheFill(actor, epoch, normalised, text);
+          return decodeOptional(text);
+        });
       } catch (error) {
         return Promise.reject(error);
       }
@@ -375,6 +420,7 @@
       // once and the *output gate* (Python flushes before releasing any response of this
       // turn) makes the response wait until the batch is durable; a failed flush fails it.
       const flags = flagsOf(options);
+      cacheWrite(this._actor, entries);
       const payload = { op: "st", a: this._actor.key, m: "put", entries };
       if (flags) payload.f = flags;
       host.emit(payload);
@@ -385,13 +431,22 @@
       this._check("delete");
       const normalised = normaliseKeys(keys);
       const many = Array.isArray(normalised);
+      if (this._txn === undefined) cacheWrite(this._actor, (many ? normalised : [normalised]).map((key) => [key, null]));
       return this._op("delete", many ? { keys: normalised, many: true } : { keys: [normalised] }, flagsOf(options));
     }
     list(options) {
       try {
         this._check("list");
         const normalised = normaliseListOptions(options);
-        return this._op("list", { options: normalised }, flagsOf(options), decodeMap);
+        const actor = this._actor;
+        if (this._txn !== undefined || actor.cache === null) {
+          return this._op("list", { options: normalised }, flagsOf(options), decodeMap);
+        }
+        const epoch = actor.epoch;
+        return this._op("list", { options: normalised }, flagsOf(options), (entries) => {
+          for (const [key, text] of entries) cacheFill(actor, epoch, key, text);
+          return decodeMap(entries);
+        });
       } catch (error) {
         return Promise.reject(error);
       }
@@ -448,6 +503,7 @@
       super(actor, "DurableObjectStorage", undefined);
     }
     deleteAll(options) {
+      cacheClear(this._actor);
       return this._op("deleteAll", {}, flagsOf(options), toUndefined);
     }
     sync() {
@@ -472,6 +528,7 @@
         const rolledBack = txn._state === "rolledback";
         txn._state = rolledBack ? "rolledback" : "committed";
         const outcome = await this._op("txnCommit", { txn: txnId, rolledBack }, 0);
+        if (outcome.retry === undefined && !rolledBack) cacheClear(this._actor);
         if (outcome.retry === undefined) return result;
         txnId = outcome.retry;
       }
@@ -752,6 +809,8 @@
       blocked: Promise.resolve(),
       instance: null,
       rpc: cls.prototype instanceof DurableObject,
+      cache: target.cache ? new Map() : null,
+      epoch: 0,
     };
     const state = new DurableObjectState(actor);
     actor.state = state;
@@ -907,6 +966,12 @@
         promise = Promise.reject(error);
       }
       complete(eventId, promise, () => null);
+    },
+
+    /** Another writer changed an object's storage: forget its cached values. */
+    invalidate(key) {
+      const actor = actors.get(key);
+      if (actor !== undefined) cacheClear(actor);
     },
 
     /** Forgets an object instance (reset after a reload or a broken output gate). */
