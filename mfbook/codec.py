@@ -16,7 +16,7 @@ writes them), arrays without holes or extra properties, and objects without a ``
 Everything else is a *tagged object* ``{"$": <tag>, ...fields}``. Keys appear in JS
 property order (array-index keys ascending, then the rest in insertion order). Text is as
 ``JSON.stringify`` writes it: no spaces, non-ASCII kept, control characters and lone
-surrogates escaped as ``\\u00XX`` / ``\\udXXX``.
+surrogates escaped as ``\\u0000``-style and ``\\ud800``-style escapes.
 
 Primitive tags (no object identity):
 

@@ -14,7 +14,7 @@ Two kinds of line::
   object's key lines. Objects without an alarm have none.
 
 Text is UTF-8 with non-ASCII characters kept as they are; lone surrogates (possible in keys
-and strings) are written as ``\\udXXX`` escapes. The file is written to a temporary name and
+and strings) are written as ``\\ud800``-style escapes. The file is written to a temporary name and
 renamed, so an interrupted export never leaves a half-written file behind.
 
 Import is atomic per object: all key lines and the alarm of one object are written by ONE

@@ -18,6 +18,7 @@ import anywidget
 import traitlets
 
 from ..trace import TraceEvent
+from .frontend import esm
 from .live import Throttle
 from .static import storage_html, storage_rich, with_fallback
 from .storage_model import StorageView
@@ -50,7 +51,7 @@ class StorageBrowser(anywidget.AnyWidget):
     >>> StorageBrowser(mf, "COUNTER", "alice")     # doctest: +SKIP
     """
 
-    _esm = _HERE / "storage_browser.js"
+    _esm = esm("storage_browser.js")
     _css = _HERE / "widgets.css"
 
     namespaces = traitlets.List(traitlets.Unicode()).tag(sync=True)

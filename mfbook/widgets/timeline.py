@@ -17,6 +17,7 @@ import traitlets
 from rich.console import Group
 
 from ..trace import TraceEvent
+from .frontend import esm
 from .live import Throttle
 from .static import timeline_html, timeline_rich, with_fallback
 from .timeline_model import TimelineModel
@@ -43,7 +44,7 @@ class Timeline(anywidget.AnyWidget):
     >>> Timeline(mf, objects=["COUNTER:alice"])    # doctest: +SKIP
     """
 
-    _esm = _HERE / "timeline.js"
+    _esm = esm("timeline.js")
     _css = _HERE / "widgets.css"
 
     data = traitlets.Dict().tag(sync=True)
