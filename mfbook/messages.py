@@ -24,6 +24,7 @@ DEPTH_ERROR = (
 
 MESSAGES: dict[str, object] = {
     "maxKeys": MAX_KEYS,
+    "maxRequestDepth": MAX_REQUEST_DEPTH,
     "maxKeySize": MAX_KEY_SIZE,
     "enforcedMaxValueSize": ENFORCED_MAX_VALUE_SIZE,
     "undefinedKeySuffix": UNDEFINED_KEY_SUFFIX,

@@ -26,7 +26,7 @@ from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
 from .isolate import IsolateFault, IsolateLimits
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
-from .scheduling import Actor, Context, Delivery, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
+from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .storage import ObjectStorage
 from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
 from .trace import Trace
@@ -34,6 +34,10 @@ from .trace import Trace
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
 logger = logging.getLogger("mfbook")
+
+#: Host operations that reach outside the object (other objects, workers, the network): they
+#: start only after the output gate, i.e. once the writes before them are durable.
+_LEAVING_OPS = frozenset({"do_fetch", "do_rpc", "service_fetch", "service_rpc", "fetch"})
 console_logger = logging.getLogger("mfbook.console")
 
 
@@ -86,7 +90,7 @@ class Runtime(StorageOps):
                 worker.isolate.close()
         for event in list(self.events.values()):
             self._finish_event(event, False, {"name": "Error", "message": "The worker was reloaded.", "stack": ""})
-        self.workers = {spec.name: Worker(spec, self.limits) for spec in specs}
+        self.workers = {spec.name: Worker(spec, self.limits, self._isolate_bindings(spec)) for spec in specs}
         self.entry_worker = specs[0].name if specs else None
         for actor in self.actors.values():
             actor.worker = None
@@ -95,6 +99,18 @@ class Runtime(StorageOps):
                 _ = item
         for worker in self.workers.values():
             worker.ensure_isolate()
+
+    def _isolate_bindings(self, spec: WorkerSpec) -> dict[str, dict[str, Any]]:
+        """The spec's bindings, with what the kernel needs to call its own objects directly."""
+        bindings = {name: dict(binding) for name, binding in spec.bindings.items()}
+        for env_name, namespace in spec.namespaces.items():
+            binding = bindings.get(env_name)
+            if binding is None or binding.get("type") != "durable_object":
+                continue
+            binding["cls"] = namespace.class_name
+            binding["local"] = namespace.script_name == spec.name
+            binding["cache"] = isinstance(self.backend_for(namespace), MemoryBackend)
+        return bindings
 
     def namespace(self, binding: str, worker_name: str | None = None) -> NamespaceSpec:
         worker = self.workers[worker_name or self.entry_worker or ""]
@@ -206,7 +222,8 @@ class Runtime(StorageOps):
         worker = delivery.worker
         try:
             isolate = worker.ensure_isolate()
-            outbox = isolate.deliver(delivery.entry, *delivery.args)
+            depth = ctx.request.depth if ctx.request is not None else 1
+            outbox = isolate.deliver(delivery.entry, *delivery.args, depth)
         except IsolateFault as fault:
             self._on_fault(worker, ctx, fault)
             outbox = getattr(fault, "outbox", [])
@@ -328,16 +345,23 @@ class Runtime(StorageOps):
     # ------------------------------------------------------------------ outbox processing
     def _process_outbox(self, worker: Worker, ctx: Context, outbox: list[dict[str, Any]]) -> None:
         settlements: list[tuple[Context, list[Any], list[Actor]]] = []
-        batch: list[Any] = []
-        releases: list[Actor] = []
+        # Settle batches by context: one per delivery, plus one per direct call of it.
+        batches: dict[int, tuple[Context, list[Any], list[Actor]]] = {id(ctx): (ctx, [], [])}
         completions: list[dict[str, Any]] = []
         touched: dict[int, ObjectStorage] = {}
         writes: list[tuple[list[Any], ObjectStorage]] = []  # settlements that need a durable flush
+        # Calls that leave the object wait for the output gate (the flush below).
+        leaving: list[tuple[Context, dict[str, Any]]] = []
+        answers: list[tuple[DirectCall, dict[str, Any]]] = []  # direct calls answered later
+        direct_answered = False
+        ended: list[tuple[DirectCall, dict[str, Any]]] = []
         for entry in outbox:
             op = entry["op"]
+            op_ctx = self._op_context(worker, ctx, entry) if "d" in entry else ctx
             try:
                 if op == "st":
-                    result = self._storage_op(worker, ctx, entry, releases, touched, settlements)
+                    batch, releases = self._batch_for(batches, op_ctx)
+                    result = self._storage_op(worker, op_ctx, entry, releases, touched, settlements)
                     if result is not DEFERRED and "id" in entry:
                         item = [entry["id"], True, result]
                         batch.append(item)
@@ -345,10 +369,20 @@ class Runtime(StorageOps):
                             writes.append((item, touched[id(self._actor_of(entry).storage)]))
                 elif op == "done":
                     completions.append(entry)
+                elif op == "dstart":
+                    self._direct_start(worker, ctx, entry)
+                elif op == "dend":
+                    call = worker.direct.pop(entry["d"], None)
+                    if call is not None:
+                        ended.append((call, entry))
+                        if entry.get("local"):
+                            direct_answered = True
+                        else:
+                            answers.append((call, entry))
                 elif op == "console":
                     self.console(entry["level"], entry["text"])
                 elif op == "timer":
-                    self._add_timer(worker, ctx, entry["timer"], entry["ms"], entry["repeat"])
+                    self._add_timer(worker, op_ctx, entry["timer"], entry["ms"], entry["repeat"])
                 elif op == "cleartimer":
                     timer = worker.timers.pop(entry["timer"], None)
                     if timer is not None:
@@ -358,24 +392,22 @@ class Runtime(StorageOps):
                     self.background_errors.append(error)
                     logger.error("Uncaught (in waitUntil): %s\n%s", error, error.stack)
                 elif op == "bcw":
-                    self._bcw(worker, ctx, entry, batch, settlements)
-                elif op in ("do_fetch", "do_rpc"):
-                    self._object_call(worker, ctx, entry)
-                elif op in ("service_fetch", "service_rpc"):
-                    self._service_fetch(worker, ctx, entry)
-                elif op == "fetch":
-                    self._outbound_fetch(worker, ctx, entry)
+                    self._bcw(worker, op_ctx, entry, settlements)
+                elif op in _LEAVING_OPS:
+                    leaving.append((op_ctx, entry))
                 elif op == "trace":
                     # A read answered from the object's JS cache: still on the trace.
                     actor = self._actor_of(entry)
-                    self._trace_op(actor.storage, entry["kind"], ctx, tuple(entry["keys"]), {"cached": True})
+                    self._trace_op(actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True})
                 elif op == "digest":
-                    batch.append([entry["id"], True, _digest(entry)])
+                    self._batch_for(batches, op_ctx)[0].append([entry["id"], True, _digest(entry)])
                 else:
-                    batch.append([entry["id"], False, {"name": "Error", "message": f"Unknown host operation {op}"}])
+                    self._batch_for(batches, op_ctx)[0].append(
+                        [entry["id"], False, {"name": "Error", "message": f"Unknown host operation {op}"}]
+                    )
             except Exception as error:  # noqa: BLE001 - errors become JS exceptions, never escape
                 if "id" in entry:
-                    batch.append([entry["id"], False, envelope_from_exception(error)])
+                    self._batch_for(batches, op_ctx)[0].append([entry["id"], False, envelope_from_exception(error)])
                 else:
                     logger.exception("host operation %s failed", op)
         # Output gate: staged writes become durable before results or responses are released.
@@ -387,6 +419,9 @@ class Runtime(StorageOps):
                 storage.discard_staged()
                 self._invalidate_cache(storage)
                 flush_errors[id(storage)] = envelope_from_exception(error)
+        # An answer handed over inside the isolate may have carried a write that failed:
+        # nothing this delivery produced may leave then.
+        failed_all = next(iter(flush_errors.values())) if flush_errors and direct_answered else None
         if flush_errors:
             for item, storage in writes:
                 failure = flush_errors.get(id(storage))
@@ -394,27 +429,114 @@ class Runtime(StorageOps):
                     item[1] = False
                     item[2] = failure
             self._break_output_gates(flush_errors)
-        if batch:
-            self._schedule(Delivery(worker, "settle", (json.dumps(batch),), ctx, gated=False, releases=releases))
-        else:
-            for actor in releases:
-                actor.gate.unlock()
+        for call, entry in ended:
+            self._direct_end(call, entry)
+        for op_ctx, entry in leaving:
+            try:
+                if failed_all is not None:
+                    raise WorkerError.from_envelope(failed_all)
+                if entry["op"] in ("do_fetch", "do_rpc"):
+                    self._object_call(worker, op_ctx, entry)
+                elif entry["op"] == "fetch":
+                    self._outbound_fetch(worker, op_ctx, entry)
+                else:
+                    self._service_fetch(worker, op_ctx, entry)
+            except Exception as error:  # noqa: BLE001 - becomes the JS rejection
+                self._batch_for(batches, op_ctx)[0].append([entry["id"], False, envelope_from_exception(error)])
+        for batch_ctx, batch, releases in batches.values():
+            if batch:
+                self._schedule(
+                    Delivery(worker, "settle", (json.dumps(batch),), batch_ctx, gated=False, releases=releases)
+                )
+            else:
+                for actor in releases:
+                    actor.gate.unlock()
         for settle_ctx, settle_batch, settle_releases in settlements:
             self._schedule(
                 Delivery(
                     worker, "settle", (json.dumps(settle_batch),), settle_ctx, gated=False, releases=settle_releases
                 )
             )
+        for call, entry in answers:
+            failure = failed_all or flush_errors.get(id(call.ctx.actor.storage)) if call.ctx.actor else failed_all
+            if failure is not None:
+                self._io_result(worker, call.caller, entry["id"], False, failure)
+            else:
+                self._io_result(worker, call.caller, entry["id"], entry["ok"], entry["value"])
         for entry in completions:
             event = self.events.get(entry["ev"])
             if event is None:
                 continue
-            if flush_errors and event.actor is not None and id(event.actor.storage) in flush_errors:
+            if failed_all is not None:
+                self._finish_event(event, False, failed_all)
+            elif flush_errors and event.actor is not None and id(event.actor.storage) in flush_errors:
                 self._finish_event(event, False, flush_errors[id(event.actor.storage)])
             elif entry["ok"]:
                 self._finish_event(event, True, entry["value"])
             else:
                 self._finish_event(event, False, entry["error"])
+
+    @staticmethod
+    def _batch_for(
+        batches: dict[int, tuple[Context, list[Any], list[Actor]]], ctx: Context
+    ) -> tuple[list[Any], list[Actor]]:
+        found = batches.get(id(ctx))
+        if found is None:
+            found = batches[id(ctx)] = (ctx, [], [])
+        return found[1], found[2]
+
+    # ------------------------------------------------------------------ direct calls
+    @staticmethod
+    def _op_context(worker: Worker, ctx: Context, entry: dict[str, Any]) -> Context:
+        """The context of an operation the kernel tagged with a direct call (``d``)."""
+        call = worker.direct.get(entry["d"])
+        if call is None:
+            return ctx
+        # An object's own storage operation in a delivery of that object is the delivery's.
+        if ctx.actor is not None and entry.get("a") == ctx.actor.key:
+            return ctx
+        return call.ctx
+
+    def _direct_start(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+        parent = worker.direct.get(entry["p"]) if "p" in entry else None
+        caller = parent.ctx if parent is not None else ctx
+        namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
+        if namespace is None:  # the kernel only calls namespaces of its own env
+            logger.error("direct call into unknown namespace %s", entry["binding"])
+            return
+        actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
+        request = self._new_request(caller.request)
+        kind = entry["kind"]
+        method = entry.get("method")
+        worker.direct[entry["d"]] = DirectCall(Context(request, actor), caller, kind, time.perf_counter(), method)
+        if self.trace.enabled:
+            data: dict[str, Any] = {"kind": kind, "direct": True}
+            if method is not None:
+                data["method"] = method
+            self.trace.emit("request.start", request_id=request.request_id, data=data, **self._object_fields(actor))
+
+    def _direct_end(self, call: DirectCall, entry: dict[str, Any]) -> None:
+        if not self.trace.enabled or call.ctx.request is None:
+            return
+        ok = bool(entry["ok"])
+        value = entry.get("value")
+        data: dict[str, Any] = {
+            "kind": call.kind,
+            "ok": ok,
+            "direct": True,
+            "ms": (time.perf_counter() - call.started) * 1000,
+        }
+        if ok:
+            data["status"] = (
+                entry["status"] if "status" in entry else value.get("status") if isinstance(value, dict) else None
+            )
+        else:
+            data["error"] = (
+                entry["error"] if "error" in entry else value.get("message") if isinstance(value, dict) else None
+            )
+        self.trace.emit(
+            "request.end", request_id=call.ctx.request.request_id, data=data, **self._object_fields(call.ctx.actor)
+        )
 
     def _break_output_gates(self, flush_errors: dict[int, dict[str, Any]]) -> None:
         """A write that never became durable fails every response its object still owes.

@@ -17,7 +17,17 @@ from .isolate import Isolate, IsolateLimits
 from .modules import Bundle
 from .storage import ObjectStorage, Transaction
 
-__all__ = ["Actor", "Context", "Delivery", "Event", "NamespaceSpec", "RequestState", "Worker", "WorkerSpec"]
+__all__ = [
+    "Actor",
+    "Context",
+    "Delivery",
+    "DirectCall",
+    "Event",
+    "NamespaceSpec",
+    "RequestState",
+    "Worker",
+    "WorkerSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,22 @@ class Event:
 
 
 @dataclass(eq=False)
+class DirectCall:
+    """A stub call the kernel ran inside the caller's own isolate, without a delivery.
+
+    The kernel calls an idle object of its own isolate directly (docs/ARCHITECTURE.md,
+    "direct calls"); Python still gives the call a request of its own, so that the object's
+    host operations, request depth and trace are attributed as if it had been delivered.
+    """
+
+    ctx: Context  # the callee's: its request and object
+    caller: Context  # where the caller's promise settles if the answer comes in a later delivery
+    kind: str
+    started: float
+    method: str | None = None
+
+
+@dataclass(eq=False)
 class Delivery:
     worker: Worker
     entry: str
@@ -114,11 +140,17 @@ class Actor:
 class Worker:
     """One worker: its spec, its isolate and its timers."""
 
-    def __init__(self, spec: WorkerSpec, limits: IsolateLimits) -> None:
+    def __init__(
+        self, spec: WorkerSpec, limits: IsolateLimits, bindings: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         self.spec = spec
         self.limits = limits
+        #: What the isolate's env is built from (the spec's bindings plus what direct calls need).
+        self.bindings = spec.bindings if bindings is None else bindings
         self.isolate: Isolate | None = None
         self.timers: dict[int, tuple[asyncio.TimerHandle, Context, bool, float]] = {}
+        #: Direct calls the isolate has started and not finished, by the kernel's id.
+        self.direct: dict[int, DirectCall] = {}
 
     @property
     def name(self) -> str:
@@ -126,7 +158,8 @@ class Worker:
 
     def ensure_isolate(self) -> Isolate:
         if self.isolate is None or self.isolate.broken:
-            config = {"bindings": self.spec.bindings}
+            self.direct.clear()
+            config = {"bindings": self.bindings}
             self.isolate = Isolate(self.spec.bundle, config, limits=self.limits)
         return self.isolate
 

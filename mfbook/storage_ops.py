@@ -295,7 +295,6 @@ class StorageOps:
         worker: Worker,
         ctx: Context,
         entry: dict[str, Any],
-        batch: builtins.list[Any],
         settlements: builtins.list[Any],
     ) -> None:
         actor = self._actor_of(entry)

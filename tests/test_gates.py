@@ -17,7 +17,9 @@ ROUTES = {
       return value;
     """,
     "inc-concurrent": """
-      const value = ((await storage.get("count", { allowConcurrency: true })) ?? 0) + 1;
+      // list() always asks the host (get() may be answered by the read cache in the same turn).
+      const found = await storage.list({ prefix: "count", allowConcurrency: true });
+      const value = (found.get("count") ?? 0) + 1;
       await storage.put("count", value, { allowConcurrency: true });
       return value;
     """,

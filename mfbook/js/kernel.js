@@ -51,9 +51,41 @@
     return { name: "Error", message: text, stack: "", thrownValue: true };
   }
 
-  /** Host op whose rejection is turned into a proper JS error. */
+  // ---------------------------------------------------------------- delivery context
+  // Python attributes every host operation to the context of the delivery it came from
+  // (docs/ARCHITECTURE.md). A *direct call* (a stub call into an idle object of this same
+  // isolate, run without a round trip through Python) puts a second context into one
+  // delivery; operations made while it is pending carry its id `d` so that Python can
+  // attribute them to it. `running` is exact while the callee runs synchronously; after its
+  // first await the innermost direct call still pending in this delivery is assumed.
+  let deliveryNo = 0;
+  let deliveryDepth = 1;
+  let running = null;
+  let openDirect = [];
+  let nextDirectId = 1;
+
+  function beginDelivery(depth) {
+    deliveryNo++;
+    deliveryDepth = typeof depth === "number" ? depth : 1;
+    running = null;
+    if (openDirect.length !== 0) openDirect = [];
+  }
+
+  function currentDirect() {
+    if (running !== null) return running;
+    const count = openDirect.length;
+    return count === 0 ? null : openDirect[count - 1];
+  }
+
+  function tag(payload) {
+    const direct = currentDirect();
+    if (direct !== null) payload.d = direct.id;
+    return payload;
+  }
+
+  /** Host op (tagged with the current direct call) whose rejection becomes a proper JS error. */
   function call(name, payload, transform) {
-    return host.op(name, payload, transform);
+    return host.op(name, tag(payload), transform);
   }
   host.makeError = errorFromEnvelope;
 
@@ -68,7 +100,7 @@
     const id = nextTimerId++;
     const ms = Math.max(0, Number(delay) || 0);
     timers.set(id, { callback, args, repeat });
-    host.emit({ op: "timer", timer: id, ms, repeat });
+    host.emit(tag({ op: "timer", timer: id, ms, repeat }));
     return id;
   }
 
@@ -129,10 +161,12 @@
 
   class DurableObjectNamespace {
     #binding;
+    #spec;
     #suffix;
     #suffixBytes;
-    constructor(binding) {
+    constructor(binding, spec) {
       this.#binding = binding;
+      this.#spec = spec;
       this.#suffixBytes = host.sha256(textEncoder.encode(binding)).subarray(0, 8);
       this.#suffix = hex(this.#suffixBytes);
     }
@@ -180,7 +214,7 @@
       if (options !== undefined && (options === null || typeof options !== "object")) {
         throw new TypeError("Failed to execute 'get' on 'DurableObjectNamespace': parameter 2 is not of type 'DurableObjectNamespaceGetDurableObjectOptions'.");
       }
-      return makeStub(this.#binding, id);
+      return makeStub(this.#binding, id, this.#spec);
     }
     getByName(name, options) {
       return this.get(this.idFromName(name), options);
@@ -189,7 +223,7 @@
 
   const RESERVED_STUB_PROPERTIES = new Set(["then", "toJSON", "constructor", "valueOf", "toString"]);
 
-  function makeStub(binding, id) {
+  function makeStub(binding, id, spec) {
     const target = {
       id,
       name: id.name,
@@ -207,12 +241,137 @@
         }
         const send = (wire) => call("do_fetch", { binding, hex: id.toString(), name: id.name, request: wire }, responseFromHost);
         const wire = fetchApi.requestToWire(request);
-        return wire instanceof Promise ? wire.then(send) : send(wire);
+        if (wire instanceof Promise) return wire.then(send);
+        return directCall(spec, id, "fetch", wire, undefined) ?? send(wire);
       },
     };
-    return rpcProxy(target, (method, args) =>
-      call("do_rpc", { binding, hex: id.toString(), name: id.name, method, args }, decodeValue)
+    return rpcProxy(
+      target,
+      (method, args) =>
+        directCall(spec, id, "rpc", args, method) ??
+        call("do_rpc", { binding, hex: id.toString(), name: id.name, method, args }, decodeValue)
     );
+  }
+
+  // ---------------------------------------------------------------- direct calls
+  /**
+   * Runs a stub call into an object of this isolate without a host round trip, when the
+   * object is idle: no event of it in flight, no storage operation pending, no
+   * blockConcurrencyWhile or transaction open. Then its input gate is open on the Python
+   * side too, so nothing may be waiting for it. Returns null when the call must go through
+   * Python (other isolate, busy object, depth limit: Python raises that error).
+   *
+   * Python still sees the call (`dstart`/`dend`, for the trace, request depth and output
+   * gate) and the request and response are converted exactly as across the bridge.
+   */
+  const constructing = new Set(); // objects a direct call is about to construct
+
+  function directCall(spec, id, kind, payload, method) {
+    if (spec === undefined || spec.local !== true || worker === null) return null;
+    const hexId = id.toString();
+    const key = spec.binding + ":" + hexId;
+    const existing = actors.get(key);
+    if (existing === undefined ? constructing.has(key) : existing.inflight !== 0 || existing.ops !== 0 || existing.blocking !== 0) {
+      return null;
+    }
+    const parent = currentDirect();
+    const depth = (parent === null ? deliveryDepth : parent.depth) + 1;
+    if (depth > MSG.maxRequestDepth) return null;
+    const record = { id: nextDirectId++, depth, delivery: deliveryNo, opId: 0 };
+    // Reserve the object now: a second call in this turn must not run beside this one.
+    if (existing === undefined) {
+      constructing.add(key);
+    } else {
+      existing.inflight++;
+      existing.direct = record.id;
+    }
+    const start = { op: "dstart", d: record.id, binding: spec.binding, hex: hexId, kind };
+    if (id.name !== undefined) start.name = id.name;
+    if (parent !== null) start.p = parent.id;
+    if (method !== undefined) start.method = method;
+    host.emit(start);
+    const [opId, promise] = host.local(kind === "fetch" ? responseFromHost : decodeValue);
+    record.opId = opId;
+    openDirect.push(record);
+    let actor = existing;
+
+    const finish = (ok, value) => {
+      if (actor !== undefined) {
+        actor.inflight--;
+        if (actor.direct === record.id) actor.direct = 0;
+      }
+      const index = openDirect.indexOf(record);
+      if (index >= 0) openDirect.splice(index, 1);
+      if (record.delivery === deliveryNo) {
+        // Answered in the delivery that asked: settle here. Python flushes the object's
+        // writes before it releases anything this delivery produced (the output gate).
+        const end = { op: "dend", d: record.id, ok, local: true };
+        if (!ok) end.error = value.message;
+        else if (kind === "fetch") end.status = value.status;
+        host.emit(end);
+        host.settle(opId, ok, value);
+      } else {
+        // A later delivery (another context): Python settles the caller in its own context.
+        host.emit({ op: "dend", d: record.id, ok, id: opId, value });
+      }
+    };
+    const fail = (error) => finish(false, envelopeFromError(error));
+    const succeed = (value) => {
+      let encoded;
+      try {
+        encoded = kind === "fetch" ? responseToHost(value, MSG.objectNotResponse) : codec.encode(value);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (encoded instanceof Promise) encoded.then((wire) => finish(true, wire), fail);
+      else finish(true, encoded);
+    };
+
+    // The callee starts in a job of its own (as if delivered), with `running` set while its
+    // synchronous part runs.
+    RESOLVED.then(() => {
+      let result;
+      const saved = running;
+      running = record;
+      try {
+        if (actor === undefined) {
+          try {
+            actor = getActor({ key, binding: spec.binding, hex: hexId, cls: spec.cls, cache: spec.cache === true });
+          } finally {
+            constructing.delete(key);
+          }
+          actor.inflight++;
+          actor.direct = record.id;
+        }
+        result =
+          actor.blocking !== 0
+            ? afterBlocked(actor, () => invoke(actor, kind, payload, method))
+            : invoke(actor, kind, payload, method);
+      } catch (error) {
+        result = Promise.reject(error);
+      } finally {
+        running = saved;
+      }
+      if (result instanceof Promise) result.then(succeed, fail);
+      else succeed(result);
+    });
+    return promise;
+  }
+
+  /** Calls an object's fetch handler or RPC method (`payload`: request wire or encoded args). */
+  function invoke(actor, kind, payload, method) {
+    const instance = actor.instance;
+    if (kind === "fetch") {
+      if (!instance || typeof instance.fetch !== "function") throw new Error(MSG.noObjectFetchHandler);
+      return instance.fetch(fetchApi.requestFromWire(payload));
+    }
+    if (!actor.rpc) throw new TypeError(MSG.rpcUnsupported);
+    const fn = instance[method];
+    if (typeof fn !== "function" || method.startsWith("#") || method === "constructor" || !(method in Object.getPrototypeOf(instance) || Object.prototype.hasOwnProperty.call(instance, method))) {
+      throw new TypeError(MSG.rpcNoMethod.replace("{method}", method));
+    }
+    return fn.apply(instance, codec.decode(payload));
   }
 
   /**
@@ -370,11 +529,13 @@
     }
     _check() {}
     _op(method, payload, flags, transform) {
-      payload.a = this._actor.key;
+      const actor = this._actor;
+      payload.a = actor.key;
       payload.m = method;
       if (this._txn !== undefined) payload.txn = this._txn;
       if (flags) payload.f = flags;
-      return call("st", payload, transform);
+      if (actor.direct !== 0) payload.d = actor.direct;
+      return host.op("st", payload, transform, actor);
     }
     get(keys, options) {
       if (keys === undefined) return Promise.reject(undefinedKey("get", this._owner));
@@ -399,7 +560,9 @@
           });
         }
         if (actor.cache.has(normalised)) {
-          host.emit({ op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] });
+          const traced = { op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] };
+          if (actor.direct !== 0) traced.d = actor.direct;
+          host.emit(traced);
           return Promise.resolve(decodeOptional(actor.cache.get(normalised)));
         }
         return this._op("get", { key: normalised }, flagsOf(options), (text) => {
@@ -423,6 +586,7 @@
       cacheWrite(this._actor, entries);
       const payload = { op: "st", a: this._actor.key, m: "put", entries };
       if (flags) payload.f = flags;
+      if (this._actor.direct !== 0) payload.d = this._actor.direct;
       host.emit(payload);
       return RESOLVED;
     }
@@ -513,28 +677,40 @@
       if (typeof closure !== "function") {
         throw new TypeError("Failed to execute 'transaction' on 'DurableObjectStorage': parameter 1 is not of type 'Function'.");
       }
-      const begin = await this._op("txnBegin", {}, 0);
+      const actor = this._actor;
+      actor.blocking++;
+      try {
+        return await runTransaction(this, closure);
+      } finally {
+        actor.blocking--;
+      }
+    }
+    transactionSync() {
+      throw new Error("transactionSync() is only available on SQLite-backed Durable Objects.");
+    }
+  }
+
+  async function runTransaction(storage, closure) {
+    {
+      const begin = await storage._op("txnBegin", {}, 0);
       let txnId = begin.txn;
       for (;;) {
-        const txn = new DurableObjectTransaction(this._actor, txnId);
+        const txn = new DurableObjectTransaction(storage._actor, txnId);
         let result;
         try {
           result = await closure(txn);
         } catch (error) {
           txn._state = "committed";
-          await this._op("txnAbort", { txn: txnId, error: envelopeFromError(error) }, 0);
+          await storage._op("txnAbort", { txn: txnId, error: envelopeFromError(error) }, 0);
           throw error;
         }
         const rolledBack = txn._state === "rolledback";
         txn._state = rolledBack ? "rolledback" : "committed";
-        const outcome = await this._op("txnCommit", { txn: txnId, rolledBack }, 0);
-        if (outcome.retry === undefined && !rolledBack) cacheClear(this._actor);
+        const outcome = await storage._op("txnCommit", { txn: txnId, rolledBack }, 0);
+        if (outcome.retry === undefined && !rolledBack) cacheClear(storage._actor);
         if (outcome.retry === undefined) return result;
         txnId = outcome.retry;
       }
-    }
-    transactionSync() {
-      throw new Error("transactionSync() is only available on SQLite-backed Durable Objects.");
     }
   }
 
@@ -551,12 +727,21 @@
     }
     blockConcurrencyWhile(callback) {
       const actor = this.#actor;
+      const bcw = (payload) => {
+        if (actor.direct !== 0) payload.d = actor.direct;
+        return host.op("bcw", payload, undefined, actor);
+      };
+      actor.blocking++;
       const run = async () => {
-        const section = await call("bcw", { a: actor.key, phase: "begin" });
         try {
-          return await callback();
+          const section = await bcw({ a: actor.key, phase: "begin" });
+          try {
+            return await callback();
+          } finally {
+            await bcw({ a: actor.key, phase: "end", section });
+          }
         } finally {
-          await call("bcw", { a: actor.key, phase: "end", section });
+          actor.blocking--;
         }
       };
       const promise = run();
@@ -652,7 +837,7 @@
     const env = {};
     for (const [name, spec] of Object.entries(bindings)) {
       if (spec.type === "var") env[name] = codec.decode(spec.value);
-      else if (spec.type === "durable_object") env[name] = new DurableObjectNamespace(spec.binding || name);
+      else if (spec.type === "durable_object") env[name] = new DurableObjectNamespace(spec.binding || name, spec);
       else if (spec.type === "service") env[name] = makeServiceBinding(name);
     }
     return env;
@@ -733,7 +918,14 @@
   });
 
   // ---------------------------------------------------------------- event completion
-  function complete(eventId, promise, encode) {
+  function complete(eventId, promise, encode, actor) {
+    if (actor !== undefined) {
+      actor.inflight++;
+      const release = () => {
+        actor.inflight--;
+      };
+      promise.then(release, release);
+    }
     promise.then(
       (value) => {
         let payload;
@@ -811,6 +1003,10 @@
       rpc: cls.prototype instanceof DurableObject,
       cache: target.cache ? new Map() : null,
       epoch: 0,
+      inflight: 0, // events being handled (delivered by Python or direct calls)
+      ops: 0, // storage and blockConcurrencyWhile operations awaiting the host
+      blocking: 0, // open blockConcurrencyWhile callbacks and transactions
+      direct: 0, // id of the direct call it is handling, if any
     };
     const state = new DurableObjectState(actor);
     actor.state = state;
@@ -898,8 +1094,10 @@
     },
 
     /** Delivers a fetch event: to the worker (target null) or to an object. */
-    fetch(eventId, targetText, wireText) {
+    fetch(eventId, targetText, wireText, depth) {
+      beginDelivery(depth);
       let promise;
+      let actor;
       try {
         const request = fetchApi.requestFromWire(JSON.parse(wireText));
         if (targetText === "") {
@@ -913,7 +1111,7 @@
           complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
           return;
         }
-        const actor = getActor(target);
+        actor = getActor(target);
         promise = afterBlocked(actor, () => {
           const instance = actor.instance;
           if (!instance || typeof instance.fetch !== "function") throw new Error(MSG.noObjectFetchHandler);
@@ -922,12 +1120,14 @@
       } catch (error) {
         promise = Promise.reject(error);
       }
-      complete(eventId, promise, (value) => responseToHost(value, MSG.objectNotResponse));
+      complete(eventId, promise, (value) => responseToHost(value, MSG.objectNotResponse), actor);
     },
 
     /** Delivers an RPC call to an object; args and result use the value codec. */
-    rpc(eventId, targetText, method, argsText) {
+    rpc(eventId, targetText, method, argsText, depth) {
+      beginDelivery(depth);
       let promise;
+      let actor;
       try {
         const target = JSON.parse(targetText);
         if ("entrypoint" in target) {
@@ -935,27 +1135,21 @@
           complete(eventId, promise, (value) => codec.encode(value));
           return;
         }
-        const actor = getActor(target);
-        promise = afterBlocked(actor, () => {
-          const instance = actor.instance;
-          if (!actor.rpc) throw new TypeError(MSG.rpcUnsupported);
-          const fn = instance[method];
-          if (typeof fn !== "function" || method.startsWith("#") || method === "constructor" || !(method in Object.getPrototypeOf(instance) || Object.prototype.hasOwnProperty.call(instance, method))) {
-            throw new TypeError(MSG.rpcNoMethod.replace("{method}", method));
-          }
-          return fn.apply(instance, codec.decode(argsText));
-        });
+        actor = getActor(target);
+        promise = afterBlocked(actor, () => invoke(actor, "rpc", argsText, method));
       } catch (error) {
         promise = Promise.reject(error);
       }
-      complete(eventId, promise, (value) => codec.encode(value));
+      complete(eventId, promise, (value) => codec.encode(value), actor);
     },
 
     /** Delivers an alarm to an object. */
-    alarm(eventId, targetText, infoText) {
+    alarm(eventId, targetText, infoText, depth) {
+      beginDelivery(depth);
       let promise;
+      let actor;
       try {
-        const actor = getActor(JSON.parse(targetText));
+        actor = getActor(JSON.parse(targetText));
         const info = JSON.parse(infoText);
         promise = afterBlocked(actor, () => {
           const instance = actor.instance;
@@ -965,7 +1159,7 @@
       } catch (error) {
         promise = Promise.reject(error);
       }
-      complete(eventId, promise, () => null);
+      complete(eventId, promise, () => null, actor);
     },
 
     /** Another writer changed an object's storage: forget its cached values. */
@@ -980,7 +1174,8 @@
     },
 
     /** Settles several host operations: `[[id, ok, value], ...]` as JSON. */
-    settle(batchText) {
+    settle(batchText, depth) {
+      beginDelivery(depth);
       const batch = JSON.parse(batchText);
       for (let i = 0; i < batch.length; i++) {
         const [id, ok, value] = batch[i];
@@ -988,7 +1183,8 @@
       }
     },
 
-    fireTimer(timerId) {
+    fireTimer(timerId, depth) {
+      beginDelivery(depth);
       const timer = timers.get(timerId);
       if (timer === undefined) return;
       if (!timer.repeat) timers.delete(timerId);
