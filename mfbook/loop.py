@@ -62,6 +62,12 @@ class _WakeSelector(selectors.BaseSelector):
         self._keys.clear()
 
 
+def _set_results(batch: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, value in batch:
+        if not future.done():  # a cancelled wait
+            future.set_result(value)
+
+
 def _fileno(fileobj: Any) -> int:
     return fileobj if isinstance(fileobj, int) else int(fileobj.fileno())
 
@@ -84,6 +90,7 @@ class EmulatorLoop:
         self.loop: asyncio.AbstractEventLoop = _EmulatorEventLoop()
         self._started = threading.Event()
         self._closed = False
+        self._results: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
         previous = threading.stack_size()
         try:
             threading.stack_size(_THREAD_STACK_SIZE)
@@ -157,6 +164,28 @@ class EmulatorLoop:
             return await coroutine
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         return await asyncio.wrap_future(future)
+
+    def resolve_on(self, caller: asyncio.AbstractEventLoop, future: asyncio.Future[T], value: T) -> None:
+        """Sets ``future`` (of another thread's loop) to ``value``; call on the emulator thread.
+
+        Results for one caller loop are handed over in batches, one wake-up of that loop per
+        emulator turn rather than one per result (a burst of concurrent requests from one
+        notebook or test otherwise wakes its loop once per response).
+        """
+        batch = self._results.get(caller)
+        if batch is None:
+            batch = self._results[caller] = []
+            if len(self._results) == 1:
+                self.loop.call_soon(self._hand_over_results)
+        batch.append((future, value))
+
+    def _hand_over_results(self) -> None:
+        results, self._results = self._results, {}
+        for caller, batch in results.items():
+            try:
+                caller.call_soon_threadsafe(_set_results, batch)
+            except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+                pass
 
     def post(self, function: Callable[[], Any]) -> None:
         """Schedules a plain function on the emulator thread without waiting for it."""

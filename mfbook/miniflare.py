@@ -218,17 +218,23 @@ class Miniflare:
         object_id: DurableObjectId | None,
         payload: tuple[Any, ...],
     ) -> Any:
-        async def run() -> Any:
-            future: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
+        caller = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[bool, Any]] = caller.create_future()
+        if caller is self._loop.loop:
 
-            def done(ok: bool, value: Any) -> None:
+            def done_here(ok: bool, value: Any) -> None:
                 if not future.done():
                     future.set_result((ok, value))
 
-            self._start_event(kind, worker_name, namespace, object_id, payload, done)
+            self._start_event(kind, worker_name, namespace, object_id, payload, done_here)
             return self._outcome(*await future)
 
-        return await self._loop.run_async(run())
+        # Another thread's loop: one hop there, one batched hop back (no task on our loop).
+        def done(ok: bool, value: Any) -> None:
+            self._loop.resolve_on(caller, future, (ok, value))
+
+        self._loop.post(lambda: self._start_event(kind, worker_name, namespace, object_id, payload, done))
+        return self._outcome(*await future)
 
     def _event_blocking(
         self,

@@ -12,16 +12,19 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 __all__ = ["Trace", "TraceEvent"]
 
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
 
-@dataclass(frozen=True)
-class TraceEvent:
+
+class TraceEvent(NamedTuple):
     """One thing that happened, with enough context to draw it.
+
+    Immutable and cheap to build (a named tuple: the emulator records several per request).
 
     Attributes:
         seq: Position in the trace (monotonic, never reused).
@@ -47,12 +50,13 @@ class TraceEvent:
     txn_id: int | None = None
     attempt: int | None = None
     keys: tuple[str, ...] = ()
-    data: dict[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = _NO_DATA
 
     def as_record(self) -> dict[str, Any]:
         """A plain dict (for pandas: ``pd.DataFrame(mf.trace.records())``)."""
-        record = asdict(self)
+        record = self._asdict()
         record["keys"] = list(self.keys)
+        record["data"] = dict(self.data)
         return record
 
 
@@ -81,9 +85,12 @@ class Trace:
         if not self.enabled:
             return None
         with self._lock:
-            event = TraceEvent(seq=next(self._seq), time=self._clock(), kind=kind, **fields)
+            event = TraceEvent(next(self._seq), self._clock(), kind, **fields)
             self._events.append(event)
-            subscribers = tuple(self._subscribers)
+            subscribers = self._subscribers
+            if not subscribers:
+                return event
+            subscribers = list(subscribers)
         for subscriber in subscribers:
             try:
                 subscriber(event)

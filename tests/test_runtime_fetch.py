@@ -553,3 +553,35 @@ def test_a_pending_timer_or_host_operation_is_not_a_hang(make: Factory) -> None:
     )
     assert mf.dispatch_fetch("http://localhost/timer").text() == "timer"
     assert mf.dispatch_fetch("http://localhost/").text() == "slow origin"
+
+
+def test_async_callers_get_their_own_results_and_may_give_up_waiting(make: Factory) -> None:
+    import asyncio
+
+    mf = make(
+        """
+        addEventListener("fetch", (event) => {
+          const url = new URL(event.request.url);
+          const ms = Number(url.searchParams.get("ms"));
+          event.respondWith(new Promise((resolve) => setTimeout(() => resolve(new Response(url.search)), ms)));
+        });
+        """,
+        modules=False,
+    )
+
+    async def run() -> tuple[list[str], str]:
+        # Results of one burst come back in batches; each caller must still get its own.
+        texts = [
+            response.text()
+            for response in await asyncio.gather(
+                *(mf.dispatch_fetch_async(f"http://localhost/?ms={i % 3}&i={i}") for i in range(30))
+            )
+        ]
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(mf.dispatch_fetch_async("http://localhost/?ms=200"), 0.02)
+        await asyncio.sleep(0.25)  # the abandoned response arrives and is dropped quietly
+        return texts, (await mf.dispatch_fetch_async("http://localhost/?ms=0&after=1")).text()
+
+    texts, after = asyncio.run(run())
+    assert texts == [f"?ms={i % 3}&i={i}" for i in range(30)]
+    assert after == "?ms=0&after=1"
