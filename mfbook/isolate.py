@@ -157,6 +157,7 @@ class Isolate:
                 "seed",
                 "pendingOps",
                 "invalidate",
+                "cacheStore",
             )
         }
         self._flush = self._context.eval("__mfKernel.flush")
@@ -251,6 +252,11 @@ class Isolate:
         """Drops an object's read cache (called between deliveries, never during one)."""
         if not self.broken:
             self._entry["invalidate"](actor_key)
+
+    def cache_store(self, actor_key: str, entries: list[tuple[str, str | None]]) -> None:
+        """Puts an object's committed transaction writes into its read cache (between deliveries)."""
+        if not self.broken:
+            self._entry["cacheStore"](actor_key, json.dumps(entries))
 
     def memory(self) -> dict[str, int]:
         """QuickJS heap statistics (``memory_used_size``, ``malloc_size``, ...)."""

@@ -269,7 +269,9 @@ class ObjectStorage:
     # ------------------------------------------------------------------ transactions
     def begin(self, *, attempt: int = 1, request_id: int | None = None) -> Transaction:
         """Starts a transaction attempt (flushing staged writes first so they count as older)."""
-        self.flush()
+        # Only the object's own JS stages writes between flushes (Python API writers stage and
+        # flush in one step), so whatever is staged here is already in its read cache.
+        self.flush(by_object_code=True)
         txn = Transaction(txn_id=self.trace.new_txn_id(), attempt=attempt, read_version=self.store.version())
         self._emit(
             "txn.begin",
@@ -289,6 +291,11 @@ class ObjectStorage:
                 result[key] = value
         self._emit("txn.read", txn_id=txn.txn_id, attempt=txn.attempt, keys=tuple(keys))
         return sorted(result.items(), key=lambda item: sort_key(item[0]))
+
+    def txn_note_read(self, txn: Transaction, keys: builtins.list[str]) -> None:
+        """Records a read the object's code answered itself (own write or read cache)."""
+        txn.read_keys.update(keys)
+        self._emit("txn.read", txn_id=txn.txn_id, attempt=txn.attempt, keys=tuple(keys), data={"cached": True})
 
     def txn_put(self, txn: Transaction, entries: builtins.list[tuple[str, bytes]]) -> None:
         txn.mark_written(key for key, _ in entries)
@@ -325,13 +332,16 @@ class ObjectStorage:
     def txn_set_alarm(self, txn: Transaction, time_ms: int | None) -> None:
         txn.alarm = time_ms
 
-    def commit(self, txn: Transaction, *, request_id: int | None = None) -> int | None:
+    def commit(self, txn: Transaction, *, request_id: int | None = None, by_object_code: bool = False) -> int | None:
         """Validates and commits a transaction attempt.
+
+        ``by_object_code``: the object's own JS transaction, whose writes the caller puts into
+        the read cache itself (any other committer makes ``on_foreign_write`` drop it).
 
         Raises:
             CommitConflict: A newer commit wrote a key (or the alarm) this attempt read.
         """
-        self.flush()
+        self.flush(by_object_code=True)  # see begin()
         puts = {key: value for key, value in txn.writes.items() if value is not None}
         deletes = [key for key, value in txn.writes.items() if value is None]
         read_keys = tuple(sorted(txn.read_keys, key=sort_key))
@@ -380,7 +390,7 @@ class ObjectStorage:
         )
         if txn.alarm is not KEEP and self._on_alarm_change is not None:
             self._on_alarm_change(self)
-        if written and self._on_foreign_write is not None:
+        if written and not by_object_code and self._on_foreign_write is not None:
             self._on_foreign_write(self)
         return version
 

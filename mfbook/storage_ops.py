@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import json
+import logging
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 __all__ = ["DEFERRED", "StorageOps", "WRITE_METHODS"]
+
+logger = logging.getLogger("mfbook")
 
 #: Returned by an operation whose settlement is scheduled separately.
 DEFERRED = object()
@@ -48,6 +51,7 @@ class StorageOps:
 
     # Provided by Runtime:
     _schedule: Callable[[Delivery], None]
+    _invalidate_cache: Callable[[ObjectStorage], None]
     _object_fields: Callable[[Actor | None], dict[str, Any]]
     backend_for: Callable[[NamespaceSpec], Backend]
 
@@ -71,7 +75,9 @@ class StorageOps:
         method = entry["m"]
         flags = entry.get("f", 0)
         request_id = ctx.request.request_id if ctx.request else None
-        if not flags & 1 and method not in ("sync", "txnBegin", "txnCommit", "txnAbort"):
+        # An operation the code awaits closes the input gate until its result is delivered;
+        # one resolved at once (puts, reads answered from the cache: no "id") does not.
+        if not flags & 1 and "id" in entry and method not in ("sync", "txnBegin", "txnCommit", "txnAbort"):
             actor.gate.lock()
             releases.append(actor)
         touched[id(storage)] = storage
@@ -153,6 +159,19 @@ class StorageOps:
             return DEFERRED
         raise StorageError(f"Unknown storage method {method}")
 
+    @staticmethod
+    def _cache_store(actor: Actor, txn: Transaction) -> None:
+        """Puts a committed transaction's writes into the object's JS read cache.
+
+        Runs between deliveries, before anything parked at the object's gate: no code of the
+        object can see the old cached values after the commit.
+        """
+        worker = actor.worker
+        if worker is None or worker.isolate is None:
+            return
+        entries = [(key, None if value is None else value.decode("utf-8")) for key, value in txn.writes.items()]
+        worker.isolate.cache_store(actor.key, entries)
+
     def _trace_op(
         self, storage: ObjectStorage, kind: str, ctx: Context, keys: tuple[str, ...], data: dict[str, Any] | None = None
     ) -> None:
@@ -169,6 +188,9 @@ class StorageOps:
 
     @staticmethod
     def _txn_op(storage: ObjectStorage, txn: Transaction, method: str, entry: dict[str, Any]) -> Any:
+        if method == "get" and entry.get("known"):
+            storage.txn_note_read(txn, [entry["key"]])
+            return None
         if method == "get":
             rows = storage.txn_get(txn, [entry["key"]])
             return rows[0][1].decode("utf-8") if rows else None
@@ -211,7 +233,7 @@ class StorageOps:
             settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
             return DEFERRED
         try:
-            storage.commit(txn, request_id=request_id)
+            storage.commit(txn, request_id=request_id, by_object_code=actor.read_cache)
         except CommitConflict as conflict:
             if txn.attempt >= self.txn_max_attempts:
                 storage._emit(
@@ -286,6 +308,12 @@ class StorageOps:
 
             self.loop.call_later(delay, resume)
             return DEFERRED
+        if actor.read_cache and txn.writes:
+            try:
+                self._cache_store(actor, txn)
+            except Exception:  # noqa: BLE001 - the commit stands; a stale cache must not
+                logger.exception("read cache update failed; dropping the cache")
+                self._invalidate_cache(storage)
         parent = actor.gate.close_section(section)
         settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
         return DEFERRED

@@ -117,6 +117,7 @@ ROUTES = {
       });
       return { value, attempts, seen: await storage.get("seen") };
     """,
+    "read-k": "return (await storage.get('k')) ?? null;",
     "paused": """
       attempts = 0;
       const value = await storage.transaction(async (txn) => {
@@ -262,6 +263,35 @@ def test_python_write_during_paused_js_transaction_makes_it_run_twice(mf):
         unsubscribe()
     assert body == '{"value":100,"attempts":2}'
     assert storage.get("k") == 101
+
+
+def test_python_write_during_paused_transaction_that_read_the_cache_makes_it_run_twice(mf):
+    storage = storage_of(mf)
+    storage.put("k", 1)
+    assert call(mf, "read-k") == 1  # now the object's read cache holds k
+    mf.trace.clear()
+    read = threading.Event()
+    unsubscribe = mf.trace.subscribe(lambda event: event.kind == "txn.read" and read.set())
+
+    async def run():
+        request = asyncio.ensure_future(mf.dispatch_fetch_async("http://localhost/paused?ms=150"))
+        while not read.is_set():
+            await asyncio.sleep(0.005)
+        await storage.put_async("k", 100)
+        return (await request).text()
+
+    try:
+        body = asyncio.run(run())
+    finally:
+        unsubscribe()
+    assert body == '{"value":100,"attempts":2}'
+    assert storage.get("k") == 101
+    reads = mf.trace.events(kind="txn.read")
+    # The first attempt was answered by the cache, yet its read was validated (and lost).
+    assert reads[0].data.get("cached") is True and reads[0].keys == ("k",)
+    conflicts = mf.trace.events(kind="txn.conflict")
+    assert len(conflicts) == 1 and conflicts[0].keys == ("k",)
+    assert call(mf, "read-k") == 101  # the commit reached the cache
 
 
 def test_transactions_on_disjoint_keys_do_not_retry(mf):

@@ -543,6 +543,20 @@
         this._check("get");
         const normalised = normaliseKeys(keys);
         const actor = this._actor;
+        if (this._txn !== undefined && !Array.isArray(normalised)) {
+          // The transaction's own writes, else the read cache, answer in the same turn;
+          // Python still records the read (read set, trace) in program order.
+          const own = this._writes;
+          let text;
+          if (own.has(normalised)) text = own.get(normalised);
+          else if (actor.cache !== null && actor.cache.has(normalised)) text = actor.cache.get(normalised);
+          if (text !== undefined) {
+            const record = { op: "st", a: actor.key, m: "get", txn: this._txn, key: normalised, known: 1 };
+            if (actor.direct !== 0) record.d = actor.direct;
+            host.emit(record);
+            return Promise.resolve(decodeOptional(text));
+          }
+        }
         if (this._txn !== undefined || actor.cache === null) {
           if (Array.isArray(normalised)) return this._op("getMany", { keys: normalised }, flagsOf(options), decodeMap);
           return this._op("get", { key: normalised }, flagsOf(options), decodeOptional);
@@ -578,7 +592,18 @@
       this._check("put");
       const entries = normalisePut(keyOrEntries, value);
       if (options === undefined && typeof keyOrEntries === "object") options = value;
-      if (this._txn !== undefined) return this._op("put", { entries }, flagsOf(options), toUndefined);
+      if (this._txn !== undefined) {
+        // Buffered in the transaction: nothing can fail later but the 128-key limit.
+        const own = this._writes;
+        let count = own.size;
+        for (const [key] of entries) if (!own.has(key)) count++;
+        if (count > MSG.maxKeys) return Promise.reject(new RangeError(MSG.txnTooManyKeys));
+        for (const [key, text] of entries) own.set(key, text);
+        const record = { op: "st", a: this._actor.key, m: "put", txn: this._txn, entries };
+        if (this._actor.direct !== 0) record.d = this._actor.direct;
+        host.emit(record);
+        return RESOLVED;
+      }
       // Outside a transaction a put cannot fail once validated: like workerd, it resolves at
       // once and the *output gate* (Python flushes before releasing any response of this
       // turn) makes the response wait until the batch is durable; a failed flush fails it.
@@ -595,7 +620,11 @@
       this._check("delete");
       const normalised = normaliseKeys(keys);
       const many = Array.isArray(normalised);
-      if (this._txn === undefined) cacheWrite(this._actor, (many ? normalised : [normalised]).map((key) => [key, null]));
+      if (this._txn === undefined) {
+        cacheWrite(this._actor, (many ? normalised : [normalised]).map((key) => [key, null]));
+      } else {
+        for (const key of many ? normalised : [normalised]) this._writes.set(key, null);
+      }
       return this._op("delete", many ? { keys: normalised, many: true } : { keys: [normalised] }, flagsOf(options));
     }
     list(options) {
@@ -647,6 +676,8 @@
     constructor(actor, txn) {
       super(actor, "DurableObjectTransaction", txn);
       Object.defineProperty(this, "_state", { value: "open", writable: true });
+      // This attempt's writes (encoded value, null = deleted), as Python's buffer holds them.
+      Object.defineProperty(this, "_writes", { value: new Map() });
     }
     _check(operation) {
       if (this._state === "rolledback") throw new Error(MSG.txnRolledBack.replace("{op}", operation));
@@ -706,8 +737,8 @@
         }
         const rolledBack = txn._state === "rolledback";
         txn._state = rolledBack ? "rolledback" : "committed";
+        // Python puts the committed writes into the read cache when it commits (kernel.cacheStore).
         const outcome = await storage._op("txnCommit", { txn: txnId, rolledBack }, 0);
-        if (outcome.retry === undefined && !rolledBack) cacheClear(storage._actor);
         if (outcome.retry === undefined) return result;
         txnId = outcome.retry;
       }
@@ -1166,6 +1197,12 @@
     invalidate(key) {
       const actor = actors.get(key);
       if (actor !== undefined) cacheClear(actor);
+    },
+
+    /** A transaction of the object committed: its writes (`[[key, text | null], ...]`) become cached. */
+    cacheStore(key, entriesText) {
+      const actor = actors.get(key);
+      if (actor !== undefined) cacheWrite(actor, JSON.parse(entriesText));
     },
 
     /** Forgets an object instance (reset after a reload or a broken output gate). */
