@@ -79,6 +79,12 @@ class Runtime(StorageOps):
         self._pumping = False
         self.alarms = AlarmScheduler(self)
         self.background_errors: list[WorkerError] = []
+        # Backends other processes may write while objects cache their reads (files).
+        self._watched = [
+            backend
+            for backend in {id(b): b for b in [backend, *self.worker_backends.values()]}.values()
+            if backend.read_cache and not isinstance(backend, MemoryBackend)
+        ]
 
     # ------------------------------------------------------------------ configuration
     def configure(self, specs: list[WorkerSpec]) -> None:
@@ -109,7 +115,7 @@ class Runtime(StorageOps):
                 continue
             binding["cls"] = namespace.class_name
             binding["local"] = namespace.script_name == spec.name
-            binding["cache"] = isinstance(self.backend_for(namespace), MemoryBackend)
+            binding["cache"] = self.backend_for(namespace).read_cache
         return bindings
 
     def namespace(self, binding: str, worker_name: str | None = None) -> NamespaceSpec:
@@ -153,7 +159,7 @@ class Runtime(StorageOps):
         if actor is None:
             gate = InputGate()
             actor = Actor(key, namespace, hex_id, name, self.storage_for(namespace, hex_id, name), gate)
-            actor.read_cache = isinstance(self.backend_for(namespace), MemoryBackend)
+            actor.read_cache = self.backend_for(namespace).read_cache
             gate.bind(self._requeue)
             self.actors[key] = actor
         elif name is not None and actor.name is None:
@@ -220,6 +226,9 @@ class Runtime(StorageOps):
             actor.gate.park(delivery)
             return
         worker = delivery.worker
+        for backend in self._watched:
+            if backend.changed_elsewhere():
+                self._drop_caches(backend)
         try:
             isolate = worker.ensure_isolate()
             depth = ctx.request.depth if ctx.request is not None else 1
@@ -561,6 +570,12 @@ class Runtime(StorageOps):
         if actor is None or actor.worker is None or actor.worker.isolate is None:
             return
         actor.worker.isolate.invalidate(actor.key)
+
+    def _drop_caches(self, backend: Backend) -> None:
+        """Another process committed under ``backend``: no cached read of its objects holds."""
+        for actor in self.actors.values():
+            if actor.read_cache and self.backend_for(actor.namespace) is backend:
+                self._invalidate_cache(actor.storage)
 
     def _after_alarm_change(self, storage: ObjectStorage) -> None:
         if self.alarms_enabled:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mfbook import ConfigError, Miniflare
+from mfbook.backends.commit_counter import COUNTER_NAME
 from mfbook.backends.sqlite import DATABASE_NAME
 from mfbook.ids import id_from_name
 
@@ -207,7 +208,10 @@ def test_each_object_gets_its_own_directory(counter_worker: dict[str, Any], tmp_
     assert {path.name for path in (root / "COUNTER").iterdir()} == expected
     for object_hex in expected:
         assert (root / "COUNTER" / object_hex / DATABASE_NAME).is_file()
-    assert {path.parent.parent.parent for path in files_under(root)} == {root}
+    # Data lives only in object directories; the root holds just the commit counter.
+    data_files = [path for path in files_under(root) if path != root / COUNTER_NAME]
+    assert {path.parent.parent.parent for path in data_files} == {root}
+    assert (root / COUNTER_NAME).stat().st_size == 8
 
 
 # ---------------------------------------------------------------------- hostile keys
@@ -243,6 +247,7 @@ def test_hostile_keys_round_trip_through_js_and_python(persist_options: dict[str
         assert {path.relative_to(root).parts[:2] for path in files_under(tmp_path)} == {
             ("STORE", id_from_name("STORE", "default").hex),
             ("STORE", id_from_name("STORE", "py").hex),
+            (COUNTER_NAME,),  # the commit counter (no data)
         }
 
 
@@ -298,3 +303,47 @@ def test_alarms_are_not_restored_when_disabled(tmp_path: Path) -> None:
     with keys_worker(persist, durable_objects_alarms=False) as mf:
         time.sleep(0.4)
         assert mf.dispatch_fetch("http://localhost/fired").json() is None
+
+
+# ---------------------------------------------------------------------- read cache on disk
+def test_file_objects_answer_repeated_reads_from_the_cache(counter_worker: dict[str, Any], tmp_path: Path) -> None:
+    with Miniflare(**counter_worker, durable_objects_persist=str(tmp_path / "do")) as mf:
+        mf.dispatch_fetch("http://localhost/inc")
+        mf.trace.clear()
+        assert mf.dispatch_fetch("http://localhost/inc").text() == "2"
+        gets = mf.trace.events(kind="storage.get")
+        assert len(gets) == 1 and gets[0].data.get("cached") is True
+
+
+def test_cached_reads_see_commits_of_another_instance_on_the_same_directory(
+    counter_worker: dict[str, Any], tmp_path: Path
+) -> None:
+    root = str(tmp_path / "do")
+    with Miniflare(**counter_worker, durable_objects_persist=root) as first:
+        with Miniflare(**counter_worker, durable_objects_persist=root) as second:
+            assert first.dispatch_fetch("http://localhost/inc").text() == "1"  # first caches count
+            assert second.dispatch_fetch("http://localhost/inc").text() == "2"
+            assert first.dispatch_fetch("http://localhost/inc").text() == "3"  # not a stale 2
+            second.get_durable_object_storage(
+                second.get_durable_object_namespace("COUNTER").id_from_name("default")
+            ).put("count", 10)
+            assert first.dispatch_fetch("http://localhost/inc").text() == "11"
+
+
+def test_cached_reads_see_commits_of_another_process(counter_worker: dict[str, Any], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "do"
+    writer = f"""
+from mfbook import Miniflare
+mf = Miniflare(script="export default {{ fetch() {{ return new Response(''); }} }}; export class Counter {{}}",
+               modules=True, durable_objects={{"COUNTER": "Counter"}}, durable_objects_persist={str(root)!r})
+storage = mf.get_durable_object_storage(mf.get_durable_object_namespace("COUNTER").id_from_name("default"))
+storage.put("count", 41)
+mf.dispose()
+"""
+    with Miniflare(**counter_worker, durable_objects_persist=str(root)) as mf:
+        assert mf.dispatch_fetch("http://localhost/inc").text() == "1"
+        subprocess.run([sys.executable, "-c", writer], check=True, timeout=60)
+        assert mf.dispatch_fetch("http://localhost/inc").text() == "42"

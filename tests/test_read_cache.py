@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -116,13 +115,14 @@ def test_an_import_is_seen_by_the_next_request(mf: Miniflare) -> None:
     assert get(mf) == 1
 
 
-def test_persistent_backends_never_cache(tmp_path: Path) -> None:
-    # Another process may share the directory, so every read must reach SQLite.
+def test_redis_objects_never_cache(redis_url: str, redis_prefix: str) -> None:
+    # Other processes write Redis without telling this one, so every read must reach Redis.
     with Miniflare(
         script=WORKER,
         modules=True,
         durable_objects={"STORE": "Store"},
-        durable_objects_persist=str(tmp_path),
+        durable_objects_persist=redis_url,
+        redis_prefix=redis_prefix,
         console=None,
     ) as persisted:
         storage(persisted).put("k", 1)

@@ -302,6 +302,14 @@ class Backend(abc.ABC):
 
     #: Short human-readable description (``"memory"``, a path, a URL without password).
     location: str
+    #: Whether objects may keep a JS read cache: true when every writer other than the object
+    #: itself is either this emulator's Python side (which drops the cache) or announced by
+    #: :meth:`changed_elsewhere` before the object's code runs again.
+    read_cache: bool = False
+
+    def changed_elsewhere(self) -> bool:
+        """True (once) after someone outside this emulator committed; checked before each delivery."""
+        return False
 
     @abc.abstractmethod
     def open(self, binding: str, object_hex: str) -> ObjectStore:

@@ -150,6 +150,7 @@ class MemoryBackend(Backend):
     """Backend keeping every object in process memory."""
 
     location = "memory"
+    read_cache = True  # nobody outside this emulator can write it
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

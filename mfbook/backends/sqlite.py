@@ -12,6 +12,9 @@
   :class:`~mfbook.backends.base.BackendUnavailable` is raised).
 - Files are created lazily by the first commit that writes; reading an object that does not
   exist creates nothing.
+- Besides the object directories, the root holds one file, ``.mfbook-commits``: a counter every
+  process bumps after each commit, so that the objects' JS read caches notice commits made by
+  other processes sharing the directory (:mod:`mfbook.backends.commit_counter`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from .base import (
     unescape_binding,
     validate_object_hex,
 )
+from .commit_counter import CommitCounter
 
 __all__ = ["DATABASE_NAME", "SqliteBackend", "SqliteObjectStore"]
 
@@ -87,18 +91,26 @@ def _initialize(connection: sqlite3.Connection) -> None:
 class SqliteObjectStore(ObjectStore):
     """One Durable Object stored in its own SQLite database."""
 
-    def __init__(self, directory: Path, *, on_connect: Callable[[SqliteObjectStore], None] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        on_connect: Callable[[SqliteObjectStore], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         """Create a store for ``directory`` (nothing is opened until needed).
 
         Args:
             directory: The object's directory.
             on_connect: Called (holding this store's lock) after the connection opens.
+            on_commit: Called after every commit that wrote something.
         """
         self._directory = directory
         self._path = directory / DATABASE_NAME
         self._lock = threading.RLock()
         self._connection: sqlite3.Connection | None = None
         self._on_connect = on_connect
+        self._on_commit = on_commit
 
     @property
     def path(self) -> Path:
@@ -228,6 +240,8 @@ class SqliteObjectStore(ObjectStore):
                         (version, alarm),
                     )
                 connection.execute("COMMIT")
+                if self._on_commit is not None:
+                    self._on_commit()
                 return int(version)
             except BaseException as error:
                 if connection.in_transaction:
@@ -330,6 +344,14 @@ class SqliteBackend(Backend):
         self._stores: dict[tuple[str, str], SqliteObjectStore] = {}
         self._connected: OrderedDict[int, SqliteObjectStore] = OrderedDict()
         self._connected_lock = threading.Lock()
+        self.commits = CommitCounter(self.root)
+
+    @property
+    def read_cache(self) -> bool:  # type: ignore[override]
+        return self.commits.available
+
+    def changed_elsewhere(self) -> bool:
+        return self.commits.changed_elsewhere()
 
     def _register_connection(self, store: SqliteObjectStore) -> None:
         with self._connected_lock:
@@ -353,7 +375,7 @@ class SqliteBackend(Backend):
             store = self._stores.get((binding, object_hex))
             if store is None:
                 store = self._stores[(binding, object_hex)] = SqliteObjectStore(
-                    directory, on_connect=self._register_connection
+                    directory, on_connect=self._register_connection, on_commit=self.commits.bump
                 )
             return store
 
@@ -386,3 +408,4 @@ class SqliteBackend(Backend):
             self._stores.clear()
         for store in stores:
             store.close()
+        self.commits.close()
