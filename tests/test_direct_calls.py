@@ -233,3 +233,77 @@ export default { fetch(request, env) { return env.REMOTE.getByName("r").fetch(re
         assert len(inner) == 1 and "direct" not in inner[0].data
     finally:
         mf.dispose()
+
+
+EDGES = """
+import { DurableObject } from "cloudflare:workers";
+let constructions = 0;
+
+export class Edgy extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    constructions++;
+    if (constructions === 1) throw new Error("first construction fails");
+    this.ready = false;
+    ctx.blockConcurrencyWhile(async () => {
+      await ctx.storage.list();
+      this.ready = true;
+    });
+  }
+  async fetch(request) {
+    const path = new URL(request.url).pathname;
+    if (path === "/spin") for (;;) {}
+    if (path === "/bomb") { const parts = []; for (;;) parts.push("x".repeat(1 << 20)); }
+    if (path === "/hang") await new Promise(() => {});
+    const count = ((await this.ctx.storage.get("count")) ?? 0) + 1;
+    await this.ctx.storage.put("count", count);
+    return new Response(JSON.stringify({ ready: this.ready, count, constructions }));
+  }
+}
+
+export default {
+  fetch(request, env) {
+    return env.EDGY.getByName("e").fetch(request);
+  },
+};
+"""
+
+
+@pytest.fixture
+def edgy():
+    instance = Miniflare(script=EDGES, modules=True, durable_objects={"EDGY": "Edgy"}, console=None, cpu_limit_ms=200, memory_limit_mb=32)
+    yield instance
+    instance.dispose()
+
+
+def test_constructor_errors_reach_the_caller_and_the_next_call_constructs_again(edgy):
+    response = edgy.dispatch_fetch("http://localhost/")
+    assert response.status == 500 and "first construction fails" in response.text()
+    # blockConcurrencyWhile() in the constructor holds back the (direct) call until it settles.
+    assert json.loads(edgy.dispatch_fetch("http://localhost/").text()) == {"ready": True, "count": 1, "constructions": 2}
+
+
+def test_cpu_limit_inside_a_direct_call_fails_that_request_only(edgy):
+    edgy.dispatch_fetch("http://localhost/")  # the failed construction
+    assert json.loads(edgy.dispatch_fetch("http://localhost/").text())["count"] == 1
+    response = edgy.dispatch_fetch("http://localhost/spin")
+    assert response.status == 500 and "CPU time limit" in response.text()
+    # The object keeps working (through the host from now on: its interrupted call never ended).
+    assert [json.loads(edgy.dispatch_fetch("http://localhost/").text())["count"] for _ in range(3)] == [2, 3, 4]
+
+
+def test_memory_bomb_inside_a_direct_call_resets_the_isolate(edgy):
+    edgy.dispatch_fetch("http://localhost/")
+    assert json.loads(edgy.dispatch_fetch("http://localhost/").text())["count"] == 1
+    response = edgy.dispatch_fetch("http://localhost/bomb")
+    assert response.status == 500 and "memory" in response.text().lower()
+    body = json.loads(edgy.dispatch_fetch("http://localhost/").text())
+    assert body["count"] == 2  # storage survived; the object was constructed anew
+    assert body["ready"] is True
+
+
+def test_a_direct_call_that_can_never_answer_fails_instead_of_hanging(edgy):
+    edgy.dispatch_fetch("http://localhost/")
+    response = edgy.dispatch_fetch("http://localhost/hang")
+    assert response.status == 500
+    assert "The script will never generate a response." in response.text()
