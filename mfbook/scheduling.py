@@ -122,19 +122,24 @@ class Actor:
     worker: Worker | None = None
     txns: dict[int, Transaction] = field(default_factory=dict)
     sections: dict[int, int] = field(default_factory=dict)  # txn id -> gate section
-    # JS may cache reads only when no other process can write the storage (memory backend).
+    # JS may cache reads only when other writers are noticed (see Backend.read_cache).
     read_cache: bool = False
+    _target: str | None = field(default=None, repr=False)
 
     def target_json(self) -> str:
-        return json.dumps(
-            {
-                "key": self.key,
-                "binding": self.namespace.binding,
-                "hex": self.hex,
-                "cls": self.namespace.class_name,
-                "cache": self.read_cache,
-            }
-        )
+        """How the kernel finds (or constructs) the instance; the same text for every event."""
+        text = self._target
+        if text is None:
+            text = self._target = json.dumps(
+                {
+                    "key": self.key,
+                    "binding": self.namespace.binding,
+                    "hex": self.hex,
+                    "cls": self.namespace.class_name,
+                    "cache": self.read_cache,
+                }
+            )
+        return text
 
 
 class Worker:

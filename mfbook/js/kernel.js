@@ -949,9 +949,9 @@
   });
 
   // ---------------------------------------------------------------- event completion
+  /** Reports an event's outcome; `actor` (whose `inflight` the caller raised) is released. */
   function complete(eventId, promise, encode, actor) {
     if (actor !== undefined) {
-      actor.inflight++;
       const release = () => {
         actor.inflight--;
       };
@@ -1056,6 +1056,29 @@
     return actor.blocked.then(run);
   }
 
+  /** Starts an event in an object: at once, or after an open blockConcurrencyWhile(). */
+  function startInObject(actor, run) {
+    actor.inflight++;
+    if (actor.blocking !== 0) return afterBlocked(actor, run);
+    try {
+      return Promise.resolve(run());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  // Targets come as JSON from Python, the same text for every event of an object.
+  const targets = new Map();
+  function parseTarget(text) {
+    let target = targets.get(text);
+    if (target === undefined) {
+      target = JSON.parse(text);
+      if (targets.size >= 4096) targets.clear();
+      targets.set(text, target);
+    }
+    return target;
+  }
+
   // ---------------------------------------------------------------- stack traces
   let lineMap = []; // [[first bundle line, file], ...] sorted
 
@@ -1136,14 +1159,14 @@
           complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
           return;
         }
-        const target = JSON.parse(targetText);
+        const target = parseTarget(targetText);
         if ("entrypoint" in target) {
           promise = Promise.resolve(entrypointFetch(target.entrypoint, request));
           complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
           return;
         }
         actor = getActor(target);
-        promise = afterBlocked(actor, () => {
+        promise = startInObject(actor, () => {
           const instance = actor.instance;
           if (!instance || typeof instance.fetch !== "function") throw new Error(MSG.noObjectFetchHandler);
           return instance.fetch(request);
@@ -1160,14 +1183,14 @@
       let promise;
       let actor;
       try {
-        const target = JSON.parse(targetText);
+        const target = parseTarget(targetText);
         if ("entrypoint" in target) {
           promise = Promise.resolve().then(() => entrypointRpc(target.entrypoint, method, argsText));
           complete(eventId, promise, (value) => codec.encode(value));
           return;
         }
         actor = getActor(target);
-        promise = afterBlocked(actor, () => invoke(actor, "rpc", argsText, method));
+        promise = startInObject(actor, () => invoke(actor, "rpc", argsText, method));
       } catch (error) {
         promise = Promise.reject(error);
       }
@@ -1180,9 +1203,9 @@
       let promise;
       let actor;
       try {
-        actor = getActor(JSON.parse(targetText));
         const info = JSON.parse(infoText);
-        promise = afterBlocked(actor, () => {
+        actor = getActor(parseTarget(targetText));
+        promise = startInObject(actor, () => {
           const instance = actor.instance;
           if (!instance || typeof instance.alarm !== "function") throw new Error(MSG.noAlarmHandlerDefined);
           return instance.alarm(info);
