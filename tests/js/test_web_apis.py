@@ -889,3 +889,22 @@ def test_prelude_evaluates_in_a_few_ms():
         ctx.eval(source)
     elapsed_ms = (time.perf_counter() - start) * 1000
     assert elapsed_ms < 30  # about 4 ms measured
+
+
+def test_url_objects_parsed_from_the_same_string_are_independent(ctx):
+    # Parsed records are remembered per input string: changing one URL must not leak into the next.
+    assert js_eval(
+        ctx,
+        """(function () {
+        var urls = [];
+        for (var i = 0; i < 3; i++) {
+            var url = new URL('https://example.com/a/b?q=1');
+            urls.push(url.href);
+            url.pathname = '/changed';
+            url.searchParams.append('extra', '2');
+            url.hostname = 'other.example';
+            urls.push(url.href);
+        }
+        return urls;
+    })()""",
+    ) == ["https://example.com/a/b?q=1", "https://other.example/changed?q=1&extra=2"] * 3

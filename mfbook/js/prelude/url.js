@@ -287,10 +287,33 @@
     };
   }
 
+  // Requests parse the same few URLs over and over (the entry worker and the object both do):
+  // simple records are remembered by input and handed out as copies (records are mutable).
+  const simpleCache = new Map();
+
+  function copyRecord(record) {
+    return {
+      scheme: record.scheme,
+      username: record.username,
+      password: record.password,
+      host: record.host,
+      port: record.port,
+      path: record.path.slice(),
+      query: record.query,
+      fragment: record.fragment,
+    };
+  }
+
   function parse(input, baseRecord) {
     if (baseRecord === null) {
+      const cached = simpleCache.get(input);
+      if (cached !== undefined) return copyRecord(cached);
       const simple = simpleRecord(input);
-      if (simple !== null) return simple;
+      if (simple !== null) {
+        if (simpleCache.size >= 256) simpleCache.clear();
+        simpleCache.set(input, copyRecord(simple));
+        return simple;
+      }
     }
     return machine().basicURLParse(input, { baseURL: baseRecord });
   }
