@@ -18,19 +18,15 @@ import json
 import os
 import platform
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from peers_format import latency_stats, r4, rss_mb  # noqa: E402 - bench/ is on sys.path when run as a script
-
-PEERS = Path(os.environ.get("PEERS_BENCH", "/work/shared/peers-bench"))
-PEERS_ROOT = Path(os.environ.get("PEERS_ROOT", "/tmp/peers"))
+from peers_mf2 import PEERS  # noqa: E402
+from peers_mf2 import run_mf2 as run_peers_mf2
 
 
 def env_int(name: str, default: int) -> int:
@@ -380,35 +376,15 @@ class Bench:
 
 
 def run_mf2() -> dict[str, dict[str, Any]] | None:
-    """Runs the real Miniflare 2 harness in this run, when node and the peers are installed."""
-    node = shutil.which("node")
-    mf_dir = PEERS_ROOT / "mf2"
-    if node is None or not mf_dir.is_dir():
-        print(
-            f"# Miniflare 2 not run: {'node missing' if node is None else f'{mf_dir} not installed'} "
-            "(see peers-bench/README.md); comparing with RESULTS.md",
-            file=sys.stderr,
-        )
+    """Miniflare 2's in-memory results of this run, by scenario (None when it cannot run)."""
+    lines = run_peers_mf2()
+    if lines is None:
         return None
-    env = {**os.environ, "MF_DIR": str(mf_dir), "PERSIST_DIR": str(PEERS_ROOT / "data2-mfbook-bench")}
-    result = subprocess.run(
-        [node, "--experimental-vm-modules", str(PEERS / "bench-mf2.mjs")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    lines: dict[str, dict[str, Any]] = {}
-    for raw in result.stdout.splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        print(raw, flush=True)
-        if line.get("storage") in ("memory", None):
-            lines.setdefault(line["scenario"], line)
-    return lines or None
+    found: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        if line.get("storage") in ("memory", None) and "scenario" in line:
+            found.setdefault(line["scenario"], line)
+    return found or None
 
 
 SUMMARY = [
