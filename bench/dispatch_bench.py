@@ -4,6 +4,9 @@ Prints, each measured in this run on this machine:
 
 - ``quickjs call``: a bare QuickJS round trip from Python (``ctx.eval`` of a tiny function call,
   no emulator) — the floor for anything that crosses into JS;
+- ``lock ping-pong``: two plain Python threads handing a lock back and forth — the floor for
+  any call that crosses to another thread and back on this machine (on a 2-vCPU VM, waking
+  the other vCPU dominates);
 - ``thread hop``: ``EmulatorLoop.run`` of an empty coroutine — what the blocking API pays to
   reach the emulator thread and come back;
 - ``dispatch_fetch`` for a module worker and a service-worker script, and
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 
@@ -47,6 +51,34 @@ def bare_quickjs(seconds: float) -> float:
     context = quickjs.Context()
     function = context.eval("(function (x) { return x + 1; })")
     return rate(lambda: function(1), seconds, batch=200)
+
+
+def lock_ping_pong(seconds: float) -> float:
+    ping, pong = threading.Lock(), threading.Lock()
+    ping.acquire()
+    pong.acquire()
+    stop = False
+
+    def partner() -> None:
+        while True:
+            ping.acquire()
+            if stop:
+                return
+            pong.release()
+
+    thread = threading.Thread(target=partner, daemon=True)
+    thread.start()
+
+    def round_trip() -> None:
+        ping.release()
+        pong.acquire()
+
+    try:
+        return rate(round_trip, seconds)
+    finally:
+        stop = True
+        ping.release()
+        thread.join()
 
 
 def thread_hop(seconds: float) -> float:
@@ -92,6 +124,7 @@ def main() -> None:
     baseline = bare_quickjs(args.seconds)
     results = [
         ("quickjs call (baseline)", baseline),
+        ("lock ping-pong between two threads", lock_ping_pong(args.seconds)),
         ("thread hop (EmulatorLoop.run)", thread_hop(args.seconds)),
         ("dispatch_fetch, module worker", dispatch(MODULE_WORKER, True, args.seconds)),
         ("dispatch_fetch, service worker", dispatch(SERVICE_WORKER, False, args.seconds)),
