@@ -17,6 +17,13 @@ Semantics every backend implements (see docs/ARCHITECTURE.md section 3):
   ``read_version`` fails with :class:`CommitConflict` when any ``read_keys`` (or the alarm, with
   ``read_alarm``) has a newer write version, also when written by another process.
 - A commit with nothing to write only validates, and returns the current version.
+- Tombstones do not pile up: once an object has gained at least ``max(TOMBSTONE_BATCH, live
+  keys)`` of them since the last compaction, the commit that crosses that line drops them all
+  and records its version as the object's *floor*. A validated read of a key that has no
+  record then conflicts when ``read_version`` is older than the floor (the key may have been
+  deleted after it was read; the winning version reported is the floor). Compaction is thus
+  amortised O(1) per delete, and costs at most one extra retry to a transaction that straddles
+  it.
 """
 
 from __future__ import annotations
@@ -30,8 +37,12 @@ from collections.abc import Collection, Iterable, Mapping
 
 from ..errors import StorageError
 
+#: Tombstones an object gathers before a commit compacts them (more if it has more live keys).
+TOMBSTONE_BATCH = 1024
+
 __all__ = [
     "KEEP",
+    "TOMBSTONE_BATCH",
     "Backend",
     "BackendConfigError",
     "BackendError",

@@ -1,8 +1,8 @@
 """In-memory backend: data lives as long as the backend object.
 
 Each object keeps a dict of encoded key → value, a sorted list of encoded keys (maintained with
-:mod:`bisect`, so listing never sorts), and the write version of every key ever written
-(tombstones included) for conflict checks.
+:mod:`bisect`, so listing never sorts), and the write version of every key written (tombstones
+included, until they are compacted: see :mod:`mfbook.backends.base`) for conflict checks.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 from .base import (
     KEEP,
+    TOMBSTONE_BATCH,
     Backend,
     CommitConflict,
     Keep,
@@ -38,6 +39,8 @@ class MemoryObjectStore(ObjectStore):
         self._alarm_version = 0
         self._version = 0
         self._size = 0
+        self._tombstones = 0  # made since the last compaction
+        self._floor = 0
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         with self._lock:
@@ -83,6 +86,7 @@ class MemoryObjectStore(ObjectStore):
             if delete_all:
                 for raw in self._sorted:
                     self._key_versions[raw] = version
+                self._tombstones += len(self._sorted)
                 self._values.clear()
                 self._sorted.clear()
                 self._size = 0
@@ -94,13 +98,29 @@ class MemoryObjectStore(ObjectStore):
                 self._alarm = alarm
                 self._alarm_version = version
             self._version = version
+            if self._tombstones >= max(TOMBSTONE_BATCH, len(self._values)):
+                self._compact(version)
             return version
 
+    def _compact(self, version: int) -> None:
+        for raw in [raw for raw in self._key_versions if raw not in self._values]:
+            del self._key_versions[raw]
+        self._floor = version
+        self._tombstones = 0
+
     def _check(self, read_keys: Iterable[str], read_alarm: bool, read_version: int) -> None:
-        conflicts = [key for key in read_keys if self._key_versions.get(encode_key(key), 0) > read_version]
+        conflicts: builtins.list[str] = []
+        versions: builtins.list[int] = []
+        for key in read_keys:
+            written = self._key_versions.get(encode_key(key))
+            if written is None:
+                # No record: never written, or a tombstone compacted after read_version.
+                written = self._floor
+            if written > read_version:
+                conflicts.append(key)
+                versions.append(written)
         alarm_conflict = read_alarm and self._alarm_version > read_version
         if conflicts or alarm_conflict:
-            versions = [self._key_versions[encode_key(key)] for key in conflicts]
             if alarm_conflict:
                 versions.append(self._alarm_version)
             raise CommitConflict(conflicts, max(versions), alarm=alarm_conflict)
@@ -112,6 +132,7 @@ class MemoryObjectStore(ObjectStore):
         del self._sorted[bisect.bisect_left(self._sorted, raw)]
         self._size -= len(raw) + len(old)
         self._key_versions[raw] = version
+        self._tombstones += 1
 
     def _insert(self, raw: bytes, value: bytes, version: int) -> None:
         old = self._values.get(raw)

@@ -5,8 +5,9 @@ Layout, for prefix ``P`` (default ``mfbook:``), escaped binding ``B`` and hex id
 
     P{B:H}:kv          hash   encoded key -> value
     P{B:H}:keys        zset   encoded keys, score 0 (ZRANGEBYLEX = UTF-8 byte order)
-    P{B:H}:ver         hash   encoded key -> version of its last write (tombstones too)
-    P{B:H}:meta        hash   version, alarm, alarm_version, size
+    P{B:H}:ver         hash   encoded key -> version of its last write (tombstones too,
+                              until compacted as mfbook.backends.base describes)
+    P{B:H}:meta        hash   version, alarm, alarm_version, size, floor, tombstones
     P{B:H}:commit:<t>  string version committed with token t (expires after 10 minutes)
     Pobjects:B         set    hex ids that were ever written (index for list_objects)
 
@@ -40,6 +41,7 @@ from redis.retry import Retry
 
 from .base import (
     KEEP,
+    TOMBSTONE_BATCH,
     Backend,
     BackendError,
     BackendUnavailable,
@@ -71,13 +73,15 @@ local n_read = tonumber(ARGV[7])
 local index = 8
 if read_version ~= '' then
   local limit = tonumber(read_version)
+  local floor = tonumber(redis.call('HGET', meta, 'floor') or '0')
   local result = {0, 0, 0}
   local winning = 0
   for i = index, index + n_read - 1 do
-    local written = redis.call('HGET', ver, ARGV[i])
-    if written and tonumber(written) > limit then
+    -- No record: never written, or a tombstone compacted after read_version.
+    local written = tonumber(redis.call('HGET', ver, ARGV[i]) or floor)
+    if written > limit then
       result[#result + 1] = ARGV[i]
-      if tonumber(written) > winning then winning = tonumber(written) end
+      if written > winning then winning = written end
     end
   end
   if ARGV[3] == '1' then
@@ -108,11 +112,13 @@ end
 local version = redis.call('HINCRBY', meta, 'version', 1)
 
 local size = tonumber(redis.call('HGET', meta, 'size') or '0')
+local made = 0
 if ARGV[4] == '1' then
   local all = redis.call('HKEYS', kv)
   for _, key in ipairs(all) do
     redis.call('HSET', ver, key, version)
   end
+  made = made + #all
   redis.call('DEL', kv, zkeys)
   size = 0
 end
@@ -122,6 +128,7 @@ for i = del_first, del_first + n_del - 1 do
     redis.call('ZREM', zkeys, ARGV[i])
     redis.call('HSET', ver, ARGV[i], version)
     size = size - old - string.len(ARGV[i])
+    made = made + 1
   end
 end
 for i = put_first, put_first + 2 * n_put - 1, 2 do
@@ -136,6 +143,15 @@ for i = put_first, put_first + 2 * n_put - 1, 2 do
   redis.call('HSET', ver, ARGV[i], version)
 end
 redis.call('HSET', meta, 'size', size)
+if made > 0 then
+  local tombstones = redis.call('HINCRBY', meta, 'tombstones', made)
+  if tombstones >= TOMBSTONE_BATCH and tombstones >= redis.call('HLEN', kv) then
+    for _, key in ipairs(redis.call('HKEYS', ver)) do
+      if redis.call('HEXISTS', kv, key) == 0 then redis.call('HDEL', ver, key) end
+    end
+    redis.call('HSET', meta, 'floor', version, 'tombstones', 0)
+  end
+end
 if alarm_mode == 'set' then
   redis.call('HSET', meta, 'alarm', ARGV[6], 'alarm_version', version)
 elseif alarm_mode == 'del' then
@@ -146,7 +162,7 @@ if token ~= '' then
   redis.call('SET', token_key, version, 'EX', 600)
 end
 return {1, version}
-"""
+""".replace("TOMBSTONE_BATCH", str(TOMBSTONE_BATCH))
 
 _LIST_LUA = """\
 -- KEYS[1] zset of keys, KEYS[2] kv hash; ARGV: min, max, reverse ('0'/'1'), limit (-1 = all)

@@ -4,7 +4,8 @@
   and the object directory is the validated hex id, so nothing is written outside ``root``.
 - Keys are BLOBs (the encoded key), so any key works and ``ORDER BY key`` is byte order.
 - Schema: ``kv(key BLOB PRIMARY KEY, value BLOB NULL, version INTEGER)`` where a NULL value is a
-  tombstone, and ``meta(id=0, version, alarm, alarm_version)``.
+  tombstone, and ``meta(id=0, version, alarm, alarm_version, floor, tombstones)``; tombstones
+  are compacted as :mod:`mfbook.backends.base` describes (``floor``, ``tombstones`` made since).
 - WAL journal, ``synchronous=NORMAL``: each commit is one ``BEGIN IMMEDIATE … COMMIT``
   transaction, atomic even if the process is killed mid-write. The object version is read
   inside that transaction, so two processes sharing a directory serialize their commits and
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from .base import (
     KEEP,
+    TOMBSTONE_BATCH,
     Backend,
     BackendUnavailable,
     CommitConflict,
@@ -58,6 +60,8 @@ _SCHEMA = (
     " alarm INTEGER, alarm_version INTEGER NOT NULL)",
     "INSERT OR IGNORE INTO meta (id, version, alarm, alarm_version) VALUES (0, 0, NULL, 0)",
 )
+# Columns added after the first release (databases written before get them on open).
+_META_COLUMNS = {"floor": "INTEGER NOT NULL DEFAULT 0", "tombstones": "INTEGER NOT NULL DEFAULT 0"}
 
 
 def _initialize(connection: sqlite3.Connection) -> None:
@@ -75,6 +79,10 @@ def _initialize(connection: sqlite3.Connection) -> None:
             try:
                 for statement in _SCHEMA:
                     connection.execute(statement)
+                present = {row[1] for row in connection.execute("PRAGMA table_info(meta)")}
+                for column, declaration in _META_COLUMNS.items():
+                    if column not in present:
+                        connection.execute(f"ALTER TABLE meta ADD COLUMN {column} {declaration}")
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:
@@ -208,15 +216,16 @@ class SqliteObjectStore(ObjectStore):
             except sqlite3.Error as error:
                 raise self._unavailable(error) from error
             try:
-                current, alarm_version = connection.execute(
-                    "SELECT version, alarm_version FROM meta WHERE id = 0"
+                current, alarm_version, floor, tombstones = connection.execute(
+                    "SELECT version, alarm_version, floor, tombstones FROM meta WHERE id = 0"
                 ).fetchone()
                 if read_version is not None:
-                    self._check(connection, read_keys or (), read_alarm, read_version, alarm_version)
+                    self._check(connection, read_keys or (), read_alarm, read_version, alarm_version, floor)
                 if not writes:
                     connection.execute("COMMIT")
                     return int(current)
                 version = current + 1
+                before = connection.total_changes
                 if delete_all:
                     connection.execute(
                         "UPDATE kv SET value = NULL, version = ? WHERE value IS NOT NULL",
@@ -227,6 +236,7 @@ class SqliteObjectStore(ObjectStore):
                         "UPDATE kv SET value = NULL, version = ?1 WHERE key = ?2 AND value IS NOT NULL",
                         [(version, raw) for (raw,) in encoded_deletes],
                     )
+                made = connection.total_changes - before  # rows that became tombstones
                 if encoded_puts:
                     connection.executemany(
                         "INSERT OR REPLACE INTO kv (key, value, version) VALUES (?, ?, ?)",
@@ -239,6 +249,8 @@ class SqliteObjectStore(ObjectStore):
                         "UPDATE meta SET version = ?1, alarm = ?2, alarm_version = ?1 WHERE id = 0",
                         (version, alarm),
                     )
+                if made:
+                    self._count_tombstones(connection, tombstones + made, version)
                 connection.execute("COMMIT")
                 if self._on_commit is not None:
                     self._on_commit()
@@ -251,20 +263,34 @@ class SqliteObjectStore(ObjectStore):
                 raise
 
     @staticmethod
+    def _count_tombstones(connection: sqlite3.Connection, tombstones: int, version: int) -> None:
+        """Records new tombstones; drops them all once there are enough (see the module doc)."""
+        if tombstones >= TOMBSTONE_BATCH:
+            live = connection.execute("SELECT count(*) FROM kv WHERE value IS NOT NULL").fetchone()[0]
+            if tombstones >= live:
+                connection.execute("DELETE FROM kv WHERE value IS NULL")
+                connection.execute("UPDATE meta SET floor = ?, tombstones = 0 WHERE id = 0", (version,))
+                return
+        connection.execute("UPDATE meta SET tombstones = ? WHERE id = 0", (tombstones,))
+
+    @staticmethod
     def _check(
         connection: sqlite3.Connection,
         read_keys: Iterable[str],
         read_alarm: bool,
         read_version: int,
         alarm_version: int,
+        floor: int,
     ) -> None:
         conflicts: builtins.list[str] = []
         versions: builtins.list[int] = []
         for key in read_keys:
             row = connection.execute("SELECT version FROM kv WHERE key = ?", (encode_key(key),)).fetchone()
-            if row is not None and row[0] > read_version:
+            # No row: never written, or a tombstone compacted after read_version.
+            written = floor if row is None else row[0]
+            if written > read_version:
                 conflicts.append(key)
-                versions.append(row[0])
+                versions.append(written)
         alarm_conflict = read_alarm and alarm_version > read_version
         if alarm_conflict:
             versions.append(alarm_version)

@@ -218,3 +218,29 @@ def test_open_connections_are_capped_and_reopen_transparently(tmp_path: Path) ->
         assert store.get_many(["n"]) == {"n": str(number).encode()}
     assert sum(store.connected for store in stores) <= 2
     assert len(backend.list_objects("COUNTER")) == 6
+
+
+def test_databases_from_before_tombstone_compaction_are_upgraded_on_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    object_hex = id_from_name("COUNTER", "old").hex
+    directory = tmp_path / "do" / "COUNTER" / object_hex
+    directory.mkdir(parents=True)
+    old = sqlite3.connect(directory / DATABASE_NAME)
+    old.executescript(
+        """
+        PRAGMA journal_mode = WAL;
+        CREATE TABLE kv (key BLOB PRIMARY KEY NOT NULL, value BLOB, version INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL,
+                           alarm INTEGER, alarm_version INTEGER NOT NULL);
+        INSERT INTO meta VALUES (0, 3, NULL, 0);
+        INSERT INTO kv VALUES (X'6b', X'31', 3), (X'64', NULL, 2);
+        """
+    )
+    old.close()
+    store = SqliteBackend(tmp_path / "do").open("COUNTER", object_hex)
+    assert store.get_many(["k", "d"]) == {"k": b"1"}
+    assert store.commit(puts={"k": b"2"}, deletes=["d"], read_keys=["d"], read_version=2) == 4
+    with pytest.raises(CommitConflict):
+        store.commit(puts={}, deletes=(), read_keys=["k"], read_version=3)
+    store.close()

@@ -333,3 +333,43 @@ def test_two_backends_see_each_others_commits_and_conflicts(
 def test_memory_backends_do_not_share_data(make_backend: Callable[[], Backend]) -> None:
     put(make_backend().open("COUNTER", A), {"x": b"1"})
     assert make_backend().open("COUNTER", A).get_many(["x"]) == {}
+
+
+# ---------------------------------------------------------------------- tombstone compaction
+def tombstone_records(store: ObjectStore) -> int:
+    """How many deleted keys the store still remembers (backend internals, for this test only)."""
+    from mfbook.backends.memory import MemoryObjectStore
+    from mfbook.backends.sqlite import SqliteObjectStore
+
+    if isinstance(store, MemoryObjectStore):
+        return sum(1 for raw in store._key_versions if raw not in store._values)
+    if isinstance(store, SqliteObjectStore):
+        return store._scalar("SELECT count(*) FROM kv WHERE value IS NULL", 0) or 0
+    return int(store._backend.client.hlen(store._ver)) - store.count()  # type: ignore[attr-defined]
+
+
+def test_tombstones_are_compacted_instead_of_piling_up(store: ObjectStore) -> None:
+    put(store, {"keep": b"1"})
+    for round_ in range(3):
+        keys = [f"r{round_}-{i}" for i in range(700)]
+        put(store, {key: b"x" for key in keys})
+        store.commit(puts={}, deletes=keys)
+    # 2,100 deletions, but never more than one batch of them is remembered.
+    assert tombstone_records(store) < 1024
+    assert store.get_many(["keep", "r0-1", "r2-699"]) == {"keep": b"1"}
+    assert store.count() == 1
+
+
+def test_reads_older_than_a_compaction_conflict_once(store: ObjectStore) -> None:
+    put(store, {"gone": b"1"})
+    read_version = store.version()
+    keys = [f"k{i}" for i in range(1100)]
+    put(store, {key: b"x" for key in keys})
+    store.commit(puts={}, deletes=["gone", *keys])  # the compaction drops the tombstone of "gone"
+    floor = store.version()
+    assert tombstone_records(store) == 0
+    with pytest.raises(CommitConflict) as raised:
+        store.commit(puts={"out": b"1"}, deletes=(), read_keys=["gone"], read_version=read_version)
+    assert raised.value.keys == ("gone",) and raised.value.winning_version == floor
+    # A retry reads at the current version and commits.
+    assert store.commit(puts={"out": b"1"}, deletes=(), read_keys=["gone"], read_version=floor) == floor + 1
