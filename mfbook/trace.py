@@ -13,18 +13,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 __all__ = ["Trace", "TraceEvent"]
 
-_NO_DATA: Mapping[str, Any] = MappingProxyType({})
 
-
-class TraceEvent(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
     """One thing that happened, with enough context to draw it.
-
-    Immutable and cheap to build (a named tuple: the emulator records several per request).
 
     Attributes:
         seq: Position in the trace (monotonic, never reused).
@@ -50,11 +47,11 @@ class TraceEvent(NamedTuple):
     txn_id: int | None = None
     attempt: int | None = None
     keys: tuple[str, ...] = ()
-    data: Mapping[str, Any] = _NO_DATA
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
         """A plain dict (for pandas: ``pd.DataFrame(mf.trace.records())``)."""
-        record = self._asdict()
+        record = asdict(self)
         record["keys"] = list(self.keys)
         record["data"] = dict(self.data)
         return record
