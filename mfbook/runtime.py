@@ -22,6 +22,7 @@ from typing import Any
 from .alarms import AlarmScheduler
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
+from .calls import Calls
 from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
 from .isolate import IsolateFault, IsolateLimits
@@ -41,7 +42,7 @@ _LEAVING_OPS = frozenset({"do_fetch", "do_rpc", "service_fetch", "service_rpc", 
 console_logger = logging.getLogger("mfbook.console")
 
 
-class Runtime(StorageOps):
+class Runtime(StorageOps, Calls):
     """All workers and objects of one ``Miniflare`` instance."""
 
     def __init__(
@@ -494,59 +495,6 @@ class Runtime(StorageOps):
             found = batches[id(ctx)] = (ctx, [], [])
         return found[1], found[2]
 
-    # ------------------------------------------------------------------ direct calls
-    @staticmethod
-    def _op_context(worker: Worker, ctx: Context, entry: dict[str, Any]) -> Context:
-        """The context of an operation the kernel tagged with a direct call (``d``)."""
-        call = worker.direct.get(entry["d"])
-        if call is None:
-            return ctx
-        # An object's own storage operation in a delivery of that object is the delivery's.
-        if ctx.actor is not None and entry.get("a") == ctx.actor.key:
-            return ctx
-        return call.ctx
-
-    def _direct_start(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
-        parent = worker.direct.get(entry["p"]) if "p" in entry else None
-        caller = parent.ctx if parent is not None else ctx
-        namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
-        if namespace is None:  # the kernel only calls namespaces of its own env
-            logger.error("direct call into unknown namespace %s", entry["binding"])
-            return
-        actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
-        request = self._new_request(caller.request)
-        kind = entry["kind"]
-        method = entry.get("method")
-        worker.direct[entry["d"]] = DirectCall(Context(request, actor), caller, kind, time.perf_counter(), method)
-        if self.trace.enabled:
-            data: dict[str, Any] = {"kind": kind, "direct": True}
-            if method is not None:
-                data["method"] = method
-            self.trace.emit("request.start", request_id=request.request_id, data=data, **self._object_fields(actor))
-
-    def _direct_end(self, call: DirectCall, entry: dict[str, Any]) -> None:
-        if not self.trace.enabled or call.ctx.request is None:
-            return
-        ok = bool(entry["ok"])
-        value = entry.get("value")
-        data: dict[str, Any] = {
-            "kind": call.kind,
-            "ok": ok,
-            "direct": True,
-            "ms": (time.perf_counter() - call.started) * 1000,
-        }
-        if ok:
-            data["status"] = (
-                entry["status"] if "status" in entry else value.get("status") if isinstance(value, dict) else None
-            )
-        else:
-            data["error"] = (
-                entry["error"] if "error" in entry else value.get("message") if isinstance(value, dict) else None
-            )
-        self.trace.emit(
-            "request.end", request_id=call.ctx.request.request_id, data=data, **self._object_fields(call.ctx.actor)
-        )
-
     def _break_output_gates(self, flush_errors: dict[int, dict[str, Any]]) -> None:
         """A write that never became durable fails every response its object still owes.
 
@@ -596,100 +544,6 @@ class Runtime(StorageOps):
 
         handle = self.loop.call_later(ms / 1000, fire)
         worker.timers[timer_id] = (handle, ctx, repeat, ms)
-
-    # ------------------------------------------------------------------ calls between isolates
-    def _io_result(self, worker: Worker, ctx: Context, op_id: int, ok: bool, value: Any) -> None:
-        """Settles a caller's I/O operation; it waits for the caller object's input gate."""
-        self._schedule(Delivery(worker, "settle", (json.dumps([[op_id, ok, value]]),), ctx, gated=True))
-
-    def _object_call(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
-        # Stubs name their namespace by its object name (what ids hash), not the env key.
-        namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
-        if namespace is None:
-            raise WorkerError("TypeError", f"No Durable Object binding {entry['binding']!r}")
-        actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
-        request = self._new_request(ctx.request)
-        self._check_depth(request)
-        op_id = entry["id"]
-
-        def done(ok: bool, value: Any) -> None:
-            self._io_result(worker, ctx, op_id, ok, value)
-
-        assert actor.worker is not None
-        if entry["op"] == "do_fetch":
-            self.start_event("fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done)
-        else:
-            self.start_event(
-                "rpc",
-                actor.worker,
-                actor,
-                request,
-                (entry["method"], entry["args"]),
-                done,
-                trace_data={"method": entry["method"]},
-            )
-
-    def _service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
-        target_name = worker.spec.services.get(entry["service"])
-        target = self.workers.get(target_name or "")
-        if target is None:
-            raise WorkerError(
-                "Error", f'Service binding "{entry["service"]}" points to unknown worker "{target_name}".'
-            )
-        request = self._new_request(ctx.request, pipeline=True)
-        self._check_depth(request)
-        op_id = entry["id"]
-        binding = worker.spec.bindings.get(entry["service"], {})
-        # A named entrypoint (or RPC to the default export) targets {"entrypoint": name | null}.
-        entrypoint = binding.get("entrypoint")
-        target_text = (
-            json.dumps({"entrypoint": entrypoint}) if entrypoint is not None or entry["op"] == "service_rpc" else ""
-        )
-
-        def done(ok: bool, value: Any) -> None:
-            self._io_result(worker, ctx, op_id, ok, value)
-
-        if entry["op"] == "service_rpc":
-            self.start_event(
-                "rpc",
-                target,
-                None,
-                request,
-                (entry["method"], entry["args"]),
-                done,
-                trace_data={"method": entry["method"], "service": target.name},
-                target_text=target_text,
-            )
-        else:
-            self.start_event(
-                "fetch", target, None, request, (json.dumps(entry["request"]),), done, target_text=target_text
-            )
-
-    def _outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
-        wire = entry["request"]
-        op_id = entry["id"]
-        if self.upstream is None:
-            raise WorkerError(
-                "TypeError",
-                f"Network access is disabled in mfbook: fetch({wire['url']!r}) has no binding to go to. "
-                "Pass upstream=callable to Miniflare to answer outbound requests from Python.",
-            )
-        upstream = self.upstream
-
-        async def run() -> None:
-            from .http import Response
-
-            try:
-                result = await self.loop.run_in_executor(None, upstream, wire)
-                if asyncio.iscoroutine(result):
-                    result = await result
-                if not isinstance(result, Response):
-                    raise TypeError("upstream must return an mfbook.Response")
-                self._io_result(worker, ctx, op_id, True, result.to_wire())
-            except Exception as error:  # noqa: BLE001 - becomes the JS rejection
-                self._io_result(worker, ctx, op_id, False, envelope_from_exception(error))
-
-        self.loop.create_task(run())
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:

@@ -1,0 +1,192 @@
+"""Calls that leave an object: stub calls (direct or delivered), service bindings, fetch.
+
+A mixin of :class:`mfbook.runtime.Runtime`. *Direct calls* are stub calls the kernel ran
+inside the caller's own delivery (docs/ARCHITECTURE.md, "Direct calls"): Python gives each a
+request and a context of its own from ``dstart``/``dend``, so that the callee's operations are
+attributed as if it had been delivered. The other calls start events in the target isolate
+(or run the ``upstream`` handler) and settle the caller's operation in the caller's context
+when they finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import WorkerError, envelope_from_exception
+from .scheduling import Actor, Context, Delivery, DirectCall, RequestState, Worker
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+__all__ = ["Calls"]
+
+logger = logging.getLogger("mfbook")
+
+
+class Calls:
+    """Mixin of :class:`mfbook.runtime.Runtime` for calls between isolates and direct calls."""
+
+    loop: asyncio.AbstractEventLoop
+    trace: Trace
+    workers: dict[str, Worker]
+    upstream: Callable[[dict[str, Any]], Any] | None
+
+    # Provided by Runtime:
+    _schedule: Callable[[Delivery], None]
+    _object_fields: Callable[[Actor | None], dict[str, Any]]
+    _new_request: Callable[..., RequestState]
+    _check_depth: Callable[[RequestState], None]
+    actor_for: Callable[..., Actor]
+    start_event: Callable[..., None]
+
+    # ------------------------------------------------------------------ direct calls
+    @staticmethod
+    def _op_context(worker: Worker, ctx: Context, entry: dict[str, Any]) -> Context:
+        """The context of an operation the kernel tagged with a direct call (``d``)."""
+        call = worker.direct.get(entry["d"])
+        if call is None:
+            return ctx
+        # An object's own storage operation in a delivery of that object is the delivery's.
+        if ctx.actor is not None and entry.get("a") == ctx.actor.key:
+            return ctx
+        return call.ctx
+
+    def _direct_start(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+        parent = worker.direct.get(entry["p"]) if "p" in entry else None
+        caller = parent.ctx if parent is not None else ctx
+        namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
+        if namespace is None:  # the kernel only calls namespaces of its own env
+            logger.error("direct call into unknown namespace %s", entry["binding"])
+            return
+        actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
+        request = self._new_request(caller.request)
+        kind = entry["kind"]
+        method = entry.get("method")
+        worker.direct[entry["d"]] = DirectCall(Context(request, actor), caller, kind, time.perf_counter(), method)
+        if self.trace.enabled:
+            data: dict[str, Any] = {"kind": kind, "direct": True}
+            if method is not None:
+                data["method"] = method
+            self.trace.emit("request.start", request_id=request.request_id, data=data, **self._object_fields(actor))
+
+    def _direct_end(self, call: DirectCall, entry: dict[str, Any]) -> None:
+        if not self.trace.enabled or call.ctx.request is None:
+            return
+        ok = bool(entry["ok"])
+        value = entry.get("value")
+        data: dict[str, Any] = {
+            "kind": call.kind,
+            "ok": ok,
+            "direct": True,
+            "ms": (time.perf_counter() - call.started) * 1000,
+        }
+        if ok:
+            data["status"] = (
+                entry["status"] if "status" in entry else value.get("status") if isinstance(value, dict) else None
+            )
+        else:
+            data["error"] = (
+                entry["error"] if "error" in entry else value.get("message") if isinstance(value, dict) else None
+            )
+        self.trace.emit(
+            "request.end", request_id=call.ctx.request.request_id, data=data, **self._object_fields(call.ctx.actor)
+        )
+
+    # ------------------------------------------------------------------ calls between isolates
+    def _io_result(self, worker: Worker, ctx: Context, op_id: int, ok: bool, value: Any) -> None:
+        """Settles a caller's I/O operation; it waits for the caller object's input gate."""
+        self._schedule(Delivery(worker, "settle", (json.dumps([[op_id, ok, value]]),), ctx, gated=True))
+
+    def _object_call(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+        # Stubs name their namespace by its object name (what ids hash), not the env key.
+        namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
+        if namespace is None:
+            raise WorkerError("TypeError", f"No Durable Object binding {entry['binding']!r}")
+        actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
+        request = self._new_request(ctx.request)
+        self._check_depth(request)
+        op_id = entry["id"]
+
+        def done(ok: bool, value: Any) -> None:
+            self._io_result(worker, ctx, op_id, ok, value)
+
+        assert actor.worker is not None
+        if entry["op"] == "do_fetch":
+            self.start_event("fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done)
+        else:
+            self.start_event(
+                "rpc",
+                actor.worker,
+                actor,
+                request,
+                (entry["method"], entry["args"]),
+                done,
+                trace_data={"method": entry["method"]},
+            )
+
+    def _service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+        target_name = worker.spec.services.get(entry["service"])
+        target = self.workers.get(target_name or "")
+        if target is None:
+            raise WorkerError(
+                "Error", f'Service binding "{entry["service"]}" points to unknown worker "{target_name}".'
+            )
+        request = self._new_request(ctx.request, pipeline=True)
+        self._check_depth(request)
+        op_id = entry["id"]
+        binding = worker.spec.bindings.get(entry["service"], {})
+        # A named entrypoint (or RPC to the default export) targets {"entrypoint": name | null}.
+        entrypoint = binding.get("entrypoint")
+        target_text = (
+            json.dumps({"entrypoint": entrypoint}) if entrypoint is not None or entry["op"] == "service_rpc" else ""
+        )
+
+        def done(ok: bool, value: Any) -> None:
+            self._io_result(worker, ctx, op_id, ok, value)
+
+        if entry["op"] == "service_rpc":
+            self.start_event(
+                "rpc",
+                target,
+                None,
+                request,
+                (entry["method"], entry["args"]),
+                done,
+                trace_data={"method": entry["method"], "service": target.name},
+                target_text=target_text,
+            )
+        else:
+            self.start_event(
+                "fetch", target, None, request, (json.dumps(entry["request"]),), done, target_text=target_text
+            )
+
+    def _outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+        wire = entry["request"]
+        op_id = entry["id"]
+        if self.upstream is None:
+            raise WorkerError(
+                "TypeError",
+                f"Network access is disabled in mfbook: fetch({wire['url']!r}) has no binding to go to. "
+                "Pass upstream=callable to Miniflare to answer outbound requests from Python.",
+            )
+        upstream = self.upstream
+
+        async def run() -> None:
+            from .http import Response
+
+            try:
+                result = await self.loop.run_in_executor(None, upstream, wire)
+                if asyncio.iscoroutine(result):
+                    result = await result
+                if not isinstance(result, Response):
+                    raise TypeError("upstream must return an mfbook.Response")
+                self._io_result(worker, ctx, op_id, True, result.to_wire())
+            except Exception as error:  # noqa: BLE001 - becomes the JS rejection
+                self._io_result(worker, ctx, op_id, False, envelope_from_exception(error))
+
+        self.loop.create_task(run())
