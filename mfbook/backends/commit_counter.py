@@ -44,6 +44,7 @@ class CommitCounter:
         self._map: mmap.mmap | None = None
         self._seen = 0
         self._foreign = False
+        self._unusable = False  # the file cannot be opened (read-only directory...): assume changes
 
     def _open(self, *, create: bool) -> bool:
         if self._map is not None:
@@ -56,6 +57,9 @@ class CommitCounter:
                 fd = os.open(self.path, os.O_RDWR)
         except FileNotFoundError:
             return False
+        except OSError:
+            self._unusable = True
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
@@ -64,6 +68,10 @@ class CommitCounter:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             self._map = mmap.mmap(fd, _FORMAT.size)
+        except OSError:  # no flock or mmap on this file system
+            os.close(fd)
+            self._unusable = True
+            return False
         except BaseException:
             os.close(fd)
             raise
@@ -72,7 +80,7 @@ class CommitCounter:
 
     def bump(self) -> None:
         """Announces one commit of this process (call after the commit is durable)."""
-        if not self.available or not self._open(create=True):
+        if not self.available or self._unusable or not self._open(create=True):
             return
         assert self._map is not None and self._fd is not None
         fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -88,10 +96,12 @@ class CommitCounter:
     def changed_elsewhere(self) -> bool:
         """True once after anyone else committed under the root since the last call."""
         if self._map is None:
-            if not self.available:
+            if not self.available or self._unusable:
                 return True
-            if not self.path.exists() or not self._open(create=False):
+            if not self.path.exists():
                 return False  # nobody has committed anything here yet
+            if not self._open(create=False):
+                return self._unusable
         assert self._map is not None
         (value,) = _FORMAT.unpack_from(self._map, 0)
         if value != self._seen or self._foreign:

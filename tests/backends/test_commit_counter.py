@@ -38,3 +38,11 @@ def test_a_truncated_counter_file_is_repaired(tmp_path: Path) -> None:
     counter.bump()
     assert (tmp_path / COUNTER_NAME).stat().st_size == 8
     counter.close()
+
+
+def test_an_unusable_counter_file_means_every_check_reports_a_change(tmp_path: Path) -> None:
+    (tmp_path / COUNTER_NAME).mkdir()  # cannot be opened as a file
+    counter = CommitCounter(tmp_path)
+    counter.bump()  # does not raise: the commit itself already happened
+    assert counter.changed_elsewhere() is True
+    assert counter.changed_elsewhere() is True  # caches stay useless, never stale
