@@ -721,27 +721,26 @@
     }
   }
 
+  /** The attempts of one `storage.transaction(closure)`: begin, run, commit or retry. */
   async function runTransaction(storage, closure) {
-    {
-      const begin = await storage._op("txnBegin", {}, 0);
-      let txnId = begin.txn;
-      for (;;) {
-        const txn = new DurableObjectTransaction(storage._actor, txnId);
-        let result;
-        try {
-          result = await closure(txn);
-        } catch (error) {
-          txn._state = "committed";
-          await storage._op("txnAbort", { txn: txnId, error: envelopeFromError(error) }, 0);
-          throw error;
-        }
-        const rolledBack = txn._state === "rolledback";
-        txn._state = rolledBack ? "rolledback" : "committed";
-        // Python puts the committed writes into the read cache when it commits (kernel.cacheStore).
-        const outcome = await storage._op("txnCommit", { txn: txnId, rolledBack }, 0);
-        if (outcome.retry === undefined) return result;
-        txnId = outcome.retry;
+    const begin = await storage._op("txnBegin", {}, 0);
+    let txnId = begin.txn;
+    for (;;) {
+      const txn = new DurableObjectTransaction(storage._actor, txnId);
+      let result;
+      try {
+        result = await closure(txn);
+      } catch (error) {
+        txn._state = "committed";
+        await storage._op("txnAbort", { txn: txnId, error: envelopeFromError(error) }, 0);
+        throw error;
       }
+      const rolledBack = txn._state === "rolledback";
+      txn._state = rolledBack ? "rolledback" : "committed";
+      // Python puts the committed writes into the read cache when it commits (kernel.cacheStore).
+      const outcome = await storage._op("txnCommit", { txn: txnId, rolledBack }, 0);
+      if (outcome.retry === undefined) return result;
+      txnId = outcome.retry;
     }
   }
 
