@@ -35,11 +35,11 @@ from .trace import Trace
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
 logger = logging.getLogger("mfbook")
+console_logger = logging.getLogger("mfbook.console")
 
 #: Host operations that reach outside the object (other objects, workers, the network): they
 #: start only after the output gate, i.e. once the writes before them are durable.
 _LEAVING_OPS = frozenset({"do_fetch", "do_rpc", "service_fetch", "service_rpc", "fetch"})
-console_logger = logging.getLogger("mfbook.console")
 
 
 class Runtime(StorageOps, Calls):
