@@ -58,6 +58,12 @@ class TraceEvent:
 
 
 Subscriber = Callable[[TraceEvent], None]
+# What the log holds: (seq, time, kind, other fields); made a TraceEvent when read.
+_Raw = tuple[int, float, str, dict[str, Any]]
+
+
+def _event(raw: _Raw) -> TraceEvent:
+    return TraceEvent(raw[0], raw[1], raw[2], **raw[3])
 
 
 class Trace:
@@ -69,7 +75,7 @@ class Trace:
     """
 
     def __init__(self, *, maxlen: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
-        self._events: deque[TraceEvent] = deque(maxlen=maxlen)
+        self._events: deque[_Raw] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._clock = clock
@@ -77,23 +83,27 @@ class Trace:
         self._txn_ids = itertools.count(1)
         self.enabled = True
 
-    def emit(self, kind: str, **fields: Any) -> TraceEvent | None:
-        """Records an event and tells the subscribers (exceptions in them are swallowed)."""
+    def emit(self, kind: str, **fields: Any) -> None:
+        """Records an event and tells the subscribers (exceptions in them are swallowed).
+
+        ``fields`` are :class:`TraceEvent` attributes. The emulator records several events per
+        request, so they are kept as plain tuples and become ``TraceEvent`` objects only when
+        read (or handed to a subscriber).
+        """
         if not self.enabled:
-            return None
+            return
         with self._lock:
-            event = TraceEvent(next(self._seq), self._clock(), kind, **fields)
-            self._events.append(event)
-            subscribers = self._subscribers
-            if not subscribers:
-                return event
-            subscribers = list(subscribers)
+            raw = (next(self._seq), self._clock(), kind, fields)
+            self._events.append(raw)
+            if not self._subscribers:
+                return
+            subscribers = list(self._subscribers)
+        event = _event(raw)
         for subscriber in subscribers:
             try:
                 subscriber(event)
             except Exception:  # noqa: BLE001 - a broken widget must not break the emulator
                 pass
-        return event
 
     def new_txn_id(self) -> int:
         """A transaction id unique on this trace (ids start at 1 for every emulator)."""
@@ -118,7 +128,7 @@ class Trace:
         """Events with ``seq > since``, optionally only those whose kind starts with ``kind``."""
         with self._lock:
             snapshot = list(self._events)
-        return [event for event in snapshot if event.seq > since and (kind is None or event.kind.startswith(kind))]
+        return [_event(raw) for raw in snapshot if raw[0] > since and (kind is None or raw[2].startswith(kind))]
 
     def records(self, **filters: Any) -> list[dict[str, Any]]:
         """Events as plain dicts (see :meth:`events` for the filters)."""
