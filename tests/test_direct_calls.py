@@ -157,7 +157,9 @@ def test_two_calls_in_one_turn_do_not_interleave(mf):
 
 def test_bursts_through_direct_and_delivered_calls_hand_out_unique_numbers(mf):
     async def run() -> list[str]:
-        responses = await asyncio.gather(*[mf.dispatch_fetch_async("http://localhost/slow-inc?name=burst") for _ in range(40)])
+        responses = await asyncio.gather(
+            *[mf.dispatch_fetch_async("http://localhost/slow-inc?name=burst") for _ in range(40)]
+        )
         return [response.text() for response in responses]
 
     assert sorted(int(value) for value in asyncio.run(run())) == list(range(1, 41))
@@ -222,7 +224,12 @@ export default { fetch(request, env) { return env.REMOTE.getByName("r").fetch(re
 """
     mf = Miniflare(
         workers=[
-            {"name": "caller", "script": caller, "modules": True, "durable_objects": {"REMOTE": {"class_name": "Remote", "script_name": "callee"}}},
+            {
+                "name": "caller",
+                "script": caller,
+                "modules": True,
+                "durable_objects": {"REMOTE": {"class_name": "Remote", "script_name": "callee"}},
+            },
             {"name": "callee", "script": callee, "modules": True, "durable_objects": {"LOCAL": "Remote"}},
         ]
     )
@@ -271,7 +278,9 @@ export default {
 
 @pytest.fixture
 def edgy():
-    instance = Miniflare(script=EDGES, modules=True, durable_objects={"EDGY": "Edgy"}, console=None, cpu_limit_ms=200, memory_limit_mb=32)
+    instance = Miniflare(
+        script=EDGES, modules=True, durable_objects={"EDGY": "Edgy"}, console=None, cpu_limit_ms=200, memory_limit_mb=32
+    )
     yield instance
     instance.dispose()
 
@@ -280,7 +289,11 @@ def test_constructor_errors_reach_the_caller_and_the_next_call_constructs_again(
     response = edgy.dispatch_fetch("http://localhost/")
     assert response.status == 500 and "first construction fails" in response.text()
     # blockConcurrencyWhile() in the constructor holds back the (direct) call until it settles.
-    assert json.loads(edgy.dispatch_fetch("http://localhost/").text()) == {"ready": True, "count": 1, "constructions": 2}
+    assert json.loads(edgy.dispatch_fetch("http://localhost/").text()) == {
+        "ready": True,
+        "count": 1,
+        "constructions": 2,
+    }
 
 
 def test_cpu_limit_inside_a_direct_call_fails_that_request_only(edgy):
@@ -307,3 +320,30 @@ def test_a_direct_call_that_can_never_answer_fails_instead_of_hanging(edgy):
     response = edgy.dispatch_fetch("http://localhost/hang")
     assert response.status == 500
     assert "The script will never generate a response." in response.text()
+
+
+def test_reload_during_a_direct_call_fails_it_and_the_new_code_serves_the_next_request():
+    slow = WORKER.replace(
+        'case "/echo":',
+        'case "/sleep": await new Promise((r) => setTimeout(r, 300)); return new Response("slept");\n      case "/echo":',
+    )
+    mf = Miniflare(script=slow, modules=True, durable_objects={"BOX": "Box"}, console=None)
+    try:
+        assert fetch_text(mf, "/inc") == "1"
+
+        async def run() -> Any:
+            pending = asyncio.ensure_future(mf.dispatch_fetch_async("http://localhost/sleep"))
+            await asyncio.sleep(0.05)
+            mf.set_options(
+                script=slow.replace("new Response(String(count))", 'new Response("v2:" + count)'),
+                modules=True,
+                durable_objects={"BOX": "Box"},
+                console=None,
+            )
+            return await pending
+
+        response = asyncio.run(run())
+        assert response.status == 500 and "reloaded" in response.text()
+        assert fetch_text(mf, "/inc") == "v2:2"  # storage kept, object re-created from the new code
+    finally:
+        mf.dispose()
