@@ -74,6 +74,23 @@ class Calls:
                 data["method"] = method
             self.trace.emit("request.start", request_id=request.request_id, data=data, **self._object_fields(actor))
 
+    @staticmethod
+    def _forget_direct_calls(worker: Worker, request: RequestState) -> None:
+        """Drops the direct calls made for ``request`` (and theirs) after it failed on a limit.
+
+        An interrupted callee never answers; any answer that still comes goes nowhere.
+        """
+        failed = {id(request)}
+        changed = True
+        while changed:
+            changed = False
+            for d, call in list(worker.direct.items()):
+                if call.caller.request is not None and id(call.caller.request) in failed:
+                    del worker.direct[d]
+                    if call.ctx.request is not None:
+                        failed.add(id(call.ctx.request))
+                    changed = True
+
     def _direct_end(self, call: DirectCall, entry: dict[str, Any]) -> None:
         if not self.trace.enabled or call.ctx.request is None:
             return

@@ -230,6 +230,7 @@ class Runtime(StorageOps, Calls):
         for backend in self._watched:
             if backend.changed_elsewhere():
                 self._drop_caches(backend)
+        interrupted = False
         try:
             isolate = worker.ensure_isolate()
             depth = ctx.request.depth if ctx.request is not None else 1
@@ -237,6 +238,7 @@ class Runtime(StorageOps, Calls):
         except IsolateFault as fault:
             self._on_fault(worker, ctx, fault)
             outbox = getattr(fault, "outbox", [])
+            interrupted = not fault.fatal
             if fault.fatal:
                 outbox = []
         except WorkerError as error:
@@ -250,6 +252,8 @@ class Runtime(StorageOps, Calls):
         finally:
             for released in delivery.releases:
                 released.gate.unlock()
+            if interrupted and ctx.request is not None:
+                self._forget_direct_calls(worker, ctx.request)
 
     def _on_fault(self, worker: Worker, ctx: Context, fault: IsolateFault) -> None:
         envelope = dict(fault.envelope)

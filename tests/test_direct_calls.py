@@ -303,6 +303,8 @@ def test_cpu_limit_inside_a_direct_call_fails_that_request_only(edgy):
     assert response.status == 500 and "CPU time limit" in response.text()
     # The object keeps working (through the host from now on: its interrupted call never ended).
     assert [json.loads(edgy.dispatch_fetch("http://localhost/").text())["count"] for _ in range(3)] == [2, 3, 4]
+    # ...and the interrupted call left no bookkeeping behind.
+    assert all(not worker.direct for worker in edgy._runtime.workers.values())
 
 
 def test_memory_bomb_inside_a_direct_call_resets_the_isolate(edgy):
