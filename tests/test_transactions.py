@@ -8,7 +8,7 @@ import threading
 import pytest
 from do_support import call, start
 
-from mfbook import ConflictError, Miniflare
+from mfbook import ConflictError, DurableObjectStorage, Miniflare
 
 PRELUDE = """
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -244,13 +244,12 @@ def test_write_through_outer_storage_during_transaction_makes_it_run_twice(mf):
     assert call(mf, "outer-write") == {"value": 10, "attempts": 2, "seen": 10}
 
 
-def test_python_write_during_paused_js_transaction_makes_it_run_twice(mf):
-    storage = storage_of(mf)
-    storage.put("k", 1)
+def write_from_python_while_paused(mf: Miniflare, storage: DurableObjectStorage) -> str:
+    """Runs ``/paused`` and writes ``k = 100`` from Python once its first read happened."""
     read = threading.Event()
     unsubscribe = mf.trace.subscribe(lambda event: event.kind == "txn.read" and read.set())
 
-    async def run():
+    async def run() -> str:
         request = asyncio.ensure_future(mf.dispatch_fetch_async("http://localhost/paused?ms=150"))
         while not read.is_set():
             await asyncio.sleep(0.005)
@@ -258,10 +257,15 @@ def test_python_write_during_paused_js_transaction_makes_it_run_twice(mf):
         return (await request).text()
 
     try:
-        body = asyncio.run(run())
+        return asyncio.run(run())
     finally:
         unsubscribe()
-    assert body == '{"value":100,"attempts":2}'
+
+
+def test_python_write_during_paused_js_transaction_makes_it_run_twice(mf):
+    storage = storage_of(mf)
+    storage.put("k", 1)
+    assert write_from_python_while_paused(mf, storage) == '{"value":100,"attempts":2}'
     assert storage.get("k") == 101
 
 
@@ -270,21 +274,7 @@ def test_python_write_during_paused_transaction_that_read_the_cache_makes_it_run
     storage.put("k", 1)
     assert call(mf, "read-k") == 1  # now the object's read cache holds k
     mf.trace.clear()
-    read = threading.Event()
-    unsubscribe = mf.trace.subscribe(lambda event: event.kind == "txn.read" and read.set())
-
-    async def run():
-        request = asyncio.ensure_future(mf.dispatch_fetch_async("http://localhost/paused?ms=150"))
-        while not read.is_set():
-            await asyncio.sleep(0.005)
-        await storage.put_async("k", 100)
-        return (await request).text()
-
-    try:
-        body = asyncio.run(run())
-    finally:
-        unsubscribe()
-    assert body == '{"value":100,"attempts":2}'
+    assert write_from_python_while_paused(mf, storage) == '{"value":100,"attempts":2}'
     assert storage.get("k") == 101
     reads = mf.trace.events(kind="txn.read")
     # The first attempt was answered by the cache, yet its read was validated (and lost).
