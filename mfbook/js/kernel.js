@@ -83,6 +83,12 @@
     return payload;
   }
 
+  /** Tags an object's own operation with the direct call it is handling, if any. */
+  function ownedBy(actor, payload) {
+    if (actor.direct !== 0) payload.d = actor.direct;
+    return payload;
+  }
+
   /** Host op (tagged with the current direct call) whose rejection becomes a proper JS error. */
   function call(name, payload, transform) {
     return host.op(name, tag(payload), transform);
@@ -534,8 +540,7 @@
       payload.m = method;
       if (this._txn !== undefined) payload.txn = this._txn;
       if (flags) payload.f = flags;
-      if (actor.direct !== 0) payload.d = actor.direct;
-      return host.op("st", payload, transform, actor);
+      return host.op("st", ownedBy(actor, payload), transform, actor);
     }
     get(keys, options) {
       if (keys === undefined) return Promise.reject(undefinedKey("get", this._owner));
@@ -551,9 +556,7 @@
           if (own.has(normalised)) text = own.get(normalised);
           else if (actor.cache !== null && actor.cache.has(normalised)) text = actor.cache.get(normalised);
           if (text !== undefined) {
-            const record = { op: "st", a: actor.key, m: "get", txn: this._txn, key: normalised, known: 1 };
-            if (actor.direct !== 0) record.d = actor.direct;
-            host.emit(record);
+            host.emit(ownedBy(actor, { op: "st", a: actor.key, m: "get", txn: this._txn, key: normalised, known: 1 }));
             return Promise.resolve(decodeOptional(text));
           }
         }
@@ -574,9 +577,7 @@
           });
         }
         if (actor.cache.has(normalised)) {
-          const traced = { op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] };
-          if (actor.direct !== 0) traced.d = actor.direct;
-          host.emit(traced);
+          host.emit(ownedBy(actor, { op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] }));
           return Promise.resolve(decodeOptional(actor.cache.get(normalised)));
         }
         return this._op("get", { key: normalised }, flagsOf(options), (text) => {
@@ -599,9 +600,7 @@
         for (const [key] of entries) if (!own.has(key)) count++;
         if (count > MSG.maxKeys) return Promise.reject(new RangeError(MSG.txnTooManyKeys));
         for (const [key, text] of entries) own.set(key, text);
-        const record = { op: "st", a: this._actor.key, m: "put", txn: this._txn, entries };
-        if (this._actor.direct !== 0) record.d = this._actor.direct;
-        host.emit(record);
+        host.emit(ownedBy(this._actor, { op: "st", a: this._actor.key, m: "put", txn: this._txn, entries }));
         return RESOLVED;
       }
       // Outside a transaction a put cannot fail once validated: like workerd, it resolves at
@@ -611,8 +610,7 @@
       cacheWrite(this._actor, entries);
       const payload = { op: "st", a: this._actor.key, m: "put", entries };
       if (flags) payload.f = flags;
-      if (this._actor.direct !== 0) payload.d = this._actor.direct;
-      host.emit(payload);
+      host.emit(ownedBy(this._actor, payload));
       return RESOLVED;
     }
     delete(keys, options) {
@@ -757,10 +755,7 @@
     }
     blockConcurrencyWhile(callback) {
       const actor = this.#actor;
-      const bcw = (payload) => {
-        if (actor.direct !== 0) payload.d = actor.direct;
-        return host.op("bcw", payload, undefined, actor);
-      };
+      const bcw = (payload) => host.op("bcw", ownedBy(actor, payload), undefined, actor);
       actor.blocking++;
       const run = async () => {
         try {
