@@ -7,13 +7,15 @@ coroutines and wait for them. Nothing here touches the caller's loop, so no ``ne
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import concurrent.futures
 import selectors
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+from .affinity import CpuFollower
 from .errors import DisposedError
 
 __all__ = ["EmulatorLoop"]
@@ -25,21 +27,29 @@ _THREAD_STACK_SIZE = 64 * 1024 * 1024
 
 
 class _WakeSelector(selectors.BaseSelector):
-    """A selector that sleeps on a thread event instead of polling file descriptors.
+    """A selector that sleeps on a bare lock instead of polling file descriptors.
 
     The emulator loop does no socket I/O of its own (storage backends are synchronous, the
     upstream handler runs in an executor), so its only wake-ups are timers and work handed
     over from other threads. Waking a thread blocked in ``epoll_wait`` through asyncio's
-    self-pipe costs ~50 µs on a small VM; an event costs a fraction of that, and every
+    self-pipe costs ~50 µs on a small VM; releasing a lock costs a fraction of that (less than
+    a ``threading.Event``, whose condition variable runs Python code on both sides), and every
     blocking API call pays it twice.
+
+    The lock is held while no wake-up is pending: :meth:`wake` releases it (a second release
+    finds it released and is ignored) and :meth:`select` takes it back.
     """
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._pending = _thread.allocate_lock()
+        self._pending.acquire()
         self._keys: dict[Any, selectors.SelectorKey] = {}
 
     def wake(self) -> None:
-        self._event.set()
+        try:
+            self._pending.release()
+        except RuntimeError:  # released already: a wake-up is pending
+            pass
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = selectors.SelectorKey(fileobj, _fileno(fileobj), events, data)
@@ -50,9 +60,12 @@ class _WakeSelector(selectors.BaseSelector):
         return self._keys.pop(fileobj)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is None or timeout > 0:
-            self._event.wait(timeout)
-        self._event.clear()
+        if timeout is None:
+            self._pending.acquire()
+        elif timeout > 0:
+            self._pending.acquire(True, timeout)
+        else:
+            self._pending.acquire(False)
         return []
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
@@ -60,6 +73,36 @@ class _WakeSelector(selectors.BaseSelector):
 
     def close(self) -> None:
         self._keys.clear()
+
+
+class Waiter(Generic[T]):
+    """A one-shot value another thread blocks on, set from the emulator thread.
+
+    Lighter than ``concurrent.futures.Future`` (one bare lock, no condition variable): the
+    blocking API pays for it on every call (see :meth:`EmulatorLoop.post_and_wait`).
+    """
+
+    __slots__ = ("_lock", "_value", "_set")
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+        self._value: T | None = None
+        self._set = False
+
+    def set(self, value: T) -> None:
+        """Sets the value and wakes the waiting thread; later calls are ignored."""
+        if self._set:
+            return
+        self._value = value
+        self._set = True
+        self._lock.release()
+
+    def get(self) -> T:
+        """Blocks until the value is set (a signal such as Ctrl-C interrupts the wait)."""
+        with self._lock:
+            pass
+        return self._value  # type: ignore[return-value]
 
 
 def _set_results(batch: list[tuple[asyncio.Future[Any], Any]]) -> None:
@@ -99,6 +142,8 @@ class EmulatorLoop:
         finally:
             threading.stack_size(previous)
         self._started.wait()
+        assert self._thread.native_id is not None
+        self._follower = CpuFollower(self._thread.native_id)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -129,11 +174,14 @@ class EmulatorLoop:
             coroutine.close()
             raise RuntimeError("Blocking mfbook call made from the emulator thread; use the *_async method.")
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        mask = self._follower.hold()
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise
+        finally:
+            self._follower.release(mask)
 
     def call(self, function: Callable[[], T]) -> T:
         """Runs a plain function on the emulator thread and returns its result."""
@@ -150,8 +198,30 @@ class EmulatorLoop:
             except BaseException as error:  # noqa: BLE001 - handed to the caller
                 future.set_exception(error)
 
-        self.loop.call_soon_threadsafe(runner)
-        return future.result()
+        mask = self._follower.hold()
+        try:
+            self.loop.call_soon_threadsafe(runner)
+            return future.result()
+        finally:
+            self._follower.release(mask)
+
+    def post_and_wait(self, start: Callable[[Callable[[T], None]], None]) -> T:
+        """Runs ``start(answer)`` on the emulator thread and blocks until it calls ``answer``.
+
+        The hot path of every blocking API call: one bare-lock hand-over each way, and
+        meanwhile the emulator thread runs on the caller's CPU (see :mod:`mfbook.affinity`).
+        ``start`` must not raise; later calls of ``answer`` are ignored.
+        """
+        self._check()
+        if self.in_loop_thread():
+            raise RuntimeError("Blocking mfbook call made from the emulator thread; use the *_async method.")
+        waiter: Waiter[T] = Waiter()
+        mask = self._follower.hold()
+        try:
+            self.loop.call_soon_threadsafe(start, waiter.set)
+            return waiter.get()
+        finally:
+            self._follower.release(mask)
 
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Awaitable twin of :meth:`run`, usable from any other event loop."""

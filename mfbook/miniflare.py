@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import os
@@ -245,14 +244,12 @@ class Miniflare:
         payload: tuple[Any, ...],
     ) -> Any:
         """Blocking twin of :meth:`_event_async` with one thread hop each way (the hot path)."""
-        result: concurrent.futures.Future[tuple[bool, Any]] = concurrent.futures.Future()
 
-        def done(ok: bool, value: Any) -> None:
-            if not result.done():
-                result.set_result((ok, value))
+        def start(answer: Callable[[tuple[bool, Any]], None]) -> None:
+            self._start_event(kind, worker_name, namespace, object_id, payload, lambda ok, value: answer((ok, value)))
 
-        self._loop.post(lambda: self._start_event(kind, worker_name, namespace, object_id, payload, done))
-        return self._outcome(*result.result())
+        outcome: tuple[bool, Any] = self._loop.post_and_wait(start)
+        return self._outcome(*outcome)
 
     async def _object_event_async(
         self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str, payload: tuple[Any, ...]
