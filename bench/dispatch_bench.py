@@ -6,9 +6,11 @@ Prints, each measured in this run on this machine:
   no emulator) — the floor for anything that crosses into JS;
 - ``lock ping-pong``: two plain Python threads handing a lock back and forth — the floor for
   any call that crosses to another thread and back on this machine (on a 2-vCPU VM, waking
-  the other vCPU dominates);
-- ``thread hop``: ``EmulatorLoop.run`` of an empty coroutine — what the blocking API pays to
-  reach the emulator thread and come back;
+  the other vCPU dominates), and the same with both threads held on one CPU (what
+  :mod:`mfbook.affinity` arranges for blocking calls);
+- ``thread hop``: ``EmulatorLoop.post_and_wait`` of a function that answers at once — what
+  every blocking API call pays to reach the emulator thread and come back — and
+  ``EmulatorLoop.run`` of an empty coroutine (the path of the less frequent blocking calls);
 - ``dispatch_fetch`` for a module worker and a service-worker script, and
   ``dispatch_fetch_async`` with 32 concurrent requests from a foreign ``asyncio.run`` loop;
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +56,7 @@ def bare_quickjs(seconds: float) -> float:
     return rate(lambda: function(1), seconds, batch=200)
 
 
-def lock_ping_pong(seconds: float) -> float:
+def lock_ping_pong(seconds: float, *, one_cpu: bool = False) -> float:
     ping, pong = threading.Lock(), threading.Lock()
     ping.acquire()
     pong.acquire()
@@ -68,6 +71,11 @@ def lock_ping_pong(seconds: float) -> float:
 
     thread = threading.Thread(target=partner, daemon=True)
     thread.start()
+    mask = os.sched_getaffinity(0) if one_cpu else None
+    if mask is not None and thread.native_id is not None:
+        cpu = {min(mask)}
+        os.sched_setaffinity(0, cpu)
+        os.sched_setaffinity(thread.native_id, cpu)
 
     def round_trip() -> None:
         ping.release()
@@ -79,16 +87,23 @@ def lock_ping_pong(seconds: float) -> float:
         stop = True
         ping.release()
         thread.join()
+        if mask is not None:
+            os.sched_setaffinity(0, mask)
 
 
-def thread_hop(seconds: float) -> float:
+def thread_hop(seconds: float, *, coroutine: bool = False) -> float:
     loop = EmulatorLoop(name="bench-hop")
 
     async def nothing() -> None:
         return None
 
+    def answer_at_once(answer: Callable[[None], None]) -> None:
+        answer(None)
+
     try:
-        return rate(lambda: loop.run(nothing()), seconds)
+        if coroutine:
+            return rate(lambda: loop.run(nothing()), seconds)
+        return rate(lambda: loop.post_and_wait(answer_at_once), seconds)
     finally:
         loop.close()
 
@@ -125,7 +140,13 @@ def main() -> None:
     results = [
         ("quickjs call (baseline)", baseline),
         ("lock ping-pong between two threads", lock_ping_pong(args.seconds)),
-        ("thread hop (EmulatorLoop.run)", thread_hop(args.seconds)),
+        *(
+            [("lock ping-pong, both threads on one CPU", lock_ping_pong(args.seconds, one_cpu=True))]
+            if hasattr(os, "sched_setaffinity")
+            else []
+        ),
+        ("thread hop (EmulatorLoop.post_and_wait)", thread_hop(args.seconds)),
+        ("thread hop (EmulatorLoop.run)", thread_hop(args.seconds, coroutine=True)),
         ("dispatch_fetch, module worker", dispatch(MODULE_WORKER, True, args.seconds)),
         ("dispatch_fetch, service worker", dispatch(SERVICE_WORKER, False, args.seconds)),
         ("dispatch_fetch_async x32 concurrent", dispatch_concurrent(args.seconds)),
