@@ -82,12 +82,13 @@ class Waiter(Generic[T]):
     blocking API pays for it on every call (see :meth:`EmulatorLoop.post_and_wait`).
     """
 
-    __slots__ = ("_lock", "_value", "_set")
+    __slots__ = ("_lock", "_value", "_error", "_set")
 
     def __init__(self) -> None:
         self._lock = _thread.allocate_lock()
         self._lock.acquire()
         self._value: T | None = None
+        self._error: BaseException | None = None
         self._set = False
 
     def set(self, value: T) -> None:
@@ -98,10 +99,20 @@ class Waiter(Generic[T]):
         self._set = True
         self._lock.release()
 
+    def fail(self, error: BaseException) -> None:
+        """Makes :meth:`get` raise ``error`` (unless a value was set already)."""
+        if self._set:
+            return
+        self._error = error
+        self._set = True
+        self._lock.release()
+
     def get(self) -> T:
         """Blocks until the value is set (a signal such as Ctrl-C interrupts the wait)."""
         with self._lock:
             pass
+        if self._error is not None:
+            raise self._error
         return self._value  # type: ignore[return-value]
 
 
@@ -173,13 +184,14 @@ class EmulatorLoop:
         if self.in_loop_thread():
             coroutine.close()
             raise RuntimeError("Blocking mfbook call made from the emulator thread; use the *_async method.")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         mask = self._follower.hold()
         try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise
+            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+            try:
+                return future.result(timeout)
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                raise
         finally:
             self._follower.release(mask)
 
@@ -210,15 +222,22 @@ class EmulatorLoop:
 
         The hot path of every blocking API call: one bare-lock hand-over each way, and
         meanwhile the emulator thread runs on the caller's CPU (see :mod:`mfbook.affinity`).
-        ``start`` must not raise; later calls of ``answer`` are ignored.
+        Later calls of ``answer`` are ignored; if ``start`` raises, so does this call.
         """
         self._check()
         if self.in_loop_thread():
             raise RuntimeError("Blocking mfbook call made from the emulator thread; use the *_async method.")
         waiter: Waiter[T] = Waiter()
+
+        def run() -> None:
+            try:
+                start(waiter.set)
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                waiter.fail(error)
+
         mask = self._follower.hold()
         try:
-            self.loop.call_soon_threadsafe(start, waiter.set)
+            self.loop.call_soon_threadsafe(run)
             return waiter.get()
         finally:
             self._follower.release(mask)

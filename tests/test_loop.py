@@ -77,3 +77,12 @@ def test_post_and_wait_after_close_raises_disposed_error() -> None:
     emulator.close()
     with pytest.raises(DisposedError):
         emulator.post_and_wait(lambda answer: answer(None))
+
+
+def test_an_error_raised_by_start_reaches_the_caller_and_the_loop_lives_on(loop: EmulatorLoop) -> None:
+    def start(answer: Callable[[None], None]) -> None:
+        raise ValueError("broken start")
+
+    with pytest.raises(ValueError, match="broken start"):
+        loop.post_and_wait(start)
+    assert loop.post_and_wait(lambda answer: answer("still here")) == "still here"
