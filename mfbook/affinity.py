@@ -15,7 +15,6 @@ refuses (a cpuset that forbids it), this does nothing. ``MFBOOK_CPU_AFFINITY=0``
 
 from __future__ import annotations
 
-import ctypes
 import os
 from collections.abc import Callable
 
@@ -26,8 +25,10 @@ def _sched_getcpu() -> Callable[[], int] | None:
     if not hasattr(os, "sched_setaffinity") or os.environ.get("MFBOOK_CPU_AFFINITY", "1") == "0":
         return None
     try:
+        import ctypes  # not in every minimal Python build: then this module does nothing
+
         function = ctypes.CDLL(None).sched_getcpu
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         return None
     function.restype = ctypes.c_int
     function.argtypes = []
