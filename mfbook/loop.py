@@ -22,6 +22,8 @@ __all__ = ["EmulatorLoop"]
 
 T = TypeVar("T")
 
+_FROM_LOOP_THREAD = "Blocking mfbook call made from the emulator thread; use the *_async method."
+
 # QuickJS recursion uses the C stack of the thread it runs on; give it room.
 _THREAD_STACK_SIZE = 64 * 1024 * 1024
 
@@ -93,16 +95,16 @@ class Waiter(Generic[T]):
 
     def set(self, value: T) -> None:
         """Sets the value and wakes the waiting thread; later calls are ignored."""
-        if self._set:
-            return
-        self._value = value
-        self._set = True
-        self._lock.release()
+        self._settle(value, None)
 
     def fail(self, error: BaseException) -> None:
         """Makes :meth:`get` raise ``error`` (unless a value was set already)."""
+        self._settle(None, error)
+
+    def _settle(self, value: T | None, error: BaseException | None) -> None:
         if self._set:
             return
+        self._value = value
         self._error = error
         self._set = True
         self._lock.release()
@@ -183,7 +185,7 @@ class EmulatorLoop:
         self._check(coroutine)
         if self.in_loop_thread():
             coroutine.close()
-            raise RuntimeError("Blocking mfbook call made from the emulator thread; use the *_async method.")
+            raise RuntimeError(_FROM_LOOP_THREAD)
         mask = self._follower.hold()
         try:
             future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
@@ -196,26 +198,15 @@ class EmulatorLoop:
             self._follower.release(mask)
 
     def call(self, function: Callable[[], T]) -> T:
-        """Runs a plain function on the emulator thread and returns its result."""
+        """Runs a plain function on the emulator thread and returns its result (or raises its error)."""
         self._check()
         if self.in_loop_thread():
             return function()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
-        def runner() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                future.set_result(function())
-            except BaseException as error:  # noqa: BLE001 - handed to the caller
-                future.set_exception(error)
+        def start(answer: Callable[[T], None]) -> None:
+            answer(function())
 
-        mask = self._follower.hold()
-        try:
-            self.loop.call_soon_threadsafe(runner)
-            return future.result()
-        finally:
-            self._follower.release(mask)
+        return self.post_and_wait(start)
 
     def post_and_wait(self, start: Callable[[Callable[[T], None]], None]) -> T:
         """Runs ``start(answer)`` on the emulator thread and blocks until it calls ``answer``.
@@ -226,7 +217,7 @@ class EmulatorLoop:
         """
         self._check()
         if self.in_loop_thread():
-            raise RuntimeError("Blocking mfbook call made from the emulator thread; use the *_async method.")
+            raise RuntimeError(_FROM_LOOP_THREAD)
         waiter: Waiter[T] = Waiter()
 
         def run() -> None:
