@@ -6,10 +6,11 @@ Prints, each measured in this run on this machine:
   no emulator) — the floor for anything that crosses into JS;
 - ``lock ping-pong``: two plain Python threads handing a lock back and forth — the floor for
   any call that crosses to another thread and back on this machine (on a 2-vCPU VM, waking
-  the other vCPU dominates), and the same with both threads held on one CPU (what
-  :mod:`mfbook.affinity` arranges for blocking calls);
-- ``thread hop``: ``EmulatorLoop.post_and_wait`` of a function that answers at once — what
-  every blocking API call pays to reach the emulator thread and come back — and
+  the other vCPU dominates), and the same with both threads held on one CPU (for reference);
+- ``engine lock``: ``EmulatorLoop.holding`` entered and left — what a blocking API call pays
+  now that its JavaScript runs on the caller's thread;
+- ``thread hop``: ``EmulatorLoop.post_and_wait`` of a function that answers at once — what a
+  call from a thread with a too-small stack pays to hand its work to the engine thread — and
   ``EmulatorLoop.run`` of an empty coroutine (the path of the less frequent blocking calls);
 - ``dispatch_fetch`` for a module worker and a service-worker script, and
   ``dispatch_fetch_async`` with 32 concurrent requests from a foreign ``asyncio.run`` loop;
@@ -91,6 +92,19 @@ def lock_ping_pong(seconds: float, *, one_cpu: bool = False) -> float:
             os.sched_setaffinity(0, mask)
 
 
+def engine_lock(seconds: float) -> float:
+    loop = EmulatorLoop(name="bench-lock")
+
+    def hold() -> None:
+        with loop.holding():
+            pass
+
+    try:
+        return rate(hold, seconds)
+    finally:
+        loop.close()
+
+
 def thread_hop(seconds: float, *, coroutine: bool = False) -> float:
     loop = EmulatorLoop(name="bench-hop")
 
@@ -145,6 +159,7 @@ def main() -> None:
             if hasattr(os, "sched_setaffinity")
             else []
         ),
+        ("engine lock (EmulatorLoop.holding)", engine_lock(args.seconds)),
         ("thread hop (EmulatorLoop.post_and_wait)", thread_hop(args.seconds)),
         ("thread hop (EmulatorLoop.run)", thread_hop(args.seconds, coroutine=True)),
         ("dispatch_fetch, module worker", dispatch(MODULE_WORKER, True, args.seconds)),

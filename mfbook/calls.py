@@ -21,6 +21,7 @@ from .errors import WorkerError, envelope_from_exception
 from .scheduling import Actor, Context, Delivery, DirectCall, RequestState, Worker
 
 if TYPE_CHECKING:
+    from .loop import EngineScheduler
     from .trace import Trace
 
 __all__ = ["Calls"]
@@ -31,7 +32,7 @@ logger = logging.getLogger("mfbook")
 class Calls:
     """Mixin of :class:`mfbook.runtime.Runtime` for calls between isolates and direct calls."""
 
-    loop: asyncio.AbstractEventLoop
+    loop: EngineScheduler
     trace: Trace
     workers: dict[str, Worker]
     upstream: Callable[[dict[str, Any]], Any] | None

@@ -11,6 +11,9 @@
         ├── ConflictError       an OCC transaction gave up after its retries
         └── BackendUnavailable  the persistence backend could not be reached
 
+    KeyboardInterrupt
+    └── Interrupted             Ctrl-C stopped the JavaScript of a blocking call (emulator usable)
+
 Validation errors of the Python storage API are ``TypeError``/``RangeError``-alikes
 (:class:`StorageTypeError`, :class:`StorageRangeError`) carrying the exact text that
 JavaScript would see.
@@ -25,6 +28,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "DisposedError",
+    "Interrupted",
     "LimitExceeded",
     "MfbookError",
     "StorageError",
@@ -48,6 +52,14 @@ class ConfigError(MfbookError, ValueError):
 
 class DisposedError(MfbookError, RuntimeError):
     """The emulator was disposed; create a new ``Miniflare``."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or the kernel's interrupt) stopped a blocking call's JavaScript.
+
+    A ``KeyboardInterrupt``, so scripts stop as usual, but raised only once the engine is
+    consistent again: the request that was running failed, and the emulator stays usable.
+    """
 
 
 class WorkerError(MfbookError):

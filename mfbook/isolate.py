@@ -1,11 +1,13 @@
 """One QuickJS context per worker: loading the runtime, and *deliveries* into it.
 
 A delivery is one call into a kernel entry point followed by draining the job queue and
-collecting the outbox (docs/ARCHITECTURE.md section 1). The CPU-time limit applies to every
-call into the context; a job queue that never drains (an endless ``await`` loop) is cut off
-by the same budget. Limits surface as :class:`IsolateFault`, after which the runtime either
-fails the one request that caused it or, when the isolate may be damaged (out of memory, a
-runaway job queue), replaces the isolate.
+collecting the outbox (docs/ARCHITECTURE.md section 1). One CPU deadline, armed through the
+isolate's own interrupt handler (:mod:`mfbook.bridge.interrupt`), covers the whole delivery,
+job queue included, so an endless ``await`` loop is cut off like a ``while (true)``. JS may
+call the host synchronously during a delivery (:mod:`mfbook.bridge.host_entry`). Limits
+surface as :class:`IsolateFault`, after which the runtime either fails the one request that
+caused it or, when the isolate may be damaged (out of memory, a runaway job queue), replaces
+the isolate.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 import quickjs
 
+from .bridge.host_entry import HostEntry, SyncHandler
+from .bridge.interrupt import Interrupter, install_interrupter
 from .messages import MESSAGES
 from .modules import Bundle
 
@@ -91,10 +95,19 @@ def _vendor_sources() -> dict[str, str]:
     }
 
 
-def _fault_from_exception(error: Exception, *, cpu_ms: float) -> IsolateFault:
+#: The message of a delivery stopped by Ctrl-C (or another thread's interrupt).
+INTERRUPTED_MESSAGE = "The request was interrupted (KeyboardInterrupt); the emulator is still usable."
+
+
+def _fault_from_exception(error: Exception, *, cpu_ms: float, tripped: bool = False) -> IsolateFault:
     text = str(error)
     first, _, stack = text.partition("\n")
     name, _, message = first.partition(": ")
+    if tripped and "interrupted" in first:
+        return IsolateFault(
+            {"name": "Error", "message": INTERRUPTED_MESSAGE, "stack": stack, "limit": True, "interrupted": True},
+            fatal=False,
+        )
     if isinstance(error, quickjs.StackOverflow):
         return IsolateFault(
             {"name": "RangeError", "message": "Maximum call stack size exceeded", "stack": stack, "limit": True},
@@ -127,13 +140,28 @@ class Isolate:
         limits: CPU, memory and stack limits.
     """
 
-    def __init__(self, bundle: Bundle, config: dict[str, Any], *, limits: IsolateLimits) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        config: dict[str, Any],
+        *,
+        limits: IsolateLimits,
+        sync_handlers: dict[str, SyncHandler] | None = None,
+    ) -> None:
         self.limits = limits
         self.bundle = bundle
         self._context = quickjs.Context()
         self._context.set_max_stack_size(limits.stack_bytes)
         self._time_limit = limits.cpu_ms / 1000.0
         self.broken = False
+        #: Owns the context's interrupt handler (CPU deadline, Ctrl-C); see its ``mode``.
+        self.interrupter: Interrupter = install_interrupter(self._context)
+        self.host_entry = HostEntry(sync_handlers if sync_handlers is not None else {}, on_interrupt=self.trip)
+        if self.interrupter.sync_calls:
+            self._context.add_callable("__mfHostCall", self.host_entry)
+        else:
+            self._context.set("__mfSyncUnavailable", self.interrupter.reason)
+        self.interrupter.arm(self._time_limit)
         sources = _prelude_sources()
         self._context.eval(sources[0])  # host.js
         for name, text in _vendor_sources().items():
@@ -166,7 +194,7 @@ class Isolate:
         set_line_map(json.dumps(bundle.line_map.starts))
         self._seed()
         self._context.set_memory_limit(limits.memory_bytes)
-        self._context.set_time_limit(self._time_limit)
+        self.interrupter.arm(self._time_limit)
         try:
             if bundle.modules:
                 self._context.eval(bundle.source + "\ndelete globalThis.__mfKernel;")
@@ -177,7 +205,9 @@ class Isolate:
             info = load_worker(json.dumps(config))
             self._drain()
         except quickjs.JSException as error:
-            raise _fault_from_exception(error, cpu_ms=limits.cpu_ms) from None
+            raise _fault_from_exception(error, cpu_ms=limits.cpu_ms, tripped=self.interrupter.tripped) from None
+        finally:
+            self.interrupter.disarm()
         self.info: dict[str, Any] = json.loads(info)
         self.deliveries = 0
 
@@ -205,24 +235,30 @@ class Isolate:
     def deliver(self, entry: str, *args: Any) -> list[dict[str, Any]]:
         """Calls a kernel entry point, drains the job queue and returns the outbox.
 
+        One CPU deadline covers the call, the job queue and the flush.
+
         Raises:
-            IsolateFault: The code hit a limit or the engine failed.
+            IsolateFault: The code hit a limit, was interrupted, or the engine failed.
         """
         if self.broken:
             raise IsolateFault({"name": "Error", "message": "This isolate was reset.", "stack": ""}, fatal=True)
         self.deliveries += 1
-        if self.deliveries & 63 == 0:
-            self._seed()
+        interrupter = self.interrupter
+        interrupter.arm(self._time_limit)
         try:
+            if self.deliveries & 63 == 0:
+                self._seed()
             self._entry[entry](*args)
             self._drain()
             text = self._flush()
         except quickjs.JSException as error:
-            fault = _fault_from_exception(error, cpu_ms=self.limits.cpu_ms)
+            fault = _fault_from_exception(error, cpu_ms=self.limits.cpu_ms, tripped=interrupter.tripped)
             if fault.fatal:
                 self.broken = True
             else:
-                # Whatever the interrupted turn queued is still worth collecting.
+                # Whatever the interrupted turn queued is still worth collecting (a fresh
+                # deadline: the one that just expired would stop this at once).
+                interrupter.arm(self._time_limit)
                 try:
                     self._drain()
                     fault.outbox = self._parse(self._flush())  # type: ignore[attr-defined]
@@ -233,7 +269,13 @@ class Isolate:
         except IsolateFault:
             self.broken = True
             raise
+        finally:
+            interrupter.disarm()
         return self._parse(text)
+
+    def trip(self) -> None:
+        """Stops the JavaScript running in this isolate at its next poll (any thread may call)."""
+        self.interrupter.trip()
 
     @staticmethod
     def _parse(text: str) -> list[dict[str, Any]]:
@@ -242,24 +284,33 @@ class Isolate:
         result: list[dict[str, Any]] = json.loads(text)
         return result
 
+    def _call_between(self, entry: str, *args: Any) -> Any:
+        """Calls a kernel helper between deliveries, under a deadline like any JS."""
+        self.interrupter.arm(self._time_limit)
+        try:
+            return self._entry[entry](*args)
+        finally:
+            self.interrupter.disarm()
+
     def pending_ops(self) -> int:
         """Host operations the isolate awaits; call between deliveries only."""
         if self.broken:
             return 0
-        return int(self._entry["pendingOps"]())
+        return int(self._call_between("pendingOps"))
 
     def invalidate(self, actor_key: str) -> None:
         """Drops an object's read cache (called between deliveries, never during one)."""
         if not self.broken:
-            self._entry["invalidate"](actor_key)
+            self._call_between("invalidate", actor_key)
 
     def cache_store(self, actor_key: str, entries: list[tuple[str, str | None]]) -> None:
         """Puts an object's committed transaction writes into its read cache (between deliveries)."""
         if not self.broken:
-            self._entry["cacheStore"](actor_key, json.dumps(entries))
+            self._call_between("cacheStore", actor_key, json.dumps(entries))
 
     def memory(self) -> dict[str, int]:
         """QuickJS heap statistics (``memory_used_size``, ``malloc_size``, ...)."""
+        self.interrupter.update_stack_top()
         stats: dict[str, int] = self._context.memory()
         return stats
 

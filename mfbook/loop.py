@@ -1,8 +1,14 @@
-"""EmulatorLoop: one daemon thread with its own asyncio loop per Miniflare instance.
+"""EmulatorLoop: the engine lock, and a background thread for work nobody waits on.
 
-All JavaScript runs on this thread (the QuickJS binding must only ever be used from one
-thread), so callers on other threads — a notebook kernel's loop, pytest, a script — submit
-coroutines and wait for them. Nothing here touches the caller's loop, so no ``nest_asyncio``.
+One lock per ``Miniflare`` instance (the *engine lock*) guards every isolate and all of the
+runtime's state. A blocking call (``dispatch_fetch``, stubs and storage used from Python,
+the magics) takes it and runs its JavaScript on the caller's own thread (:meth:`holding`);
+no thread hop is paid. Timers, alarms, retries after a back-off and I/O that no caller is
+waiting for run on a daemon thread with its own asyncio loop, which holds the engine lock
+whenever it runs a callback and lets go of it only while it sleeps (see
+:class:`_WakeSelector`). The ``*_async`` twins hand their work to that thread and await the
+answer from any event loop; nothing here touches the caller's loop (no ``nest_asyncio``),
+its CPU affinity or, beyond one blocking call on the main thread, its signal handlers.
 """
 
 from __future__ import annotations
@@ -12,13 +18,13 @@ import asyncio
 import concurrent.futures
 import selectors
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from .affinity import CpuFollower
 from .errors import DisposedError
 
-__all__ = ["EmulatorLoop"]
+__all__ = ["EmulatorLoop", "EngineScheduler"]
 
 T = TypeVar("T")
 
@@ -29,22 +35,23 @@ _THREAD_STACK_SIZE = 64 * 1024 * 1024
 
 
 class _WakeSelector(selectors.BaseSelector):
-    """A selector that sleeps on a bare lock instead of polling file descriptors.
+    """A selector that sleeps on a bare lock, and lets go of the engine lock while it sleeps.
 
     The emulator loop does no socket I/O of its own (storage backends are synchronous, the
     upstream handler runs in an executor), so its only wake-ups are timers and work handed
     over from other threads. Waking a thread blocked in ``epoll_wait`` through asyncio's
-    self-pipe costs ~50 µs on a small VM; releasing a lock costs a fraction of that (less than
-    a ``threading.Event``, whose condition variable runs Python code on both sides), and every
-    blocking API call pays it twice.
+    self-pipe costs ~50 µs on a small VM; releasing a lock costs a fraction of that.
 
-    The lock is held while no wake-up is pending: :meth:`wake` releases it (a second release
-    finds it released and is ignored) and :meth:`select` takes it back.
+    The wake lock is held while no wake-up is pending: :meth:`wake` releases it (a second
+    release finds it released and is ignored) and :meth:`select` takes it back. The engine
+    lock is held by the loop thread at all other times, so every callback of the loop runs
+    under it; sleeping is the one moment other threads may drive the engine.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, engine_lock: threading.Lock) -> None:
         self._pending = _thread.allocate_lock()
         self._pending.acquire()
+        self._engine_lock = engine_lock
         self._keys: dict[Any, selectors.SelectorKey] = {}
 
     def wake(self) -> None:
@@ -62,12 +69,17 @@ class _WakeSelector(selectors.BaseSelector):
         return self._keys.pop(fileobj)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is None:
-            self._pending.acquire()
-        elif timeout > 0:
-            self._pending.acquire(True, timeout)
-        else:
+        if timeout is not None and timeout <= 0:
             self._pending.acquire(False)
+            return []
+        self._engine_lock.release()
+        try:
+            if timeout is None:
+                self._pending.acquire()
+            else:
+                self._pending.acquire(True, timeout)
+        finally:
+            self._engine_lock.acquire()
         return []
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
@@ -109,6 +121,10 @@ class Waiter(Generic[T]):
         self._set = True
         self._lock.release()
 
+    def is_set(self) -> bool:
+        """Whether a value or an error was set."""
+        return self._set
+
     def get(self) -> T:
         """Blocks until the value is set (a signal such as Ctrl-C interrupts the wait)."""
         with self._lock:
@@ -129,21 +145,72 @@ def _fileno(fileobj: Any) -> int:
 
 
 class _EmulatorEventLoop(asyncio.SelectorEventLoop):
-    """asyncio loop whose cross-thread wake-up is a thread event (see :class:`_WakeSelector`)."""
+    """asyncio loop whose cross-thread wake-up is a bare lock (see :class:`_WakeSelector`)."""
 
-    def __init__(self) -> None:
-        self._wake_selector = _WakeSelector()
+    def __init__(self, engine_lock: threading.Lock) -> None:
+        self._wake_selector = _WakeSelector(engine_lock)
         super().__init__(selector=self._wake_selector)
 
     def _write_to_self(self) -> None:
         self._wake_selector.wake()
 
 
+class EngineScheduler:
+    """What the runtime schedules on the background loop, from whichever thread holds the engine.
+
+    The runtime runs on a caller's thread (under the engine lock) as often as on the loop
+    thread. asyncio's ``call_soon``/``call_later`` are not thread-safe, but under the engine
+    lock nothing else touches the loop's queues (the loop thread holds the lock while it runs
+    callbacks); what they lack is a wake-up of a loop asleep with an older timeout, which
+    these methods add when called off the loop thread.
+    """
+
+    __slots__ = ("loop", "_thread")
+
+    def __init__(self, loop: _EmulatorEventLoop, thread: threading.Thread) -> None:
+        self.loop = loop
+        self._thread = thread
+
+    def _off_thread(self) -> bool:
+        return threading.current_thread() is not self._thread
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> asyncio.Handle:
+        if self._off_thread():
+            return self.loop.call_soon_threadsafe(callback, *args)
+        return self.loop.call_soon(callback, *args)
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> asyncio.TimerHandle:
+        handle = self.loop.call_later(delay, callback, *args)
+        if self._off_thread():
+            self.loop._write_to_self()
+        return handle
+
+    def create_task(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        if self._off_thread():
+            self.loop.call_soon_threadsafe(self.loop.create_task, coroutine)
+        else:
+            self.loop.create_task(coroutine)
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return self.loop.create_future()
+
+    def run_in_executor(self, executor: Any, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        return self.loop.run_in_executor(executor, function, *args)
+
+    def time(self) -> float:
+        return self.loop.time()
+
+
 class EmulatorLoop:
-    """Owns the emulator thread and its event loop."""
+    """Owns the engine lock, the background thread and its event loop."""
 
     def __init__(self, *, name: str = "mfbook-emulator") -> None:
-        self.loop: asyncio.AbstractEventLoop = _EmulatorEventLoop()
+        #: Guards every isolate and the runtime's state (see the module docstring).
+        self.lock = threading.Lock()
+        #: Thread id of the caller holding the engine through :meth:`holding`, if any.
+        self.owner: int | None = None
+        self._event_loop = _EmulatorEventLoop(self.lock)
+        self.loop: asyncio.AbstractEventLoop = self._event_loop
         self._started = threading.Event()
         self._closed = False
         self._results: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
@@ -155,16 +222,19 @@ class EmulatorLoop:
         finally:
             threading.stack_size(previous)
         self._started.wait()
-        assert self._thread.native_id is not None
-        self._follower = CpuFollower(self._thread.native_id)
+        self.scheduler = EngineScheduler(self._event_loop, self._thread)
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(self._started.set)
+        self.lock.acquire()
         try:
-            self.loop.run_forever()
+            asyncio.set_event_loop(self.loop)
+            self.loop.call_soon(self._started.set)
+            try:
+                self.loop.run_forever()
+            finally:
+                self.loop.close()
         finally:
-            self.loop.close()
+            self.lock.release()
 
     @property
     def closed(self) -> bool:
@@ -173,6 +243,34 @@ class EmulatorLoop:
     def in_loop_thread(self) -> bool:
         """True when called from the emulator thread itself."""
         return threading.current_thread() is self._thread
+
+    def in_engine(self) -> bool:
+        """True on a thread that runs engine code now (the loop thread, or a holding caller)."""
+        return threading.current_thread() is self._thread or self.owner == threading.get_ident()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Holds the engine lock on the caller's thread, to run engine code (and JS) here.
+
+        Raises:
+            DisposedError: The instance was disposed.
+            RuntimeError: Called from engine code (a console callback, the loop thread):
+                the engine is busy with the very call that would wait for it.
+        """
+        self._check()
+        if self.in_engine():
+            raise RuntimeError(_FROM_LOOP_THREAD)
+        self.lock.acquire()
+        try:
+            self._check()
+            self.owner = threading.get_ident()
+            yield
+        finally:
+            self.owner = None
+            if self._event_loop._ready:  # type: ignore[attr-defined]
+                # e.g. a future completed here: its callbacks are the loop's to run.
+                self._event_loop._write_to_self()
+            self.lock.release()
 
     def _check(self, coroutine: Coroutine[Any, Any, Any] | None = None) -> None:
         if self._closed:
@@ -183,40 +281,33 @@ class EmulatorLoop:
     def run(self, coroutine: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
         """Runs ``coroutine`` on the emulator loop and blocks until it finishes."""
         self._check(coroutine)
-        if self.in_loop_thread():
+        if self.in_engine():
             coroutine.close()
             raise RuntimeError(_FROM_LOOP_THREAD)
-        mask = self._follower.hold()
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         try:
-            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-            try:
-                return future.result(timeout)
-            except concurrent.futures.TimeoutError:
-                future.cancel()
-                raise
-        finally:
-            self._follower.release(mask)
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
 
     def call(self, function: Callable[[], T]) -> T:
-        """Runs a plain function on the emulator thread and returns its result (or raises its error)."""
+        """Runs a plain function under the engine lock on the caller's thread."""
         self._check()
-        if self.in_loop_thread():
+        if self.in_engine():
             return function()
-
-        def start(answer: Callable[[T], None]) -> None:
-            answer(function())
-
-        return self.post_and_wait(start)
+        with self.holding():
+            return function()
 
     def post_and_wait(self, start: Callable[[Callable[[T], None]], None]) -> T:
         """Runs ``start(answer)`` on the emulator thread and blocks until it calls ``answer``.
 
-        The hot path of every blocking API call: one bare-lock hand-over each way, and
-        meanwhile the emulator thread runs on the caller's CPU (see :mod:`mfbook.affinity`).
-        Later calls of ``answer`` are ignored; if ``start`` raises, so does this call.
+        For callers that must not run JavaScript themselves (a thread whose stack is too
+        small for the JS stack limit). Later calls of ``answer`` are ignored; if ``start``
+        raises, so does this call.
         """
         self._check()
-        if self.in_loop_thread():
+        if self.in_engine():
             raise RuntimeError(_FROM_LOOP_THREAD)
         waiter: Waiter[T] = Waiter()
 
@@ -226,12 +317,8 @@ class EmulatorLoop:
             except BaseException as error:  # noqa: BLE001 - handed to the caller
                 waiter.fail(error)
 
-        mask = self._follower.hold()
-        try:
-            self.loop.call_soon_threadsafe(run)
-            return waiter.get()
-        finally:
-            self._follower.release(mask)
+        self.loop.call_soon_threadsafe(run)
+        return waiter.get()
 
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Awaitable twin of :meth:`run`, usable from any other event loop."""
@@ -252,6 +339,12 @@ class EmulatorLoop:
         emulator turn rather than one per result (a burst of concurrent requests from one
         notebook or test otherwise wakes its loop once per response).
         """
+        if not self.in_loop_thread():  # a caller's thread finished it: hand it over directly
+            try:
+                caller.call_soon_threadsafe(_set_results, [(future, value)])
+            except RuntimeError:
+                pass
+            return
         batch = self._results.get(caller)
         if batch is None:
             batch = self._results[caller] = []

@@ -13,15 +13,18 @@ from typing import IO, Any
 
 from . import export
 from .backends import Backend, BackendConfigError, open_backend
+from .bridge.signals import SigintGuard
+from .bridge.stack import current_stack_size
 from .errors import ConfigError, WorkerError
 from .export import StorageTransfer
 from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId
 from .isolate import IsolateFault, IsolateLimits
-from .loop import EmulatorLoop
+from .loop import EmulatorLoop, Waiter
 from .objects import DurableObjectNamespace, DurableObjectStorage
 from .options import Options, parse_options
 from .runtime import NamespaceSpec, Runtime
+from .scheduling import RequestState
 from .trace import Trace
 from .wrangler import check_migrations
 
@@ -29,6 +32,9 @@ __all__ = ["Miniflare"]
 
 logger = logging.getLogger("mfbook")
 console_logger = logging.getLogger("mfbook.console")
+
+#: C stack a caller's thread needs beyond the JS stack limit to run JavaScript itself.
+_STACK_MARGIN = 1024 * 1024
 
 
 class Miniflare:
@@ -101,7 +107,7 @@ class Miniflare:
     async def _create_runtime(self, options: Options) -> Runtime:
         backend, worker_backends = self._open_backends(options)
         runtime = Runtime(
-            loop=asyncio.get_running_loop(),
+            loop=self._loop.scheduler,
             backend=backend,
             trace=self.trace,
             limits=self._limits(options),
@@ -188,11 +194,11 @@ class Miniflare:
         object_id: DurableObjectId | None,
         payload: tuple[Any, ...],
         done: Callable[[bool, Any], None],
-    ) -> None:
-        """Starts a fetch/rpc event (on the emulator thread); ``done(ok, value)`` completes it."""
+    ) -> RequestState:
+        """Starts a fetch/rpc event (under the engine lock); ``done(ok, value)`` completes it."""
         runtime = self._runtime
+        request = runtime._new_request(None)
         try:
-            request = runtime._new_request(None)
             if namespace is not None and object_id is not None:
                 actor = runtime.actor_for(namespace, object_id.hex, object_id.name)
                 assert actor.worker is not None
@@ -202,6 +208,7 @@ class Miniflare:
                 runtime.start_event(kind, worker, None, request, payload, done)
         except WorkerError as error:
             done(False, {"name": error.name, "message": error.js_message, "stack": error.stack})
+        return request
 
     @staticmethod
     def _outcome(ok: bool, value: Any) -> Any:
@@ -243,13 +250,53 @@ class Miniflare:
         object_id: DurableObjectId | None,
         payload: tuple[Any, ...],
     ) -> Any:
-        """Blocking twin of :meth:`_event_async` with one thread hop each way (the hot path)."""
+        """Blocking twin of :meth:`_event_async`: the JavaScript runs on the caller's thread.
 
-        def start(answer: Callable[[tuple[bool, Any]], None]) -> None:
-            self._start_event(kind, worker_name, namespace, object_id, payload, lambda ok, value: answer((ok, value)))
+        The caller holds the engine lock while it runs the deliveries its request needs; if
+        the answer waits on something else (a timer, a retry's back-off, an upstream fetch),
+        the loop thread finishes the work and the caller waits without the lock. A thread
+        whose stack cannot hold the JS stack limit hands the whole call over instead. Ctrl-C
+        on the main thread stops the JavaScript at once and raises :class:`Interrupted`.
+        """
+        if not self._runs_here():
 
-        outcome: tuple[bool, Any] = self._loop.post_and_wait(start)
+            def start_there(answer: Callable[[tuple[bool, Any]], None]) -> None:
+                self._start_event(
+                    kind, worker_name, namespace, object_id, payload, lambda ok, value: answer((ok, value))
+                )
+
+            return self._outcome(*self._loop.post_and_wait(start_there))
+        waiter: Waiter[tuple[bool, Any]] = Waiter()
+        runtime = self._runtime
+        guard = SigintGuard(runtime.trip_running)
+        started: list[RequestState] = []
+
+        def start() -> None:
+            started.append(
+                self._start_event(
+                    kind, worker_name, namespace, object_id, payload, lambda ok, value: waiter.set((ok, value))
+                )
+            )
+
+        with self._loop.holding(), guard:
+            runtime.drive(start, waiter.is_set)
+            if guard.interrupted and started:
+                runtime.interrupt_request(started[0])
+        request = started[0]
+        guard.raise_if_interrupted(f"{kind} interrupted: its JavaScript was stopped; the emulator is still usable.")
+        try:
+            outcome = waiter.get()
+        except KeyboardInterrupt:
+            # Ctrl-C while the loop thread finishes the request: stop it there too.
+            runtime.trip_running()
+            self._loop.post(lambda: runtime.interrupt_request(request))
+            raise
         return self._outcome(*outcome)
+
+    def _runs_here(self) -> bool:
+        """Whether this thread's stack can hold the JS stack limit (plus the interpreter's)."""
+        size = current_stack_size()
+        return size is None or size >= self._runtime.limits.stack_bytes + _STACK_MARGIN
 
     async def _object_event_async(
         self, namespace: NamespaceSpec, object_id: DurableObjectId, kind: str, payload: tuple[Any, ...]

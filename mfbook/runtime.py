@@ -9,11 +9,10 @@ CPU limits attribute asynchronous work without any async-context support in Quic
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import itertools
 import json
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,10 +21,12 @@ from typing import Any
 from .alarms import AlarmScheduler
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
+from .bridge.sync_ops import digest, pure_handlers
 from .calls import Calls
 from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
-from .isolate import IsolateFault, IsolateLimits
+from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
+from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .storage import ObjectStorage
@@ -48,7 +49,7 @@ class Runtime(StorageOps, Calls):
     def __init__(
         self,
         *,
-        loop: asyncio.AbstractEventLoop,
+        loop: EngineScheduler,
         backend: Backend,
         trace: Trace,
         limits: IsolateLimits,
@@ -78,6 +79,14 @@ class Runtime(StorageOps, Calls):
         self._section_ids = itertools.count(1)
         self._queue: deque[Delivery] = deque()
         self._pumping = False
+        #: Thread id of a caller driving deliveries on its own thread (see :meth:`drive`).
+        self._driver: int | None = None
+        #: The isolate running a delivery right now (what Ctrl-C trips).
+        self._delivering: Isolate | None = None
+        #: The context of the running delivery: who a synchronous host call comes from.
+        self.current: Context | None = None
+        #: Synchronous host operations of every isolate (see :mod:`mfbook.bridge.sync_ops`).
+        self.sync_handlers = pure_handlers()
         self.alarms = AlarmScheduler(self)
         self.background_errors: list[WorkerError] = []
         # Backends other processes may write while objects cache their reads (files).
@@ -97,7 +106,9 @@ class Runtime(StorageOps, Calls):
                 worker.isolate.close()
         for event in list(self.events.values()):
             self._finish_event(event, False, {"name": "Error", "message": "The worker was reloaded.", "stack": ""})
-        self.workers = {spec.name: Worker(spec, self.limits, self._isolate_bindings(spec)) for spec in specs}
+        self.workers = {
+            spec.name: Worker(spec, self.limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
+        }
         self.entry_worker = specs[0].name if specs else None
         for actor in self.actors.values():
             actor.worker = None
@@ -178,16 +189,55 @@ class Runtime(StorageOps, Calls):
     # ------------------------------------------------------------------ delivery pump
     def _schedule(self, delivery: Delivery) -> None:
         self._queue.append(delivery)
-        if not self._pumping:
-            self._pumping = True
-            self.loop.call_soon(self._pump)
+        self._want_pump()
 
     def _requeue(self, parked: list[Delivery]) -> None:
         # Keep their order ahead of anything queued after them.
         self._queue.extendleft(reversed(parked))
-        if not self._pumping:
-            self._pumping = True
-            self.loop.call_soon(self._pump)
+        self._want_pump()
+
+    def _want_pump(self) -> None:
+        if self._pumping or self._driver == threading.get_ident():
+            return  # a pump is due, or the caller driving on this thread runs the queue
+        self._pumping = True
+        self.loop.call_soon(self._pump)
+
+    def drive(self, start: Callable[[], Any], done: Callable[[], bool]) -> None:
+        """Calls ``start()``, then runs queued deliveries here until ``done()`` or none is left.
+
+        The caller holds the engine lock (:meth:`mfbook.loop.EmulatorLoop.holding`), and the
+        deliveries ``start`` queues run on its thread. What is left when it returns (work after
+        its answer, timers, retries) goes to the loop thread.
+        """
+        self._driver = threading.get_ident()
+        try:
+            start()
+            queue = self._queue
+            while not done():
+                queue = self._queue  # _reset_worker replaces the deque
+                if not queue:
+                    break
+                self._run(queue.popleft())
+            if not done() and not self._queue and self.events:
+                self._fail_hung_events()
+        finally:
+            self._driver = None
+            if self._queue and not self._pumping:
+                self._pumping = True
+                self.loop.call_soon(self._pump)
+
+    def trip_running(self) -> None:
+        """Stops the JavaScript running now, if any (thread-safe: one store)."""
+        isolate = self._delivering
+        if isolate is not None:
+            isolate.trip()
+
+    def interrupt_request(self, request: RequestState) -> None:
+        """Fails every pending event of ``request`` after Ctrl-C (under the engine lock)."""
+        envelope = {"name": "Error", "message": INTERRUPTED_MESSAGE, "stack": ""}
+        for event in list(self.events.values()):
+            if event.request is request:
+                self._finish_event(event, False, envelope)
 
     def _pump(self) -> None:
         budget = 1000
@@ -234,7 +284,13 @@ class Runtime(StorageOps, Calls):
         try:
             isolate = worker.ensure_isolate()
             depth = ctx.request.depth if ctx.request is not None else 1
-            outbox = isolate.deliver(delivery.entry, *delivery.args, depth)
+            self._delivering = isolate
+            self.current = ctx
+            try:
+                outbox = isolate.deliver(delivery.entry, *delivery.args, depth)
+            finally:
+                self._delivering = None
+                self.current = None
         except IsolateFault as fault:
             self._on_fault(worker, ctx, fault)
             outbox = getattr(fault, "outbox", [])
@@ -413,8 +469,8 @@ class Runtime(StorageOps, Calls):
                     # A read answered from the object's JS cache: still on the trace.
                     actor = self._actor_of(entry)
                     self._trace_op(actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True})
-                elif op == "digest":
-                    self._batch_for(batches, op_ctx)[0].append([entry["id"], True, _digest(entry)])
+                elif op == "digest":  # the fallback engine mode (no synchronous calls)
+                    self._batch_for(batches, op_ctx)[0].append([entry["id"], True, digest(entry)])
                 else:
                     self._batch_for(batches, op_ctx)[0].append(
                         [entry["id"], False, {"name": "Error", "message": f"Unknown host operation {op}"}]
@@ -562,11 +618,3 @@ class Runtime(StorageOps, Calls):
             backend.close()
 
 
-_DIGESTS = {"SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "MD5": "md5"}
-
-
-def _digest(entry: dict[str, Any]) -> str:
-    algorithm = _DIGESTS.get(str(entry["algorithm"]).upper())
-    if algorithm is None:
-        raise WorkerError("NotSupportedError", f"Unrecognized name: {entry['algorithm']}")
-    return hashlib.new(algorithm, entry["data"].encode("latin-1")).digest().decode("latin-1")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bridge.host_entry import SyncHandler
 from .gates import InputGate
 from .isolate import Isolate, IsolateLimits
 from .modules import Bundle
@@ -146,10 +147,16 @@ class Worker:
     """One worker: its spec, its isolate and its timers."""
 
     def __init__(
-        self, spec: WorkerSpec, limits: IsolateLimits, bindings: dict[str, dict[str, Any]] | None = None
+        self,
+        spec: WorkerSpec,
+        limits: IsolateLimits,
+        bindings: dict[str, dict[str, Any]] | None = None,
+        sync_handlers: dict[str, SyncHandler] | None = None,
     ) -> None:
         self.spec = spec
         self.limits = limits
+        #: The synchronous host operations its JS may call (shared by the runtime's workers).
+        self.sync_handlers = sync_handlers if sync_handlers is not None else {}
         #: What the isolate's env is built from (the spec's bindings plus what direct calls need).
         self.bindings = spec.bindings if bindings is None else bindings
         self.isolate: Isolate | None = None
@@ -165,7 +172,7 @@ class Worker:
         if self.isolate is None or self.isolate.broken:
             self.direct.clear()
             config = {"bindings": self.bindings}
-            self.isolate = Isolate(self.spec.bundle, config, limits=self.limits)
+            self.isolate = Isolate(self.spec.bundle, config, limits=self.limits, sync_handlers=self.sync_handlers)
         return self.isolate
 
     def cancel_timers(self) -> None:

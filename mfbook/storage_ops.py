@@ -22,9 +22,8 @@ from .scheduling import Actor, Context, Delivery, Worker
 from .storage import ListOptions, ObjectStorage, Transaction
 
 if TYPE_CHECKING:
-    import asyncio
-
     from .backends.base import Backend
+    from .loop import EngineScheduler
     from .scheduling import NamespaceSpec
     from .trace import Trace
 
@@ -43,7 +42,7 @@ Settlements = list[tuple[Context, list[Any], list[Actor]]]
 class StorageOps:
     """Mixin of :class:`mfbook.runtime.Runtime` for JS storage operations."""
 
-    loop: asyncio.AbstractEventLoop
+    loop: EngineScheduler
     trace: Trace
     txn_max_attempts: int
     actors: dict[str, Actor]

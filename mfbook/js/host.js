@@ -1,16 +1,38 @@
-// mfbook host bridge: the only channel between an isolate and the emulator.
+// mfbook host bridge: the only channels between an isolate and the emulator.
 //
-// JS never calls Python (see docs/ARCHITECTURE.md section 1). Everything the isolate asks of
-// the host is appended to an outbox; Python collects it with `__mfKernel.flush()` after each
-// delivery and settles asynchronous operations later through `settle`.
+// Two channels (docs/ARCHITECTURE.md section 1): `call(op, payload)` asks the host something
+// synchronously through the one entry Python registered (`__mfHostCall`, hidden here before
+// any user code runs); everything asynchronous is appended to an outbox, which Python collects
+// with `__mfKernel.flush()` after each delivery, settling the operations later through `settle`.
 (function () {
   "use strict";
+  // Intrinsics captured before user code can replace them.
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const hostCall = globalThis.__mfHostCall;
+  const syncUnavailable = globalThis.__mfSyncUnavailable;
+  delete globalThis.__mfHostCall;
+  delete globalThis.__mfSyncUnavailable;
   let outbox = [];
   const pending = new Map();
   let nextOpId = 1;
   let localCount = 0;
 
   const host = {
+    /** Whether `call` works (not when the engine could only install the binding's time limit). */
+    syncCalls: typeof hostCall === "function",
+    /**
+     * Asks the host synchronously: returns the handler's result or throws its error. Both
+     * directions are JSON text (NUL and lone surrogates survive; nothing raises through C).
+     */
+    call(op, payload) {
+      if (hostCall === undefined) {
+        throw new Error("Synchronous host calls are unavailable in this engine: " + syncUnavailable);
+      }
+      const answer = parse(hostCall(stringify([op, payload === undefined ? null : payload])));
+      if (answer[0] === 1) return answer[1];
+      throw host.makeError === null ? answer[1] : host.makeError(answer[1]);
+    },
     /** Sources of vendored libraries evaluated lazily by the prelude (set by Python). */
     vendor: {},
     /** Turns a rejection envelope from Python into a JS error (installed by the kernel). */
@@ -73,7 +95,7 @@
     /** Returns the outbox as JSON ("" when empty) and starts a new one. */
     flush() {
       if (outbox.length === 0) return "";
-      const text = JSON.stringify(outbox);
+      const text = stringify(outbox);
       outbox = [];
       return text;
     },

@@ -54,8 +54,10 @@
         if (bytes === null) {
           throw new TypeError("Failed to execute 'digest' on 'SubtleCrypto': parameter 2 is not of type 'ArrayBuffer or ArrayBufferView'.");
         }
-        // Copy now: the caller may mutate the buffer after digest() returns.
-        resolve(host.op("digest", { algorithm: canonical, data: latin1(bytes) }));
+        // Copy now: the caller may mutate the buffer after digest() returns. Answered in the
+        // same turn by the host (an outbox operation in the engine's fallback mode).
+        var request = { algorithm: canonical, data: latin1(bytes) };
+        resolve(host.syncCalls ? host.call("digest", request) : host.op("digest", request));
       }).then(function (binary) {
         var out = new Uint8Array(binary.length);
         for (var i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);

@@ -1,0 +1,67 @@
+"""The one synchronous JS → Python entry of an isolate.
+
+JavaScript calls ``__mfHost.call(op, payload)``; the kernel turns that into one string,
+``JSON.stringify([op, payload])``, and hands it to this entry, which answers one string,
+``[1, result]`` or ``[0, {name, message}]``. Everything about the binding that can go wrong
+with a richer signature is avoided this way (research notes: ``shared/research/bridge-v2``):
+
+- a Python exception raised through QuickJS stays set and breaks a later call, so the entry
+  catches everything (``BaseException``: a Ctrl-C arriving meanwhile trips the isolate
+  instead of escaping into C);
+- the binding truncates JS strings at NUL and cannot pass lone surrogates, so both directions
+  are JSON text with every non-ASCII character escaped;
+- a handler never calls back into JS (nesting loosens QuickJS's stack guard).
+
+Handlers are looked up in a table by operation name; the caller's context (which request,
+which object) is the host's own record of the running delivery, never something JS sends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import envelope_from_exception
+
+__all__ = ["HostEntry", "SyncHandler"]
+
+#: A synchronous operation: ``handler(payload) -> JSON-able result``; raising rejects.
+SyncHandler = Callable[[Any], Any]
+
+_dumps = json.JSONEncoder(ensure_ascii=True, check_circular=False, separators=(",", ":")).encode
+_loads = json.loads
+
+
+class HostEntry:
+    """Dispatches synchronous host calls of one isolate to their handlers.
+
+    Args:
+        handlers: Operation name → handler (shared, read-only here).
+        on_interrupt: Called when Ctrl-C arrives while a handler runs (trips the isolate).
+    """
+
+    __slots__ = ("_handlers", "_on_interrupt", "calls")
+
+    def __init__(self, handlers: dict[str, SyncHandler], *, on_interrupt: Callable[[], None]) -> None:
+        self._handlers = handlers
+        self._on_interrupt = on_interrupt
+        self.calls = 0
+
+    def __call__(self, text: Any) -> str:
+        """The callable registered with the context: one string in, one string out, never raises."""
+        try:
+            self.calls += 1
+            op, payload = _loads(text)
+            handler = self._handlers.get(op)
+            if handler is None:
+                return _dumps([0, {"name": "Error", "message": f"Unknown synchronous host operation {op!r}"}])
+            return _dumps([1, handler(payload)])
+        except KeyboardInterrupt:
+            self._on_interrupt()
+            return _dumps([0, {"name": "Error", "message": "Interrupted (KeyboardInterrupt)."}])
+        except BaseException as error:  # noqa: BLE001 - nothing may raise through QuickJS
+            try:
+                return _dumps([0, envelope_from_exception(error)])
+            except BaseException:  # noqa: BLE001 - e.g. an unencodable message
+                return '[0,{"name":"Error","message":"Host call failed."}]'
