@@ -25,6 +25,7 @@ from .bridge.sync_ops import digest, pure_handlers
 from .calls import Calls
 from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
+from .host_calls import DeliveryHostCalls
 from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
@@ -83,10 +84,14 @@ class Runtime(StorageOps, Calls):
         self._driver: int | None = None
         #: The isolate running a delivery right now (what Ctrl-C trips).
         self._delivering: Isolate | None = None
-        #: The context of the running delivery: who a synchronous host call comes from.
+        #: The context and worker of the running delivery: who a synchronous host call comes from.
         self.current: Context | None = None
+        self.current_worker: Worker | None = None
+        #: Storages the running delivery wrote through synchronous calls (flushed at its end).
+        self._sync_touched: dict[int, ObjectStorage] = {}
         #: Synchronous host operations of every isolate (see :mod:`mfbook.bridge.sync_ops`).
         self.sync_handlers = pure_handlers()
+        self.sync_handlers.update(DeliveryHostCalls(self).handlers())
         self.alarms = AlarmScheduler(self)
         self.background_errors: list[WorkerError] = []
         # Backends other processes may write while objects cache their reads (files).
@@ -286,24 +291,28 @@ class Runtime(StorageOps, Calls):
             depth = ctx.request.depth if ctx.request is not None else 1
             self._delivering = isolate
             self.current = ctx
+            self.current_worker = worker
+            self._sync_touched = {}
             try:
                 outbox = isolate.deliver(delivery.entry, *delivery.args, depth)
             finally:
                 self._delivering = None
                 self.current = None
+                self.current_worker = None
         except IsolateFault as fault:
             self._on_fault(worker, ctx, fault)
             outbox = getattr(fault, "outbox", [])
             interrupted = not fault.fatal
             if fault.fatal:
                 outbox = []
+                self._sync_touched = {}
         except WorkerError as error:
             self._fail_request_events(
                 worker, ctx.request, {"name": error.name, "message": error.js_message, "stack": error.stack}
             )
             outbox = []
         try:
-            if outbox:
+            if outbox or self._sync_touched:
                 self._process_outbox(worker, ctx, outbox)
         finally:
             for released in delivery.releases:
@@ -418,7 +427,8 @@ class Runtime(StorageOps, Calls):
         # Settle batches by context: one per delivery, plus one per direct call of it.
         batches: dict[int, tuple[Context, list[Any], list[Actor]]] = {id(ctx): (ctx, [], [])}
         completions: list[dict[str, Any]] = []
-        touched: dict[int, ObjectStorage] = {}
+        # Storages written through synchronous calls during the delivery, then by the outbox.
+        touched, self._sync_touched = self._sync_touched, {}
         writes: list[tuple[list[Any], ObjectStorage]] = []  # settlements that need a durable flush
         # Calls that leave the object wait for the output gate (the flush below).
         leaving: list[tuple[Context, dict[str, Any]]] = []

@@ -89,6 +89,16 @@
     return payload;
   }
 
+  /**
+   * A storage operation that needs no answer (a put, a read the cache answered): handed to
+   * the host at once when synchronous calls work, so that it keeps its place among the
+   * synchronous reads and writes around it; otherwise queued in the outbox.
+   */
+  function storageNote(payload) {
+    if (host.syncCalls) host.call(payload.op, payload);
+    else host.emit(payload);
+  }
+
   /** Host op (tagged with the current direct call) whose rejection becomes a proper JS error. */
   function call(name, payload, transform) {
     return host.op(name, tag(payload), transform);
@@ -295,7 +305,16 @@
     if (id.name !== undefined) start.name = id.name;
     if (parent !== null) start.p = parent.id;
     if (method !== undefined) start.method = method;
-    host.emit(start);
+    if (host.syncCalls) {
+      // Python knows the call before its storage operations (answered at once) name it.
+      try {
+        host.call("dstart", start);
+      } catch (_) {
+        // Reported by the host; the call still runs (as with an outbox entry).
+      }
+    } else {
+      host.emit(start);
+    }
     const [opId, promise] = host.local(kind === "fetch" ? responseFromHost : decodeValue);
     record.opId = opId;
     openDirect.push(record);
@@ -523,6 +542,9 @@
     return Math.max(0, Math.trunc(time));
   }
 
+  /** Operations whose answer waits for the host's later work (gate sections, flushes, retries). */
+  const ASYNC_STORAGE_METHODS = new Set(["txnBegin", "txnCommit", "txnAbort", "sync"]);
+
   /** Storage proxy shared by DurableObjectStorage and DurableObjectTransaction. */
   class StorageOperator {
     constructor(actor, owner, txn) {
@@ -540,6 +562,18 @@
       payload.m = method;
       if (this._txn !== undefined) payload.txn = this._txn;
       if (flags) payload.f = flags;
+      if (host.syncCalls && !(flags & 1) && !ASYNC_STORAGE_METHODS.has(method)) {
+        // Answered by the host in this turn: the promise is settled before the code awaits
+        // it, so nothing else can run in between (what the input gate guarantees). With
+        // allowConcurrency the operation stays asynchronous, so other events may interleave.
+        payload.op = "st";
+        try {
+          const result = host.call("st", ownedBy(actor, payload));
+          return Promise.resolve(transform === undefined ? result : transform(result));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
       return host.op("st", ownedBy(actor, payload), transform, actor);
     }
     get(keys, options) {
@@ -556,7 +590,7 @@
           if (own.has(normalised)) text = own.get(normalised);
           else if (actor.cache !== null && actor.cache.has(normalised)) text = actor.cache.get(normalised);
           if (text !== undefined) {
-            host.emit(ownedBy(actor, { op: "st", a: actor.key, m: "get", txn: this._txn, key: normalised, known: 1 }));
+            storageNote(ownedBy(actor, { op: "st", a: actor.key, m: "get", txn: this._txn, key: normalised, known: 1 }));
             return Promise.resolve(decodeOptional(text));
           }
         }
@@ -577,7 +611,7 @@
           });
         }
         if (actor.cache.has(normalised)) {
-          host.emit(ownedBy(actor, { op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] }));
+          storageNote(ownedBy(actor, { op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] }));
           return Promise.resolve(decodeOptional(actor.cache.get(normalised)));
         }
         return this._op("get", { key: normalised }, flagsOf(options), (text) => {
@@ -600,7 +634,7 @@
         for (const [key] of entries) if (!own.has(key)) count++;
         if (count > MSG.maxKeys) return Promise.reject(new RangeError(MSG.txnTooManyKeys));
         for (const [key, text] of entries) own.set(key, text);
-        host.emit(ownedBy(this._actor, { op: "st", a: this._actor.key, m: "put", txn: this._txn, entries }));
+        storageNote(ownedBy(this._actor, { op: "st", a: this._actor.key, m: "put", txn: this._txn, entries }));
         return RESOLVED;
       }
       // Outside a transaction a put cannot fail once validated: like workerd, it resolves at
@@ -610,7 +644,7 @@
       cacheWrite(this._actor, entries);
       const payload = { op: "st", a: this._actor.key, m: "put", entries };
       if (flags) payload.f = flags;
-      host.emit(ownedBy(this._actor, payload));
+      storageNote(ownedBy(this._actor, payload));
       return RESOLVED;
     }
     delete(keys, options) {

@@ -1,0 +1,69 @@
+"""Synchronous host operations that belong to the running delivery: storage and direct calls.
+
+JavaScript reaches these through the isolate's one synchronous entry
+(:mod:`mfbook.bridge.host_entry`), so a storage read, a write or the start of a direct call
+is handled *in program order, in the same turn* instead of at the end of the delivery:
+
+- ``st``: a storage operation (reads answer at once; writes are staged and made durable by
+  the output gate at the end of the delivery, as before);
+- ``trace``: a read the object's cache answered, still recorded in the trace;
+- ``dstart``: a direct call begins (so its storage operations can name it at once).
+
+Who is calling comes from the runtime's record of the running delivery
+(:attr:`Runtime.current`, :attr:`Runtime.current_worker`), never from the payload: an
+operation naming an object of another worker is refused.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import StorageError
+from .scheduling import Actor, Context, Worker
+
+if TYPE_CHECKING:
+    from .bridge.host_entry import SyncHandler
+    from .runtime import Runtime
+
+__all__ = ["DeliveryHostCalls"]
+
+
+class DeliveryHostCalls:
+    """The runtime's synchronous operations, as a table for the host entry."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def handlers(self) -> dict[str, SyncHandler]:
+        return {"st": self.storage, "trace": self.trace, "dstart": self.direct_start}
+
+    def _caller(self) -> tuple[Worker, Context]:
+        runtime = self._runtime
+        worker, ctx = runtime.current_worker, runtime.current
+        if worker is None or ctx is None:
+            raise StorageError("Storage can only be used while the object's code runs.")
+        return worker, ctx
+
+    def _context_and_actor(self, entry: dict[str, Any]) -> tuple[Worker, Context, Actor]:
+        worker, ctx = self._caller()
+        runtime = self._runtime
+        op_ctx = runtime._op_context(worker, ctx, entry) if "d" in entry else ctx
+        actor = runtime.actors.get(entry.get("a", ""))
+        if actor is None or actor.worker is not worker:
+            # Object keys are computable from names: only the host's record says who may ask.
+            raise StorageError("This storage operation names a Durable Object this worker does not run.")
+        return worker, op_ctx, actor
+
+    def storage(self, entry: dict[str, Any]) -> Any:
+        worker, op_ctx, actor = self._context_and_actor(entry)
+        entry.pop("id", None)  # answered now: nothing to settle, no gate to hold
+        runtime = self._runtime
+        return runtime._storage_op(worker, op_ctx, entry, [], runtime._sync_touched, [])
+
+    def trace(self, entry: dict[str, Any]) -> None:
+        _, op_ctx, actor = self._context_and_actor(entry)
+        self._runtime._trace_op(actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True})
+
+    def direct_start(self, entry: dict[str, Any]) -> None:
+        worker, ctx = self._caller()
+        self._runtime._direct_start(worker, ctx, entry)
