@@ -10,7 +10,6 @@ hand their JavaScript over to the engine's own thread.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 from functools import cache
 
@@ -26,7 +25,7 @@ class _PthreadAttr(ctypes.Structure):
 @cache
 def _libc() -> ctypes.CDLL | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+        libc = ctypes.CDLL(None)  # the process's own symbols, libc's among them (find_library forks)
         getattr(libc, "pthread_getattr_np")  # noqa: B009 - glibc/musl only
     except (OSError, AttributeError):
         return None
