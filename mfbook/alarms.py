@@ -27,7 +27,7 @@ ALARM_MAX_RETRIES = 6
 
 
 class AlarmScheduler:
-    """Timers, retries and in-flight alarm runs of one runtime (emulator thread only)."""
+    """Timers, retries and in-flight alarm runs of one runtime (under the engine lock)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime

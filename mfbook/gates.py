@@ -17,7 +17,7 @@ __all__ = ["InputGate"]
 
 
 class InputGate:
-    """Per-object input gate (runs on the emulator thread only)."""
+    """Per-object input gate (used under the engine lock only)."""
 
     def __init__(self) -> None:
         self.locks = 0

@@ -28,7 +28,9 @@ __all__ = ["EmulatorLoop", "EngineScheduler"]
 
 T = TypeVar("T")
 
-_FROM_LOOP_THREAD = "Blocking mfbook call made from the emulator thread; use the *_async method."
+_FROM_LOOP_THREAD = (
+    "Blocking mfbook call made from the emulator's own code (a callback it runs); use the *_async method."
+)
 
 # QuickJS recursion uses the C stack of the thread it runs on; give it room.
 _THREAD_STACK_SIZE = 64 * 1024 * 1024

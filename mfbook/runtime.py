@@ -1,6 +1,6 @@
 """The emulator core: workers, Durable Object instances, deliveries and host operations.
 
-Runs on the emulator thread only. Python drives every isolate with *deliveries* (see
+Runs under the engine lock (mfbook/loop.py). Python drives every isolate with *deliveries* (see
 docs/ARCHITECTURE.md): a delivery carries a :class:`Context` — the request, the object and
 the gate section it belongs to — and every host operation found in the resulting outbox
 inherits that context. That is how input gates, output gates, request depth, the trace and
@@ -581,7 +581,7 @@ class Runtime(StorageOps, Calls):
     def _invalidate_cache(self, storage: ObjectStorage) -> None:
         """Drops the JS read cache of an object whose storage another writer changed.
 
-        Runs on the emulator thread between deliveries, so no JS of the object can run before
+        Runs under the engine lock between deliveries, so no JS of the object can run before
         its cache is gone.
         """
         actor = self.actors.get(f"{storage.binding}:{storage.object_id}")

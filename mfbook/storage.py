@@ -14,7 +14,7 @@ Miniflare 2's behaviour in one place:
   other processes, for Redis); a conflict raises :class:`CommitConflict` and the caller
   retries.
 
-Everything here runs on the emulator thread.
+Everything here runs under the engine lock (on a caller's thread or the background loop).
 """
 
 from __future__ import annotations

@@ -112,7 +112,8 @@ class Trace:
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Calls ``callback(event)`` for every new event; returns the unsubscribe function.
 
-        Callbacks run on the emulator thread: keep them short (widgets throttle).
+        Callbacks run on the thread holding the engine lock (a caller's or the background
+        one): keep them short (widgets throttle).
         """
         with self._lock:
             self._subscribers.append(callback)
