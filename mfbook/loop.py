@@ -29,7 +29,8 @@ __all__ = ["EmulatorLoop", "EngineScheduler"]
 T = TypeVar("T")
 
 _FROM_LOOP_THREAD = (
-    "Blocking mfbook call made from the emulator's own code (a callback it runs); use the *_async method."
+    "Blocking mfbook call made from emulator code (the emulator thread, or a callback the emulator runs); "
+    "use the *_async method."
 )
 
 # QuickJS recursion uses the C stack of the thread it runs on; give it room.
