@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import StorageError
+from .errors import StorageError, WorkerError
 from .scheduling import Actor, Context, Worker
 
 if TYPE_CHECKING:
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 __all__ = ["DeliveryHostCalls"]
+
+#: Transaction steps whose answer may have to wait (a retry after its back-off).
+_SETTLED_LATER = frozenset({"txnCommit", "txnAbort"})
 
 
 class DeliveryHostCalls:
@@ -56,9 +59,33 @@ class DeliveryHostCalls:
 
     def storage(self, entry: dict[str, Any]) -> Any:
         worker, op_ctx, actor = self._context_and_actor(entry)
-        entry.pop("id", None)  # answered now: nothing to settle, no gate to hold
         runtime = self._runtime
+        if entry.get("m") in _SETTLED_LATER:
+            return self._finish_transaction(worker, op_ctx, entry)
+        entry.pop("id", None)  # answered now: nothing to settle, no gate to hold
         return runtime._storage_op(worker, op_ctx, entry, [], runtime._sync_touched, [])
+
+    def _finish_transaction(self, worker: Worker, op_ctx: Context, entry: dict[str, Any]) -> dict[str, Any]:
+        """Commit (validate, write, close the section) or abort a transaction attempt now.
+
+        ``entry["id"]`` names a pending promise JS made: when the commit conflicts and a retry
+        must wait for its back-off, Python settles that promise later (``{"later": true}``);
+        otherwise the answer is ``{"now": value, "cache": [...]}`` and JS drops the promise.
+        """
+        runtime = self._runtime
+        settlements: list[tuple[Context, list[Any], list[Actor]]] = []
+        cache: list[tuple[str, str | None]] = []
+        runtime._sync_cache = cache
+        try:
+            runtime._storage_op(worker, op_ctx, entry, [], runtime._sync_touched, settlements)
+        finally:
+            runtime._sync_cache = None
+        if not settlements:
+            return {"later": True}
+        _, [[_, ok, value]], _ = settlements[0]
+        if not ok:
+            raise WorkerError.from_envelope(value)
+        return {"now": value, "cache": cache}
 
     def trace(self, entry: dict[str, Any]) -> None:
         _, op_ctx, actor = self._context_and_actor(entry)

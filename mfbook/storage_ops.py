@@ -47,6 +47,8 @@ class StorageOps:
     txn_max_attempts: int
     actors: dict[str, Actor]
     _section_ids: itertools.count[int]
+    #: Collects read-cache entries while a synchronous host call commits (see _cache_store).
+    _sync_cache: list[tuple[str, str | None]] | None = None
 
     # Provided by Runtime:
     _schedule: Callable[[Delivery], None]
@@ -158,17 +160,21 @@ class StorageOps:
             return DEFERRED
         raise StorageError(f"Unknown storage method {method}")
 
-    @staticmethod
-    def _cache_store(actor: Actor, txn: Transaction) -> None:
+    def _cache_store(self, actor: Actor, txn: Transaction) -> None:
         """Puts a committed transaction's writes into the object's JS read cache.
 
         Runs between deliveries, before anything parked at the object's gate: no code of the
-        object can see the old cached values after the commit.
+        object can see the old cached values after the commit. A commit made by a synchronous
+        host call (during a delivery) must not call back into JS: its entries are handed back
+        with the answer instead (``_sync_cache``).
         """
         worker = actor.worker
         if worker is None or worker.isolate is None:
             return
         entries = [(key, None if value is None else value.decode("utf-8")) for key, value in txn.writes.items()]
+        if self._sync_cache is not None:
+            self._sync_cache.extend(entries)
+            return
         worker.isolate.cache_store(actor.key, entries)
 
     def _trace_op(

@@ -60,11 +60,11 @@ def mf() -> Iterator[Miniflare]:
 
 @pytest.mark.parametrize("path", ["/spin", "/regexp", "/await-chain", "/host-loop"])
 def test_runaway_code_ends_at_the_cpu_budget_and_the_next_request_works(mf: Miniflare, path: str) -> None:
-    started = time.process_time()
+    started = time.thread_time()  # the JS runs on this thread; other threads' CPU is not ours
     response = mf.dispatch_fetch(f"http://localhost{path}")
     assert response.status == 500
     assert "exceeded CPU time limit (300 ms)" in response.text()
-    assert time.process_time() - started < 3.0
+    assert time.thread_time() - started < 3.0
     assert mf.dispatch_fetch("http://localhost/").text() == "1"
 
 

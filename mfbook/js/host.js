@@ -66,6 +66,25 @@
       });
       return [id, promise];
     },
+    /**
+     * A pending operation with nothing in the outbox, counted like `op` (hang detection, the
+     * owner's busy count): for a synchronous call whose answer may come later instead.
+     */
+    pending(transform, owner) {
+      const id = nextOpId++;
+      if (owner !== undefined) owner.ops++;
+      const promise = new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject, transform, owner });
+      });
+      return [id, promise];
+    },
+    /** Forgets a pending operation that was answered synchronously after all. */
+    drop(id) {
+      const entry = pending.get(id);
+      if (entry === undefined) return;
+      pending.delete(id);
+      if (entry.owner !== undefined) entry.owner.ops--;
+    },
     /** Queue a fire-and-forget message to the host (console lines, timers, completions). */
     emit(entry) {
       outbox.push(entry);

@@ -764,16 +764,41 @@
         result = await closure(txn);
       } catch (error) {
         txn._state = "committed";
-        await storage._op("txnAbort", { txn: txnId, error: envelopeFromError(error) }, 0);
+        await finishAttempt(storage, "txnAbort", { txn: txnId, error: envelopeFromError(error) });
         throw error;
       }
       const rolledBack = txn._state === "rolledback";
       txn._state = rolledBack ? "rolledback" : "committed";
-      // Python puts the committed writes into the read cache when it commits (kernel.cacheStore).
-      const outcome = await storage._op("txnCommit", { txn: txnId, rolledBack }, 0);
+      // The committed writes go into the read cache (kernel.cacheStore or the answer's `cache`).
+      const outcome = await finishAttempt(storage, "txnCommit", { txn: txnId, rolledBack });
       if (outcome.retry === undefined) return result;
       txnId = outcome.retry;
     }
+  }
+
+  /**
+   * Commits or aborts a transaction attempt: synchronously when the host can answer now, else
+   * (a conflict whose retry waits for a back-off) through a promise the host settles later.
+   */
+  function finishAttempt(storage, method, payload) {
+    if (!host.syncCalls) return storage._op(method, payload, 0);
+    const actor = storage._actor;
+    const [id, promise] = host.pending(undefined, actor);
+    payload.op = "st";
+    payload.a = actor.key;
+    payload.m = method;
+    payload.id = id;
+    let answer;
+    try {
+      answer = host.call("st", ownedBy(actor, payload));
+    } catch (error) {
+      host.drop(id);
+      return Promise.reject(error);
+    }
+    if (answer.later === true) return promise;
+    host.drop(id);
+    if (answer.cache !== undefined && answer.cache.length !== 0) cacheWrite(actor, answer.cache);
+    return Promise.resolve(answer.now);
   }
 
   // ---------------------------------------------------------------- durable object state
