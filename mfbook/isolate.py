@@ -72,6 +72,10 @@ class IsolateFault(Exception):
         self.fatal = fatal
 
 
+#: json's C scanner without ``json.loads``' wrapper: the outbox is JSON.stringify output.
+_scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 @cache
 def _runtime_source(name: str) -> str:
     return (resources.files("mfbook") / "js" / name).read_text("utf-8")
@@ -281,7 +285,7 @@ class Isolate:
     def _parse(text: str) -> list[dict[str, Any]]:
         if not text:
             return []
-        result: list[dict[str, Any]] = json.loads(text)
+        result: list[dict[str, Any]] = _scan(text, 0)[0]
         return result
 
     def _call_between(self, entry: str, *args: Any) -> Any:

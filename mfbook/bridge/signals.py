@@ -70,10 +70,16 @@ _watcher_lock = threading.Lock()
 
 def _get_watcher() -> _Watcher:
     global _watcher
+    watcher = _watcher
+    if watcher is not None:
+        return watcher
     with _watcher_lock:
         if _watcher is None:
             _watcher = _Watcher()
         return _watcher
+
+
+_MAIN_THREAD_ID = threading.main_thread().ident
 
 
 class SigintGuard:
@@ -98,7 +104,7 @@ class SigintGuard:
         self._frame: FrameType | None = None
 
     def __enter__(self) -> SigintGuard:
-        if threading.current_thread() is not threading.main_thread():
+        if threading.get_ident() != _MAIN_THREAD_ID:
             return self
         previous = _signal.getsignal(SIGINT)
         if not callable(previous):  # SIG_IGN, SIG_DFL or set outside Python: not ours to change
