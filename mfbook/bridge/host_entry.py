@@ -19,12 +19,15 @@ which object) is the host's own record of the running delivery, never something 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import envelope_from_exception
 
 __all__ = ["HostEntry", "SyncHandler"]
+
+logger = logging.getLogger("mfbook")
 
 #: A synchronous operation: ``handler(payload) -> JSON-able result``; raising rejects.
 SyncHandler = Callable[[Any], Any]
@@ -60,11 +63,26 @@ class HostEntry:
         self._on_interrupt = on_interrupt
         self.calls = 0
 
+    def _take_notes(self, notes: list[Any]) -> None:
+        """Handles the notes JS made since its last call (puts, cached reads), in order.
+
+        A note has no answer: one that fails is logged, as an outbox entry would be.
+        """
+        handlers = self._handlers
+        for note in notes:
+            try:
+                handlers[note["op"]](note)
+            except Exception:  # noqa: BLE001 - nobody waits on a note
+                logger.exception("host note %s failed", note.get("op"))
+
     def __call__(self, text: Any) -> str:
         """The callable registered with the context: one string in, one string out, never raises."""
         try:
             self.calls += 1
-            (op, payload), _ = _scan(text, 0)
+            request, _ = _scan(text, 0)
+            op, payload = request[0], request[1]
+            if len(request) > 2:
+                self._take_notes(request[2])
             handler = self._handlers.get(op)
             if handler is None:
                 return _dumps([0, {"name": "Error", "message": f"Unknown synchronous host operation {op!r}"}])

@@ -14,6 +14,17 @@
   delete globalThis.__mfHostCall;
   delete globalThis.__mfSyncUnavailable;
   let outbox = [];
+  let notes = [];
+  // Storage notes and operations waiting in the outbox: while there are any, a synchronous
+  // storage call would overtake them, so the kernel sends storage through the outbox too.
+  let queuedStorage = 0;
+  /** Moves the notes into the outbox, keeping their order relative to what follows them. */
+  function spill() {
+    if (notes.length === 0) return;
+    for (let i = 0; i < notes.length; i++) outbox.push(notes[i]);
+    queuedStorage += notes.length;
+    notes = [];
+  }
   const pending = new Map();
   let nextOpId = 1;
   let localCount = 0;
@@ -29,9 +40,19 @@
       if (hostCall === undefined) {
         throw new Error("Synchronous host calls are unavailable in this engine: " + syncUnavailable);
       }
-      const answer = parse(hostCall(stringify([op, payload === undefined ? null : payload])));
+      // Notes made since the last call go first, so the host sees everything in program order.
+      const request = [op, payload === undefined ? null : payload];
+      if (notes.length !== 0) {
+        request.push(notes);
+        notes = [];
+      }
+      const answer = parse(hostCall(stringify(request)));
       if (answer[0] === 1) return answer[1];
       throw host.makeError === null ? answer[1] : host.makeError(answer[1]);
+    },
+    /** Whether a synchronous storage call now keeps program order (nothing storage-related is queued). */
+    inOrder() {
+      return queuedStorage === 0;
     },
     /** Sources of vendored libraries evaluated lazily by the prelude (set by Python). */
     vendor: {},
@@ -46,6 +67,8 @@
       const entry = payload === undefined ? {} : payload;
       entry.id = id;
       entry.op = name;
+      spill();
+      if (name === "st" || name === "bcw") queuedStorage++;
       outbox.push(entry);
       if (owner !== undefined) owner.ops++;
       return new Promise((resolve, reject) => {
@@ -85,8 +108,18 @@
       pending.delete(id);
       if (entry.owner !== undefined) entry.owner.ops--;
     },
+    /**
+     * A storage note (a put, a read the cache answered, the start of a direct call): nothing
+     * to answer, but its place among the storage operations matters. Notes travel with the
+     * next synchronous call, or at the head of the outbox when the delivery ends.
+     */
+    note(entry) {
+      if (hostCall === undefined) outbox.push(entry);
+      else notes.push(entry);
+    },
     /** Queue a fire-and-forget message to the host (console lines, timers, completions). */
     emit(entry) {
+      spill();
       outbox.push(entry);
     },
     console(level, text) {
@@ -113,6 +146,8 @@
     },
     /** Returns the outbox as JSON ("" when empty) and starts a new one. */
     flush() {
+      spill();
+      queuedStorage = 0;
       if (outbox.length === 0) return "";
       const text = stringify(outbox);
       outbox = [];

@@ -90,13 +90,12 @@
   }
 
   /**
-   * A storage operation that needs no answer (a put, a read the cache answered): handed to
-   * the host at once when synchronous calls work, so that it keeps its place among the
-   * synchronous reads and writes around it; otherwise queued in the outbox.
+   * A storage operation that needs no answer (a put, a read the cache answered): a note,
+   * which reaches the host before the next synchronous call or at the end of the delivery,
+   * in either case in its place among the storage operations around it.
    */
   function storageNote(payload) {
-    if (host.syncCalls) host.call(payload.op, payload);
-    else host.emit(payload);
+    host.note(payload);
   }
 
   /** Host op (tagged with the current direct call) whose rejection becomes a proper JS error. */
@@ -305,16 +304,8 @@
     if (id.name !== undefined) start.name = id.name;
     if (parent !== null) start.p = parent.id;
     if (method !== undefined) start.method = method;
-    if (host.syncCalls) {
-      // Python knows the call before its storage operations (answered at once) name it.
-      try {
-        host.call("dstart", start);
-      } catch (_) {
-        // Reported by the host; the call still runs (as with an outbox entry).
-      }
-    } else {
-      host.emit(start);
-    }
+    // A note: Python learns of the call before any storage operation of it names it.
+    host.note(start);
     const [opId, promise] = host.local(kind === "fetch" ? responseFromHost : decodeValue);
     record.opId = opId;
     openDirect.push(record);
@@ -562,7 +553,7 @@
       payload.m = method;
       if (this._txn !== undefined) payload.txn = this._txn;
       if (flags) payload.f = flags;
-      if (host.syncCalls && !(flags & 1) && !ASYNC_STORAGE_METHODS.has(method)) {
+      if (host.syncCalls && !(flags & 1) && !ASYNC_STORAGE_METHODS.has(method) && host.inOrder()) {
         // Answered by the host in this turn: the promise is settled before the code awaits
         // it, so nothing else can run in between (what the input gate guarantees). With
         // allowConcurrency the operation stays asynchronous, so other events may interleave.
@@ -781,7 +772,7 @@
    * (a conflict whose retry waits for a back-off) through a promise the host settles later.
    */
   function finishAttempt(storage, method, payload) {
-    if (!host.syncCalls) return storage._op(method, payload, 0);
+    if (!host.syncCalls || !host.inOrder()) return storage._op(method, payload, 0);
     const actor = storage._actor;
     const [id, promise] = host.pending(undefined, actor);
     payload.op = "st";
