@@ -205,3 +205,34 @@ def test_delete_all_includes_staged_puts(mf):
 
 def test_reads_see_staged_writes(mf):
     assert call(mf, "read-own-staged") == [1, 1]
+
+
+BCW_COUNTER = """
+export class Counter {
+  constructor(state) { this.state = state; }
+  async fetch(request) {
+    return this.state.blockConcurrencyWhile(async () => {
+      const count = ((await this.state.storage.get("n")) ?? 0) + 1;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await this.state.storage.put("n", count);
+      return new Response(String(count));
+    });
+  }
+}
+export default { fetch: (request, env) => env.COUNTER.get(env.COUNTER.idFromName("c")).fetch(request) };
+"""
+
+
+def test_concurrent_block_concurrency_while_callbacks_run_one_at_a_time():
+    # Waiting events are released together when a callback ends; only one may start the next.
+    with Miniflare(script=BCW_COUNTER, modules=True, durable_objects={"COUNTER": "Counter"}, console=None) as mf:
+
+        async def through_worker() -> list[str]:
+            return [r.text() for r in await asyncio.gather(*(mf.dispatch_fetch_async("http://x/") for _ in range(6)))]
+
+        async def through_stub() -> list[str]:
+            stub = mf.get_durable_object_namespace("COUNTER").get_by_name("d")
+            return [r.text() for r in await asyncio.gather(*(stub.fetch_async("/") for _ in range(6)))]
+
+        assert sorted(asyncio.run(through_worker()), key=int) == ["1", "2", "3", "4", "5", "6"]
+        assert sorted(asyncio.run(through_stub()), key=int) == ["1", "2", "3", "4", "5", "6"]

@@ -1096,8 +1096,10 @@
   }
 
   function afterBlocked(actor, run) {
-    // Events wait for blockConcurrencyWhile() started in the constructor (or earlier).
-    return actor.blocked.then(run);
+    // Events wait for blockConcurrencyWhile() started in the constructor (or earlier). When it
+    // ends, the first waiting event may start another one: the others check again and keep
+    // waiting, one callback at a time (else every waiting callback would start at once).
+    return actor.blocked.then(() => (actor.blocking !== 0 ? afterBlocked(actor, run) : run()));
   }
 
   /** Starts an event in an object: at once, or after an open blockConcurrencyWhile(). */
