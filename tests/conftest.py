@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from redis_server import RedisServer, delete_prefix
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

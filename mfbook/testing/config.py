@@ -68,7 +68,9 @@ def find_project_options(root: Path) -> tuple[dict[str, Any], str] | None:
         section = document.get("tool", {}).get("mfbook")
         if section is not None:
             if not isinstance(section, dict):
-                raise ConfigError(f"{pyproject}: [tool.mfbook] must be a table of Miniflare options", option="tool.mfbook")
+                raise ConfigError(
+                    f"{pyproject}: [tool.mfbook] must be a table of Miniflare options", option="tool.mfbook"
+                )
             return resolve_paths(section, root), f"[tool.mfbook] in {pyproject}"
     for name in WRANGLER_FILES:
         candidate = root / name
