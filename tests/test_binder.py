@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 from binder_replay import BinderSession
@@ -23,6 +24,11 @@ def test_binder_installs_redis_and_what_the_notebooks_need() -> None:
     for script in ("postBuild", "start"):
         assert os.access(BINDER / script, os.X_OK), f"binder/{script} must be executable"
     assert BINDER.joinpath("start").read_text().rstrip().endswith('exec "$@"')
+
+
+def test_binder_runs_the_python_ci_runs() -> None:
+    # repo2docker reads binder/runtime.txt; the replay's venv uses this interpreter.
+    assert BINDER.joinpath("runtime.txt").read_text().strip() == f"python-{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def test_start_launches_redis_for_the_session(binder_session: BinderSession) -> None:

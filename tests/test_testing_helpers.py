@@ -145,3 +145,10 @@ def test_a_window_ends_with_its_block(mf: Miniflare) -> None:
         storage.put("a", 1)
     storage.put("b", 2)
     assert [event.keys for event in trace.commits()] == [("a",)]
+
+
+def test_the_helpers_module_exports_a_sorted_public_api() -> None:
+    import mfbook.testing
+
+    assert mfbook.testing.__all__ == sorted(mfbook.testing.__all__)
+    assert all(hasattr(mfbook.testing, name) for name in mfbook.testing.__all__)
