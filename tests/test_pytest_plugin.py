@@ -81,6 +81,28 @@ def test_a_persistence_directory_is_copied_so_the_original_never_changes(project
     assert sorted(str(path.relative_to(data)) for path in data.rglob("*")) == before
 
 
+def test_a_worker_s_own_persistence_directory_is_copied_too(project: pytest.Pytester) -> None:
+    from mfbook import Miniflare
+
+    data = project.path / "data"
+    options = {"script": WORKER, "modules": True, "durable_objects": {"COUNTER": "Counter"}}
+    with Miniflare(workers=[{"name": "w", **options, "durable_objects_persist": str(data)}]) as mf:
+        mf.get_durable_object_namespace("COUNTER").storage("a").put("count", 10)
+    project.makepyfile(
+        f"""
+        import pytest
+        pytestmark = pytest.mark.miniflare(workers=[dict(name="w", script_path="worker.js", modules=True, {COUNTER}, durable_objects_persist="data")])
+
+        @pytest.mark.parametrize("round", [1, 2])
+        def test_counts_from_the_copy(miniflare, round):
+            assert miniflare.dispatch_fetch("http://localhost/inc?name=a").text() == "11"
+        """
+    )
+    project.runpytest().assert_outcomes(passed=2)
+    with Miniflare(workers=[{"name": "w", **options, "durable_objects_persist": str(data)}]) as mf:
+        assert mf.get_durable_object_namespace("COUNTER").storage("a").get("count") == 10
+
+
 def test_options_from_pyproject_resolve_paths_against_it(project: pytest.Pytester) -> None:
     (project.path / "src").mkdir()
     shutil.move(project.path / "worker.js", project.path / "src" / "worker.js")

@@ -62,20 +62,18 @@ class _Emulator:
         from ..miniflare import Miniflare
 
         self.options = {key: value for key, value in options.items() if key not in _PLUGIN_KEYS}
-        self.redis_prefix: str | None = None
-        self.redis_url: str | None = None
-        persist = self.options.get("durable_objects_persist")
-        if persist is True:
-            persist = str(Path(".mf", "do").resolve())
-        if isinstance(persist, str) and "://" in persist:
-            self.redis_url = persist
-            prefix = str(self.options.get("redis_prefix", "mfbook:"))
-            self.redis_prefix = self.options["redis_prefix"] = f"{prefix}pytest-{uuid.uuid4().hex[:12]}:"
-        elif isinstance(persist, (str, os.PathLike)):
-            copy = scratch / f"persist-{uuid.uuid4().hex[:8]}"
-            if Path(persist).is_dir():
-                shutil.copytree(persist, copy)
-            self.options["durable_objects_persist"] = str(copy)
+        self._scratch = scratch
+        self.redis_urls: set[str] = set()
+        self.redis_prefix = f"{self.options.get('redis_prefix', 'mfbook:')}pytest-{uuid.uuid4().hex[:12]}:"
+        self._private_storage(self.options)
+        workers = self.options.get("workers")
+        if isinstance(workers, list):
+            self.options["workers"] = [dict(worker) if isinstance(worker, dict) else worker for worker in workers]
+            for worker in self.options["workers"]:
+                if isinstance(worker, dict):
+                    self._private_storage(worker)
+        if self.redis_urls:
+            self.options["redis_prefix"] = self.redis_prefix
         self.mf: Miniflare = Miniflare(**self.options)
         try:
             seed = options.get("seed")
@@ -87,6 +85,19 @@ class _Emulator:
         except BaseException:
             self.mf.dispose()
             raise
+
+    def _private_storage(self, options: dict[str, Any]) -> None:
+        """Points ``durable_objects_persist`` of ``options`` at storage of this process only."""
+        persist = options.get("durable_objects_persist")
+        if persist is True:
+            persist = str(Path(".mf", "do").resolve())
+        if isinstance(persist, str) and "://" in persist:
+            self.redis_urls.add(persist)  # isolated by this emulator's own redis_prefix
+        elif isinstance(persist, (str, os.PathLike)):
+            copy = self._scratch / f"persist-{uuid.uuid4().hex[:8]}"
+            if Path(persist).is_dir():
+                shutil.copytree(persist, copy)
+            options["durable_objects_persist"] = str(copy)
 
     def restore(self) -> None:
         """Puts storage and alarms back to the snapshot and re-constructs every object."""
@@ -104,10 +115,12 @@ class _Emulator:
 
     def close(self) -> None:
         self.mf.dispose()
-        if self.redis_url is not None and self.redis_prefix is not None:
-            import redis
+        if not self.redis_urls:
+            return
+        import redis
 
-            client = redis.Redis.from_url(self.redis_url)
+        for url in self.redis_urls:
+            client = redis.Redis.from_url(url)
             try:
                 keys = list(client.scan_iter(match=self.redis_prefix + "*", count=1000))
                 for start in range(0, len(keys), 500):
