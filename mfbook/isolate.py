@@ -321,7 +321,7 @@ class Isolate:
         if self.broken:
             return ""
         try:
-            return str(self._entry["instanceState"](actor_key))
+            return str(self._call_between("instanceState", actor_key))
         except quickjs.JSException as error:
             raise _fault_from_exception(error, cpu_ms=self.limits.cpu_ms) from None
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mfbook import JSMap, Miniflare
+from mfbook import JSMap, LimitExceeded, Miniflare
 from mfbook.testing import OpaqueValue, instance_state, object_storage, recorded, run_alarm
 
 SCRIPT = """
@@ -152,3 +152,24 @@ def test_the_helpers_module_exports_a_sorted_public_api() -> None:
 
     assert mfbook.testing.__all__ == sorted(mfbook.testing.__all__)
     assert all(hasattr(mfbook.testing, name) for name in mfbook.testing.__all__)
+
+
+def test_a_runaway_getter_ends_with_the_cpu_limit_and_the_emulator_keeps_serving() -> None:
+    script = """
+    import { DurableObject } from "cloudflare:workers";
+    export class Spinner extends DurableObject {
+      constructor(ctx, env) {
+        super(ctx, env);
+        Object.defineProperty(this, "spin", { enumerable: true, get() { for (;;) {} } });
+      }
+      async hello() { return "hello"; }
+    }
+    export default { fetch: () => new Response("still here") };
+    """
+    with Miniflare(script=script, modules=True, durable_objects={"SPIN": "Spinner"}, cpu_limit_ms=100) as mf:
+        stub = mf.get_durable_object_namespace("SPIN").get_by_name("x")
+        stub.call("hello")
+        with pytest.raises(LimitExceeded, match=r"Worker exceeded CPU time limit \(100 ms\)"):
+            instance_state(mf, stub)
+        assert mf.dispatch_fetch("http://localhost/").text() == "still here"
+        assert stub.call("hello") == "hello"
