@@ -190,6 +190,7 @@ class Isolate:
                 "pendingOps",
                 "invalidate",
                 "cacheStore",
+                "instanceState",
             )
         }
         self._flush = self._context.eval("__mfKernel.flush")
@@ -311,6 +312,18 @@ class Isolate:
         """Puts an object's committed transaction writes into its read cache (between deliveries)."""
         if not self.broken:
             self._call_between("cacheStore", actor_key, json.dumps(entries))
+
+    def instance_state(self, actor_key: str) -> str:
+        """An object's own fields as the kernel's ``instanceState`` JSON ("" if not constructed).
+
+        Between deliveries only (tests read it through :mod:`mfbook.testing`).
+        """
+        if self.broken:
+            return ""
+        try:
+            return str(self._call_between("instanceState", actor_key))
+        except quickjs.JSException as error:
+            raise _fault_from_exception(error, cpu_ms=self.limits.cpu_ms) from None
 
     def memory(self) -> dict[str, int]:
         """QuickJS heap statistics (``memory_used_size``, ``malloc_size``, ...)."""

@@ -135,6 +135,12 @@ class Trace:
         """Events as plain dicts (see :meth:`events` for the filters)."""
         return [event.as_record() for event in self.events(**filters)]
 
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the newest recorded event (0 when none is kept)."""
+        with self._lock:
+            return self._events[-1][0] if self._events else 0
+
     def clear(self) -> None:
         """Forgets every recorded event (subscribers stay)."""
         with self._lock:

@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from binder_replay import BinderSession, replay, stop_redis
 from redis_server import RedisServer, delete_prefix
+
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +66,21 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     yield prefix
     delete_prefix(redis_url, prefix)
 
+
+@pytest.fixture(scope="session")
+def binder_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BinderSession]:
+    """Every notebook executed in a replay of the Binder environment (one venv per session)."""
+    if os.environ.get("CI") and shutil.which("redis-server") is None:
+        pytest.fail("redis-server must be installed in CI: binder/start launches it")
+    notebooks = sorted(path.relative_to(NOTEBOOKS.parent).as_posix() for path in NOTEBOOKS.glob("*.ipynb"))
+    session = replay(tmp_path_factory.mktemp("binder"), notebooks)
+    try:
+        yield session
+    finally:
+        stop_redis(session.redis_dir)
+
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 PERSIST_KINDS = ("memory", "file", "redis")
 

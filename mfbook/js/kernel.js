@@ -1274,6 +1274,32 @@
       if (actor !== undefined) cacheWrite(actor, JSON.parse(entriesText));
     },
 
+    /**
+     * A live object's own enumerable fields for tests (`[[name, codec text | null, type]]` as
+     * JSON; "" when the object has no instance). Values the codec cannot clone, `ctx` and `env`
+     * are left as null with their constructor's name; a throwing getter is reported the same way.
+     */
+    instanceState(key) {
+      const actor = actors.get(key);
+      const instance = actor?.instance;
+      if (!instance) return "";
+      const fields = [];
+      for (const name of Object.keys(instance)) {
+        let value;
+        let text = null;
+        try {
+          value = instance[name];
+          // The runtime's own objects (ctx, env) would clone as empty shells: name them instead.
+          if (value !== actor.state && value !== worker.env) text = codec.encode(value);
+        } catch {
+          // left as null: not cloneable (or its getter threw)
+        }
+        const type = value === null || value === undefined ? String(value) : value.constructor?.name ?? typeof value;
+        fields.push([name, text, type]);
+      }
+      return JSON.stringify(fields);
+    },
+
     /** Forgets an object instance (reset after a reload or a broken output gate). */
     dropActor(key) {
       actors.delete(key);
