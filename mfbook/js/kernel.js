@@ -807,6 +807,7 @@
       const actor = this.#actor;
       const bcw = (payload) => host.op("bcw", ownedBy(actor, payload), undefined, actor);
       actor.blocking++;
+      actor.bcw++;
       const run = async () => {
         try {
           const section = await bcw({ a: actor.key, phase: "begin" });
@@ -817,6 +818,7 @@
           }
         } finally {
           actor.blocking--;
+          actor.bcw--;
         }
       };
       const promise = run();
@@ -1081,6 +1083,7 @@
       inflight: 0, // events being handled (delivered by Python or direct calls)
       ops: 0, // storage and blockConcurrencyWhile operations awaiting the host
       blocking: 0, // open blockConcurrencyWhile callbacks and transactions
+      bcw: 0, // open blockConcurrencyWhile callbacks alone
       direct: 0, // id of the direct call it is handling, if any
     };
     const state = new DurableObjectState(actor);
@@ -1099,7 +1102,7 @@
     // Events wait for blockConcurrencyWhile() started in the constructor (or earlier). When it
     // ends, the first waiting event may start another one: the others check again and keep
     // waiting, one callback at a time (else every waiting callback would start at once).
-    return actor.blocked.then(() => (actor.blocking !== 0 ? afterBlocked(actor, run) : run()));
+    return actor.blocked.then(() => (actor.bcw !== 0 ? afterBlocked(actor, run) : run()));
   }
 
   /** Starts an event in an object: at once, or after an open blockConcurrencyWhile(). */
