@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError, envelope_from_exception
+from .ownership import check_direct_target
 from .scheduling import Actor, Context, Delivery, DirectCall, RequestState, Worker
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Calls:
         if namespace is None:  # the kernel only calls namespaces of its own env
             logger.error("direct call into unknown namespace %s", entry["binding"])
             return
+        check_direct_target(worker, namespace)
         actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
         request = self._new_request(caller.request)
         kind = entry["kind"]

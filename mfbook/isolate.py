@@ -26,6 +26,7 @@ from .bridge.host_entry import HostEntry, SyncHandler
 from .bridge.interrupt import Interrupter, install_interrupter
 from .messages import MESSAGES
 from .modules import Bundle
+from .outbox import parse_outbox
 
 __all__ = ["Isolate", "IsolateFault", "IsolateLimits", "PRELUDE_FILES"]
 
@@ -82,7 +83,9 @@ def _runtime_source(name: str) -> str:
 
 
 def _prelude_sources() -> list[str]:
-    sources = [_runtime_source("host.js"), _runtime_source("codec.js"), _runtime_source("sha256.js")]
+    # intrinsics.js first: it captures the built-ins before anything can patch them.
+    sources = [_runtime_source("intrinsics.js") + _runtime_source("host.js")]
+    sources += [_runtime_source("codec.js"), _runtime_source("sha256.js")]
     sources += [_runtime_source(f"prelude/{name}") for name in PRELUDE_FILES]
     sources.append(_runtime_source("kernel.js"))
     return sources
@@ -284,10 +287,7 @@ class Isolate:
 
     @staticmethod
     def _parse(text: str) -> list[dict[str, Any]]:
-        if not text:
-            return []
-        result: list[dict[str, Any]] = _scan(text, 0)[0]
-        return result
+        return parse_outbox(text)  # checked: worker code shares the isolate (outbox.py)
 
     def _call_between(self, entry: str, *args: Any) -> Any:
         """Calls a kernel helper between deliveries, under a deadline like any JS."""

@@ -314,6 +314,9 @@ class Runtime(StorageOps, Calls):
         try:
             if outbox or self._sync_touched:
                 self._process_outbox(worker, ctx, outbox)
+        except Exception as error:  # noqa: BLE001 - a bad outbox fails its request, not the loop
+            logger.exception("worker %s: could not process an outbox", worker.name)
+            self._fail_request_events(worker, ctx.request, envelope_from_exception(error))
         finally:
             for released in delivery.releases:
                 released.gate.unlock()
@@ -446,7 +449,7 @@ class Runtime(StorageOps, Calls):
                         item = [entry["id"], True, result]
                         batch.append(item)
                         if entry["m"] in WRITE_METHODS and not entry.get("f", 0) & 2:
-                            writes.append((item, touched[id(self._actor_of(entry).storage)]))
+                            writes.append((item, touched[id(self._actor_of(op_ctx, entry).storage)]))
                 elif op == "done":
                     completions.append(entry)
                 elif op == "dstart":
@@ -477,7 +480,7 @@ class Runtime(StorageOps, Calls):
                     leaving.append((op_ctx, entry))
                 elif op == "trace":
                     # A read answered from the object's JS cache: still on the trace.
-                    actor = self._actor_of(entry)
+                    actor = self._actor_of(op_ctx, entry)
                     self._trace_op(actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True})
                 elif op == "digest":  # the fallback engine mode (no synchronous calls)
                     self._batch_for(batches, op_ctx)[0].append([entry["id"], True, digest(entry)])

@@ -21,8 +21,13 @@
   const hasOwn = Object.prototype.hasOwnProperty;
   const defineProperty = Object.defineProperty;
   const getOwnDescriptor = Object.getOwnPropertyDescriptor;
-  const stringify = JSON.stringify;
-  const parse = JSON.parse;
+  // Captured before worker code runs (intrinsics.js); `stringify` ignores a patched toJSON.
+  const { stringify, parse, SafeMap, SafeSet, apply } = globalThis.__mfIntrinsics;
+  const mapSet = Map.prototype.set;
+  const setAdd = Set.prototype.add;
+  const append = (array, item) => {
+    array[array.length] = item;
+  };
   const objectToString = ObjectProto.toString;
   const fnToString = Function.prototype.toString;
   const symbolToString = Symbol.prototype.toString;
@@ -54,7 +59,7 @@
   for (const name of ["WeakRef", "FinalizationRegistry", "SharedArrayBuffer"]) {
     if (typeof globalThis[name] === "function") REFUSED.push(globalThis[name]);
   }
-  const REFUSED_TAGS = new Set([
+  const REFUSED_TAGS = new SafeSet([
     "Generator", "AsyncGenerator", "Map Iterator", "Set Iterator", "Array Iterator",
     "String Iterator", "RegExp String Iterator", "Iterator Helper", "Module",
   ]);
@@ -193,7 +198,7 @@
   // ---- encoder (slow path): builds a JSON tree, then one JSON.stringify ----
 
   function Encoder() {
-    this.ids = new Map();
+    this.ids = new SafeMap();
     this.next = 0;
   }
 
@@ -278,13 +283,13 @@
       const entries = [];
       mapForEach.call(v, (value, key) => {
         const k = this.value(key);
-        entries.push([k, this.value(value)]);
+        append(entries, [k, this.value(value)]);
       });
       return { $: "map", entries };
     }
     if (v instanceof Set) {
       const values = [];
-      setForEach.call(v, (value) => values.push(this.value(value)));
+      setForEach.call(v, (value) => append(values, this.value(value)));
       return { $: "set", values };
     }
     if (v instanceof ArrayBuffer) {
@@ -336,7 +341,7 @@
         break;
       case "object":
         if (value === null) return "null";
-        if (isPureObject(value, new Set())) return stringify(value);
+        if (isPureObject(value, new SafeSet())) return stringify(value);
         break;
     }
     return stringify(new Encoder().value(value));
@@ -351,7 +356,7 @@
   Decoder.prototype.value = function (x) {
     if (typeof x !== "object" || x === null) return x;
     if (isArray(x)) {
-      this.objects.push(x);
+      append(this.objects, x);
       for (let i = 0; i < x.length; i++) {
         const item = x[i];
         if (typeof item === "object" && item !== null) x[i] = this.value(item);
@@ -360,7 +365,7 @@
     }
     const tag = x.$;
     if (tag === undefined) {
-      this.objects.push(x);
+      append(this.objects, x);
       this.fill(x);
       return x;
     }
@@ -392,49 +397,49 @@
       }
       case "date": {
         const date = new Date(x.v === null ? NaN : x.v);
-        this.objects.push(date);
+        append(this.objects, date);
         return date;
       }
       case "regexp": {
         const regexp = new RegExp(x.source, x.flags);
-        this.objects.push(regexp);
+        append(this.objects, regexp);
         return regexp;
       }
       case "map": {
         const map = new Map();
-        this.objects.push(map);
+        append(this.objects, map);
         const entries = x.entries;
         for (let i = 0; i < entries.length; i++) {
           const key = this.value(entries[i][0]);
-          map.set(key, this.value(entries[i][1]));
+          apply(mapSet, map, [key, this.value(entries[i][1])]);
         }
         return map;
       }
       case "set": {
         const set = new Set();
-        this.objects.push(set);
+        append(this.objects, set);
         const values = x.values;
-        for (let i = 0; i < values.length; i++) set.add(this.value(values[i]));
+        for (let i = 0; i < values.length; i++) apply(setAdd, set, [this.value(values[i])]);
         return set;
       }
       case "array":
         return this.array(x);
       case "object": {
         const object = x.props;
-        this.objects.push(object);
+        append(this.objects, object);
         this.fill(object);
         return object;
       }
       case "arraybuffer": {
         const buffer = fromBase64(x.base64).buffer;
-        this.objects.push(buffer);
+        append(this.objects, buffer);
         return buffer;
       }
       case "view": {
         const Ctor = hasOwn.call(VIEWS, x.kind) ? VIEWS[x.kind] : undefined;
         if (Ctor === undefined) throw formatError("unknown view kind " + stringify(x.kind));
         const slot = this.objects.length;
-        this.objects.push(undefined);
+        append(this.objects, undefined);
         const buffer = this.value(x.buffer);
         const view = new Ctor(buffer, x.byteOffset, x.length);
         this.objects[slot] = view;
@@ -444,7 +449,7 @@
         return this.error(x);
       case "boxed": {
         const boxed = Object(this.tagless(x.v));
-        this.objects.push(boxed);
+        append(this.objects, boxed);
         return boxed;
       }
       case "codec":
@@ -466,7 +471,7 @@
 
   Decoder.prototype.array = function (x) {
     const array = new Array(x.length);
-    this.objects.push(array);
+    append(this.objects, array);
     const items = x.items;
     if (isArray(items)) {
       for (let i = 0; i < items.length; i++) array[i] = this.value(items[i]);
@@ -491,7 +496,7 @@
     // Without a stored stack the clone has none (like v8), not the decoder's own stack.
     const stack = typeof x.stack === "string" ? x.stack : undefined;
     defineProperty(error, "stack", { ...hidden, value: stack });
-    this.objects.push(error);
+    append(this.objects, error);
     if (hasOwn.call(x, "cause")) {
       defineProperty(error, "cause", { ...hidden, value: this.value(x.cause) });
     }
