@@ -37,6 +37,12 @@ T = TypeVar("T")
 def _check_key(key: Any, method: str, owner: str, *, many: bool = False) -> str:
     if key is None or key is codec.UNDEFINED:
         raise StorageTypeError(f"Failed to execute '{method}' on '{owner}'{UNDEFINED_KEY_SUFFIX}")
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        # str() would store the text "b'...'": keys are text, as in JS.
+        raise StorageTypeError(
+            f"Failed to execute '{method}' on '{owner}': keys are str, not {type(key).__name__} "
+            "(decode the bytes first, e.g. key.decode('utf-8'))."
+        )
     name = str(key)
     if len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_SIZE:
         raise StorageRangeError(text("keyTooLargeMany", key=name) if many else text("keyTooLarge"))
@@ -44,8 +50,9 @@ def _check_key(key: Any, method: str, owner: str, *, many: bool = False) -> str:
 
 
 def _encode_value(value: Any, key: str | None) -> bytes:
-    if value is None or value is codec.UNDEFINED:
+    if value is codec.UNDEFINED:
         raise StorageTypeError(text("putUndefined"))
+    # None is JS null (as everywhere in the codec): a value read back can always be written back.
     encoded = codec.encode(value).encode("utf-8")
     if len(encoded) > ENFORCED_MAX_VALUE_SIZE:
         raise StorageRangeError(text("valueTooLarge") if key is None else text("valueTooLargeMany", key=key))
@@ -66,7 +73,7 @@ def _put_entries(key_or_entries: Any, value: Any, owner: str) -> builtins.list[t
         entries = []
         for key, item in key_or_entries.items():
             key = _check_key(key, "put", owner, many=True)
-            if item is None or item is codec.UNDEFINED:
+            if item is codec.UNDEFINED:
                 continue
             entries.append((key, _encode_value(item, key)))
         return entries
@@ -186,11 +193,15 @@ class DurableObjectStorage(_Operator):
         entries = _put_entries(key_or_entries, value, self._owner)
         return self._write(lambda storage: storage.put(entries))
 
-    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
-        """``put(key, value)`` or ``put({key: value, ...})`` (None values are skipped)."""
+    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
+        """``put(key, value)`` or ``put({key: value, ...})``; None is stored as JS ``null``.
+
+        A value of ``mfbook.UNDEFINED`` is refused (``put(key)``) or skipped (in a dict), as
+        ``undefined`` is in JS.
+        """
         self._call(self._put(key_or_entries, value))
 
-    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
         await self._call_async(self._put(key_or_entries, value))
 
     def _delete(self, keys: Any) -> Callable[[ObjectStorage], bool | int]:
@@ -385,7 +396,7 @@ class PyTransaction(_Operator):
         rows = self._call(lambda storage: storage.txn_get(txn, [key]))
         return codec.decode(rows[0][1]) if rows else None
 
-    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
         self._check("put")
         entries = _put_entries(key_or_entries, value, self._owner)
         txn = self._txn
@@ -434,7 +445,7 @@ class PyTransaction(_Operator):
     async def get_async(self, keys: str | builtins.list[str]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, self.get, keys)
 
-    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.put, key_or_entries, value)
 
 

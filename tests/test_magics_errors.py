@@ -12,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing.globalipapp import start_ipython
 from test_magics import COUNTER
 
-from mfbook import ConflictError, DisposedError, WorkerError
+from mfbook import UNDEFINED, ConflictError, DisposedError, WorkerError
 from mfbook.notebook.cells import WorkerCell
 from mfbook.notebook.translate import usage_error
 
@@ -90,7 +90,8 @@ def test_bad_expression(counter: InteractiveShell) -> None:
 
 
 def test_storage_validation_errors(counter: InteractiveShell) -> None:
-    assert usage(counter, "do_put", "COUNTER alice k None") == "%do_put: put() called with undefined value."
+    counter.user_ns["nothing"] = UNDEFINED
+    assert usage(counter, "do_put", "COUNTER alice k nothing") == "%do_put: put() called with undefined value."
     counter.user_ns["big"] = "x" * 3000
     assert usage(counter, "do_put", "COUNTER alice k 1".replace("k", "k" * 2100)) == (
         "%do_put: Keys cannot be larger than 2048 bytes."
