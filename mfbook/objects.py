@@ -23,6 +23,7 @@ from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId, ensure_id_for, id_from_name, id_from_string, new_unique_id
 from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, UNDEFINED_KEY_SUFFIX, text
 from .storage import ListOptions, ObjectStorage, Transaction
+from .v8size import v8_size_of_text
 
 if TYPE_CHECKING:
     from .miniflare import Miniflare
@@ -53,10 +54,12 @@ def _encode_value(value: Any, key: str | None) -> bytes:
     if value is codec.UNDEFINED:
         raise StorageTypeError(text("putUndefined"))
     # None is JS null (as everywhere in the codec): a value read back can always be written back.
-    encoded = codec.encode(value).encode("utf-8")
-    if len(encoded) > ENFORCED_MAX_VALUE_SIZE:
+    encoded = codec.encode(value)
+    if (len(encoded) * 3 + 16 > ENFORCED_MAX_VALUE_SIZE or '"$":"view"' in encoded) and (
+        v8_size_of_text(encoded) > ENFORCED_MAX_VALUE_SIZE  # as V8 serializes it (see v8size.py)
+    ):
         raise StorageRangeError(text("valueTooLarge") if key is None else text("valueTooLargeMany", key=key))
-    return encoded
+    return encoded.encode("utf-8")
 
 
 def _keys_list(keys: Iterable[Any], method: str, owner: str) -> builtins.list[str]:

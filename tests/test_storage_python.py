@@ -9,7 +9,7 @@ import re
 import pytest
 from do_support import call, start
 
-from mfbook import UNDEFINED, JSMap, Miniflare, StorageRangeError, StorageTypeError
+from mfbook import UNDEFINED, JSMap, JSTypedArray, Miniflare, StorageRangeError, StorageTypeError
 
 ROUTES = {
     "read": "return { value: (await storage.get('shared')) ?? null, isMap: (await storage.get('map')) instanceof Map };",  # noqa: E501
@@ -213,10 +213,23 @@ def test_validation_messages(mf, action, error, message):
 
 def test_limits_inclusive(mf):
     storage = storage_of(mf)
-    storage.put("x" * 2048, "x" * (128 * 1024 + 30))  # 2048-byte key; value encodes to exactly 131104 bytes
+    # 2048-byte key; the value serializes (V8) to exactly 131104 bytes: header 2, tag 1, length 3.
+    storage.put("x" * 2048, "x" * (128 * 1024 + 32 - 6))
     storage.put({f"k{i}": i for i in range(128)})
     assert len(storage.get([f"k{i}" for i in range(128)])) == 128
     assert storage.delete([f"k{i}" for i in range(128)]) == 128
+
+
+def test_binary_values_are_measured_as_v8_serializes_them(mf):
+    storage = storage_of(mf)
+    storage.put("bytes", bytes(99_000))  # base64 would count 132,000
+    limit = 128 * 1024
+    storage.put("view", JSTypedArray("Uint8Array", bytes(limit)))
+    assert len(storage.get("view").buffer) == limit
+    with pytest.raises(StorageRangeError, match="Values cannot be larger than 131072 bytes."):
+        storage.put("view", JSTypedArray("Uint8Array", bytes(limit + 32)))
+    with pytest.raises(StorageRangeError, match="Values cannot be larger than 131072 bytes."):
+        storage.put("bytes", bytes(limit + 32))
 
 
 def test_delete_all_keeps_the_alarm(mf):

@@ -448,7 +448,10 @@
 
   function encodeValue(value, key) {
     const text = codec.encode(value);
-    if (text.length > MSG.enforcedMaxValueSize / 3 && utf8Length(text) > MSG.enforcedMaxValueSize) {
+    // Measured as V8 serializes the value (codec.v8Size), never more than 3 bytes per
+    // character of the text plus a header, except for views sharing one buffer.
+    const limit = MSG.enforcedMaxValueSize;
+    if ((text.length * 3 + 16 > limit || text.indexOf('"$":"view"') >= 0) && codec.v8Size(text) > limit) {
       throw new RangeError(key === undefined ? MSG.valueTooLarge : MSG.valueTooLargeMany.replace("{key}", key));
     }
     return text;
