@@ -24,7 +24,7 @@ from .loop import EmulatorLoop, Waiter
 from .objects import DurableObjectNamespace, DurableObjectStorage
 from .options import Options, parse_options
 from .runtime import NamespaceSpec, Runtime
-from .scheduling import RequestState
+from .scheduling import RequestState, Worker
 from .trace import Trace
 from .wrangler import check_migrations
 
@@ -130,10 +130,14 @@ class Miniflare:
     def _limits(options: Options) -> IsolateLimits:
         return IsolateLimits(cpu_ms=options.cpu_limit_ms, memory_bytes=int(options.memory_limit_mb * 1024 * 1024))
 
-    @staticmethod
-    def _install(runtime: Runtime, options: Options) -> None:
+    def _install(self, runtime: Runtime, options: Options) -> None:
+        """Builds and checks the new workers completely, then switches to them.
+
+        On any error the workers running before keep serving (and nothing is changed).
+        """
+        limits = self._limits(options)
         try:
-            runtime.configure(options.workers)
+            prepared = runtime.prepare(options.workers, limits)
         except IsolateFault as fault:
             envelope = fault.envelope
             raise ConfigError(
@@ -141,9 +145,23 @@ class Miniflare:
                 f"{envelope.get('stack', '')}",
                 option="script",
             ) from None
-        for worker in runtime.workers.values():
+        try:
+            self._check_classes(prepared, options)
+        except BaseException:
+            for worker in prepared.values():
+                if worker.isolate is not None:
+                    worker.isolate.close()
+            raise
+        runtime.limits = limits
+        runtime.upstream = options.upstream
+        runtime.txn_max_attempts = options.txn_max_attempts
+        runtime.configure(options.workers, prepared)
+
+    @staticmethod
+    def _check_classes(workers: dict[str, Worker], options: Options) -> None:
+        for worker in workers.values():
             for binding, namespace in worker.spec.namespaces.items():
-                target = runtime.workers[namespace.script_name]
+                target = workers[namespace.script_name]
                 assert target.isolate is not None
                 classes = target.isolate.info["classes"]
                 if namespace.class_name not in classes:
@@ -156,11 +174,11 @@ class Miniflare:
                         message = f'Class "{namespace.class_name}" for Durable Object "{binding}" not found'
                     raise ConfigError(message, option="durable_objects")
         for worker_name, (path, migrations) in options.migrations.items():
-            owner = runtime.workers[worker_name]
+            owner = workers[worker_name]
             assert owner.isolate is not None
             bound = {
                 binding: namespace.class_name
-                for worker in runtime.workers.values()
+                for worker in workers.values()
                 for binding, namespace in worker.spec.namespaces.items()
                 if namespace.script_name == worker_name
             }
@@ -176,11 +194,7 @@ class Miniflare:
         parsed.worker_persist = self._options.worker_persist
 
         async def reload() -> None:
-            runtime = self._runtime
-            runtime.limits = self._limits(parsed)
-            runtime.upstream = parsed.upstream
-            runtime.txn_max_attempts = parsed.txn_max_attempts
-            self._install(runtime, parsed)
+            self._install(self._runtime, parsed)
 
         self._loop.run(reload())
         self._options = parsed

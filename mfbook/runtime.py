@@ -102,8 +102,30 @@ class Runtime(StorageOps, Calls):
         ]
 
     # ------------------------------------------------------------------ configuration
-    def configure(self, specs: list[WorkerSpec]) -> None:
-        """Installs (or replaces) the workers; objects are re-constructed, storage is kept."""
+    def prepare(self, specs: list[WorkerSpec], limits: IsolateLimits) -> dict[str, Worker]:
+        """Builds the workers of ``specs`` with their isolates loaded, changing nothing yet.
+
+        Raises:
+            IsolateFault: a worker failed to load (the running workers keep serving).
+        """
+        workers = {
+            spec.name: Worker(spec, limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
+        }
+        try:
+            for worker in workers.values():
+                worker.ensure_isolate()
+        except BaseException:
+            for worker in workers.values():
+                if worker.isolate is not None:
+                    worker.isolate.close()
+            raise
+        return workers
+
+    def configure(self, specs: list[WorkerSpec], prepared: dict[str, Worker] | None = None) -> None:
+        """Installs (or replaces) the workers; objects are re-constructed, storage is kept.
+
+        ``prepared``: the workers :meth:`prepare` built for ``specs`` (else they are built here).
+        """
         old = self.workers
         for worker in old.values():
             worker.cancel_timers()
@@ -111,9 +133,11 @@ class Runtime(StorageOps, Calls):
                 worker.isolate.close()
         for event in list(self.events.values()):
             self._finish_event(event, False, {"name": "Error", "message": "The worker was reloaded.", "stack": ""})
-        self.workers = {
-            spec.name: Worker(spec, self.limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
-        }
+        if prepared is None:
+            prepared = {
+                spec.name: Worker(spec, self.limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
+            }
+        self.workers = prepared
         self.entry_worker = specs[0].name if specs else None
         for actor in self.actors.values():
             actor.worker = None

@@ -160,6 +160,39 @@ def test_set_options_with_a_bad_script_keeps_nothing_broken() -> None:
         mf.dispose()
 
 
+COUNTING = """
+export class C {
+  constructor(state) { this.storage = state.storage; }
+  async fetch() {
+    const n = ((await this.storage.get("n")) ?? 0) + 1;
+    await this.storage.put("n", n);
+    return new Response("old " + n);
+  }
+}
+export default { fetch: (request, env) => env.C.get(env.C.idFromName("a")).fetch(request) };
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "durable_objects", "message"),
+    [
+        ('throw new Error("load fails"); export default {};', {}, "The worker failed to start: Error: load fails"),
+        ("export default { fetch: () => new Response('new') };", {"C": "C"}, 'Class "C" for Durable Object "C" not found'),
+        ("export class C {} export default {", {"C": "C"}, "SyntaxError"),
+    ],
+    ids=["throws-at-load", "missing-class", "syntax-error"],
+)
+def test_a_failed_set_options_leaves_the_old_configuration_serving(script, durable_objects, message) -> None:
+    with Miniflare(script=COUNTING, modules=True, durable_objects={"C": "C"}, cpu_limit_ms=900, console=None) as mf:
+        assert mf.dispatch_fetch("http://localhost/").text() == "old 1"
+        with pytest.raises((ConfigError, SyntaxError), match=message):
+            mf.set_options(script=script, modules=True, durable_objects=durable_objects, cpu_limit_ms=5, console=None)
+        assert mf.dispatch_fetch("http://localhost/").text() == "old 2"
+        stub = mf.get_durable_object_namespace("C").get_by_name("a")
+        assert stub.fetch("/").text() == "old 3"
+        assert mf._runtime.limits.cpu_ms == 900  # the failed options changed nothing
+
+
 def test_set_options_from_a_script_path(tmp_path: Path) -> None:
     path = tmp_path / "worker.js"
     path.write_text('export default { fetch: () => new Response("one") };\n')
