@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import IO, Any
@@ -69,6 +70,9 @@ class Miniflare:
         except BaseException:
             self._loop.close()
             raise
+        # Disposes at interpreter exit (atexit, while the emulator thread can still run: a
+        # __del__ during finalization would wait for a thread that can no longer run).
+        self._finalizer = weakref.finalize(self, _dispose, self._loop, self._runtime)
 
     # ------------------------------------------------------------------ set-up
     def _console(self, level: str, text: str) -> None:
@@ -471,11 +475,7 @@ class Miniflare:
         """Stops the emulator thread and frees the isolates; later use raises DisposedError."""
         if self._loop.closed:
             return
-
-        async def cleanup() -> None:
-            self._runtime.close()
-
-        self._loop.close(cleanup)
+        self._finalizer()
 
     async def dispose_async(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.dispose)
@@ -498,13 +498,17 @@ class Miniflare:
     async def __aexit__(self, *args: Any) -> None:
         await self.dispose_async()
 
-    def __del__(self) -> None:
-        loop = getattr(self, "_loop", None)
-        if loop is not None and not loop.closed:
-            try:
-                self.dispose()
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
+
+
+def _dispose(loop: EmulatorLoop, runtime: Runtime) -> None:
+    """Closes the runtime on its thread, then stops the thread (``Miniflare.dispose``)."""
+    if loop.closed:
+        return
+
+    async def cleanup() -> None:
+        runtime.close()
+
+    loop.close(cleanup)
 
 
 _LEVELS = {

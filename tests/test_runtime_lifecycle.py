@@ -278,6 +278,24 @@ def test_dispose_with_requests_in_flight_fails_them() -> None:
     assert "disposed" in response.text()
 
 
+def test_a_script_that_never_disposes_exits_at_once_with_its_data(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from mfbook import Miniflare
+        mf = Miniflare(script={COUNTING!r}, modules=True, durable_objects={{"C": "C"}},
+                       durable_objects_persist={str(tmp_path / "do")!r})
+        print(mf.dispatch_fetch("http://localhost/").text())
+        other = Miniflare(script="export default {{}}", modules=True)  # two live instances
+        """
+    )
+    for expected in ("old 1", "old 2"):
+        # Exit used to wait 30 s per instance for an emulator thread that could no longer run.
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == expected
+
+
 def test_many_instances_do_not_leak_threads() -> None:
     before = threading.active_count()
     for _ in range(10):
