@@ -137,7 +137,9 @@ class Calls:
 
         assert actor.worker is not None
         if entry["op"] == "do_fetch":
-            self.start_event("fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done)
+            self.start_event(
+                "fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done, caller=worker
+            )
         else:
             self.start_event(
                 "rpc",
@@ -147,6 +149,7 @@ class Calls:
                 (entry["method"], entry["args"]),
                 done,
                 trace_data={"method": entry["method"]},
+                caller=worker,
             )
 
     def _service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
@@ -179,10 +182,18 @@ class Calls:
                 done,
                 trace_data={"method": entry["method"], "service": target.name},
                 target_text=target_text,
+                caller=worker,
             )
         else:
             self.start_event(
-                "fetch", target, None, request, (json.dumps(entry["request"]),), done, target_text=target_text
+                "fetch",
+                target,
+                None,
+                request,
+                (json.dumps(entry["request"]),),
+                done,
+                target_text=target_text,
+                caller=worker,
             )
 
     def _outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -286,18 +286,26 @@ class Runtime(StorageOps, Calls):
     def _fail_hung_events(self) -> None:
         """Fails pending events once nothing can ever wake them (workerd's hang detection).
 
-        Nothing is queued, no timer is armed, no isolate awaits a host operation and no
-        delivery waits at an input gate: a handler still pending now waits on a promise that
-        nobody will settle, so it gets the runtime's error instead of hanging the caller.
+        Nothing is queued, no timer is armed and no isolate awaits a host operation: a handler
+        still pending now waits on a promise that nobody will settle, so it gets the runtime's
+        error instead of hanging the caller. So does work waiting at an input gate, which only
+        code of the object could open (a transaction or ``blockConcurrencyWhile`` that can no
+        longer finish); the gate is then opened for the requests that come later.
         """
+        # Operations that await an event (stub and service calls) progress only if that event
+        # does, which this same check decides.
+        awaiting = Counter(id(event.caller) for event in self.events.values() if event.caller is not None)
         for worker in self.workers.values():
-            if worker.timers or (worker.isolate is not None and worker.isolate.pending_ops()):
+            if worker.timers or (worker.isolate is not None and worker.isolate.pending_ops() > awaiting[id(worker)]):
                 return
-        if any(actor.gate._parked for actor in self.actors.values()):
-            return
         envelope = {"name": "Error", "message": "The script will never generate a response.", "stack": ""}
         for event in list(self.events.values()):
             self._finish_event(event, False, envelope)
+        for actor in self.actors.values():
+            if actor.gate._parked:
+                parked = actor.gate.reset()
+                # Events were failed above; other deliveries (timers, results) may still run.
+                self._requeue([d for d in parked if d.entry not in ("fetch", "rpc", "alarm")])
 
     def _run(self, delivery: Delivery) -> None:
         ctx = delivery.ctx
@@ -406,6 +414,7 @@ class Runtime(StorageOps, Calls):
         *,
         trace_data: dict[str, Any] | None = None,
         target_text: str = "",
+        caller: Worker | None = None,
     ) -> None:
         """Delivers a fetch/rpc/alarm event; ``on_done(ok, value_or_envelope)`` when it completes."""
         event_id = next(self._event_ids)
@@ -431,7 +440,7 @@ class Runtime(StorageOps, Calls):
             )
             on_done(ok, value)
 
-        event = Event(event_id, worker, request, finish, actor)
+        event = Event(event_id, worker, request, finish, actor, caller)
         self.events[event_id] = event
         target = actor.target_json() if actor is not None else target_text
         ctx = Context(request, actor)

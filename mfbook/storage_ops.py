@@ -128,7 +128,11 @@ class StorageOps:
         if method == "txnBegin":
             txn_section = next(self._section_ids)
             actor.gate.open_section(txn_section, ctx.section)
-            txn = storage.begin(request_id=request_id)
+            try:
+                txn = storage.begin(request_id=request_id)
+            except BaseException:
+                actor.gate.close_section(txn_section)  # e.g. the backend is unreachable
+                raise
             actor.txns[txn.txn_id] = txn
             actor.sections[txn.txn_id] = txn_section
             settlements.append(

@@ -142,3 +142,32 @@ def test_two_instances_in_one_process_see_each_others_commits(
         for expected in range(1, 21):
             mf = first if expected % 2 else second
             assert mf.dispatch_fetch("http://localhost/txn").text() == str(expected)
+
+
+def test_a_transaction_that_cannot_begin_leaves_the_object_usable(
+    redis_server_factory: Callable[..., RedisServer], counter_worker: dict[str, Any]
+) -> None:
+    server = redis_server_factory(persistent=True)
+    with Miniflare(**counter_worker, durable_objects_persist=server.url) as mf:
+        assert mf.dispatch_fetch("http://localhost/txn").text() == "1"
+        server.stop()
+        response = mf.dispatch_fetch("http://localhost/txn")  # begin fails: Redis is down
+        assert response.status == 500 and "unavailable" in response.text()
+        server.start()
+        stub = mf.get_durable_object_namespace("COUNTER").get_by_name("default")
+        # The failed begin used to leave the object's input gate section open: this hung.
+        assert run_with_deadline(lambda: stub.fetch("/txn").text()) == "2"
+        assert mf.dispatch_fetch("http://localhost/inc").text() == "3"
+
+
+def run_with_deadline(function: Callable[[], Any], seconds: float = 30) -> Any:
+    """Runs ``function`` on a thread; fails the test instead of hanging it."""
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(function).result(seconds)
+    except concurrent.futures.TimeoutError:
+        pytest.fail(f"still waiting after {seconds} s")
+    finally:
+        pool.shutdown(wait=False)
