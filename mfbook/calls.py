@@ -78,6 +78,21 @@ class Calls:
             self.trace.emit("request.start", request_id=request.request_id, data=data, **self._object_fields(actor))
 
     @staticmethod
+    def _direct_callers(worker: Worker, request: RequestState | None) -> list[RequestState]:
+        """The requests waiting, directly or through other direct calls, for ``request``.
+
+        A direct call's promise lives in its caller's isolate: when the callee fails on a
+        limit it never answers, so its callers must fail instead of waiting forever.
+        """
+        callers: list[RequestState] = []
+        while request is not None:
+            call = next((c for c in worker.direct.values() if c.ctx.request is request), None)
+            request = call.caller.request if call is not None else None
+            if request is not None:
+                callers.append(request)
+        return callers
+
+    @staticmethod
     def _forget_direct_calls(worker: Worker, request: RequestState) -> None:
         """Drops the direct calls made for ``request`` (and theirs) after it failed on a limit.
 

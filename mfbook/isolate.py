@@ -106,8 +106,14 @@ def _vendor_sources() -> dict[str, str]:
 INTERRUPTED_MESSAGE = "The request was interrupted (KeyboardInterrupt); the emulator is still usable."
 
 
-def _fault_from_exception(error: Exception, *, cpu_ms: float, tripped: bool = False) -> IsolateFault:
+def _fault_from_exception(
+    error: Exception, *, cpu_ms: float, tripped: bool = False, null_is_oom: bool = False
+) -> IsolateFault:
     text = str(error)
+    if null_is_oom and text.strip() == "null":
+        # The kernel catches what handlers throw; a bare null escaping a delivery is QuickJS
+        # failing to allocate the error object itself (out of memory).
+        text = "InternalError: out of memory"
     first, _, stack = text.partition("\n")
     name, _, message = first.partition(": ")
     if tripped and "interrupted" in first:
@@ -260,7 +266,9 @@ class Isolate:
             self._drain()
             text = self._flush()
         except quickjs.JSException as error:
-            fault = _fault_from_exception(error, cpu_ms=self.limits.cpu_ms, tripped=interrupter.tripped)
+            fault = _fault_from_exception(
+                error, cpu_ms=self.limits.cpu_ms, tripped=interrupter.tripped, null_is_oom=True
+            )
             if fault.fatal:
                 self.broken = True
             else:

@@ -361,7 +361,8 @@ class Runtime(StorageOps, Calls):
         if fault.fatal:
             self._reset_worker(worker, envelope)
         else:
-            self._fail_request_events(worker, ctx.request, envelope)
+            for request in [ctx.request, *self._direct_callers(worker, ctx.request)]:
+                self._fail_request_events(worker, request, envelope)
 
     def _fail_request_events(self, worker: Worker, request: RequestState | None, envelope: dict[str, Any]) -> None:
         for event in list(self.events.values()):
