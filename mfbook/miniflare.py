@@ -49,7 +49,7 @@ class Miniflare:
     Options (keyword-only) are those of DESIGN.md: ``script``/``script_path``, ``modules``,
     ``durable_objects``, ``durable_objects_persist``, ``durable_objects_alarms``, ``workers``,
     ``bindings``, ``service_bindings``, ``compatibility_date``, ``compatibility_flags``, plus
-    ``cpu_limit_ms``, ``memory_limit_mb``, ``upstream``, ``console``, ``txn_max_attempts``,
+    ``cpu_limit_ms``, ``wall_limit_ms``, ``memory_limit_mb``, ``upstream``, ``console``, ``txn_max_attempts``,
     ``redis_prefix``, ``redis_options`` and ``trace_maxlen``. Per worker also ``modules_root``
     (imports may not leave it), ``modules_rules`` (``[{"type": "Text", "include": ["**/*.md"]}]``),
     ``wrangler_config_path`` (a wrangler.toml/.json/.jsonc; explicit options win) and
@@ -159,6 +159,7 @@ class Miniflare:
         runtime.limits = limits
         runtime.upstream = options.upstream
         runtime.txn_max_attempts = options.txn_max_attempts
+        runtime.wall_limit_ms = options.wall_limit_ms
         runtime.configure(options.workers, prepared)
 
     @staticmethod

@@ -121,6 +121,9 @@ class Runtime(StorageOps, Calls):
             raise
         return workers
 
+    #: Wall-clock time an event may stay pending (``Miniflare(wall_limit_ms=...)``).
+    wall_limit_ms: float = 30_000.0
+
     def configure(self, specs: list[WorkerSpec], prepared: dict[str, Worker] | None = None) -> None:
         """Installs (or replaces) the workers; objects are re-constructed, storage is kept.
 
@@ -426,6 +429,7 @@ class Runtime(StorageOps, Calls):
         )
 
         def finish(ok: bool, value: Any) -> None:
+            expiry.cancel()
             status = value.get("status") if ok and isinstance(value, dict) else None
             self.trace.emit(
                 "request.end",
@@ -443,9 +447,29 @@ class Runtime(StorageOps, Calls):
 
         event = Event(event_id, worker, request, finish, actor, caller)
         self.events[event_id] = event
+        expiry = self.loop.call_later(self.wall_limit_ms / 1000, self._expire_event, event)
         target = actor.target_json() if actor is not None else target_text
         ctx = Context(request, actor)
         self._schedule(Delivery(worker, kind, (event_id, target, *payload), ctx, gated=actor is not None))
+
+    def _expire_event(self, event: Event) -> None:
+        """Ends an event still pending after ``wall_limit_ms`` (e.g. kept alive by timers)."""
+        if event.event_id not in self.events:
+            return
+        envelope = {
+            "name": "Error",
+            "message": f"Worker exceeded the wall-clock time limit ({self.wall_limit_ms:g} ms) for one request. "
+            "Raise Miniflare(wall_limit_ms=...) if it is expected to take longer.",
+            "stack": "",
+            "limit": True,
+        }
+        self._finish_event(event, False, envelope)
+        # Its timers (and those of the direct calls it made) would keep running for nobody.
+        worker = event.worker
+        for timer_id, (handle, ctx, *_) in list(worker.timers.items()):
+            if ctx.request is event.request or event.request in self._direct_callers(worker, ctx.request):
+                handle.cancel()
+                del worker.timers[timer_id]
 
     def _finish_event(self, event: Event, ok: bool, value: Any) -> None:
         if self.events.pop(event.event_id, None) is None:

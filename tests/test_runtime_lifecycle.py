@@ -325,6 +325,12 @@ def test_many_instances_do_not_leak_threads() -> None:
         ({"script": HELLO, "modules": True, "durable_objects": ["A"]}, "durable_objects"),
         ({"script": HELLO, "modules": True, "durable_objects": {"A": "Missing"}}, "durable_objects"),
         ({"script": HELLO, "modules": True, "workers": []}, "workers"),
+        ({"workers": [5]}, "workers"),
+        ({"script": HELLO, "modules": True, "trace_maxlen": "abc"}, "trace_maxlen"),
+        ({"script": HELLO, "modules": True, "trace_maxlen": -5}, "trace_maxlen"),
+        ({"script": HELLO, "modules": True, "redis_options": "abc"}, "redis_options"),
+        ({"script": HELLO, "modules": True, "redis_prefix": object()}, "redis_prefix"),
+        ({"script": HELLO, "modules": True, "durable_objects_persist": __file__}, "durable_objects_persist"),
     ],
 )
 def test_bad_options_raise_config_error_naming_the_option(options: dict[str, Any], option: str) -> None:

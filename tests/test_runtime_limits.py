@@ -227,3 +227,51 @@ def test_out_of_memory_while_listing_is_the_memory_limit_error() -> None:
         with pytest.raises(LimitExceeded, match="Worker exceeded memory limit."):
             stub.fetch("/list")  # the reset isolate serves (and fails) it again: no stuck gate
         assert _fetch_within(mf, "/ok") == "ok"
+
+
+TIMER_CHAIN = """
+export class C {
+  async fetch() {
+    const tick = () => setTimeout(tick, 5);
+    tick();
+    return new Promise(() => {});
+  }
+}
+export default {
+  fetch(request, env) {
+    const path = new URL(request.url).pathname;
+    if (path === "/ok") return new Response("ok");
+    if (path === "/object") return env.C.get(env.C.idFromName("a")).fetch(request);
+    const tick = () => setTimeout(tick, 5);
+    tick();
+    return new Promise(() => {});
+  },
+};
+"""
+
+
+@pytest.mark.parametrize("path", ["/", "/object"])
+def test_a_request_kept_alive_by_timers_ends_at_the_wall_clock_limit(path: str) -> None:
+    with Miniflare(
+        script=TIMER_CHAIN, modules=True, durable_objects={"C": "C"}, wall_limit_ms=300, console=None
+    ) as mf:
+        response = mf.dispatch_fetch(f"http://localhost{path}")
+        assert response.status == 500
+        assert "Worker exceeded the wall-clock time limit (300 ms) for one request." in response.text()
+        assert mf.dispatch_fetch("http://localhost/ok").text() == "ok"
+        assert all(not worker.timers for worker in mf._runtime.workers.values())  # the chain stopped
+
+
+def test_the_wall_clock_limit_reaches_python_stubs_as_limit_exceeded() -> None:
+    with Miniflare(script=TIMER_CHAIN, modules=True, durable_objects={"C": "C"}, wall_limit_ms=200) as mf:
+        with pytest.raises(LimitExceeded, match="wall-clock time limit"):
+            mf.get_durable_object_namespace("C").get_by_name("a").fetch("/")
+
+
+@pytest.mark.parametrize("value", [0, -1, "30", True, float("inf")])
+def test_bad_wall_limit_is_a_config_error(value: object) -> None:
+    from mfbook import ConfigError
+
+    with pytest.raises(ConfigError, match="wall_limit_ms: expected a positive number of milliseconds") as caught:
+        Miniflare(script="export default {}", modules=True, wall_limit_ms=value)
+    assert caught.value.option == "wall_limit_ms"
