@@ -174,7 +174,20 @@ def _with_wrangler(options: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Pa
     if "bindings" in explicit and isinstance(explicit["bindings"], Mapping):
         explicit["bindings"] = {**merged.get("bindings", {}), **explicit["bindings"]}
     merged.update(explicit)
+    if "modules" not in explicit and ("script" in explicit or "script_path" in explicit):
+        # As wrangler does, the format of a script passed beside a wrangler file is inferred.
+        merged["modules"] = _has_module_syntax(explicit.get("script"), explicit.get("script_path"))
     return merged, (config.path, config.migrations)
+
+
+def _has_module_syntax(script: Any, script_path: Any) -> bool:
+    from .modules import has_module_syntax
+
+    try:
+        text = script if isinstance(script, str) else Path(script_path).read_text("utf-8")
+    except (OSError, TypeError, UnicodeDecodeError):
+        return False  # reported by the script / script_path checks
+    return has_module_syntax(text)
 
 
 def _worker(

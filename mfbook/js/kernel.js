@@ -224,8 +224,9 @@
     idFromString(hexId) {
       hexId = String(hexId);
       if (!/^[A-Fa-f0-9]{64}$/.test(hexId)) throw new TypeError(MSG.idNotHex);
+      hexId = hexId.toLowerCase(); // either case (Miniflare 2 compared the suffix before this)
       if (!hexId.endsWith(this.#suffix)) throw new TypeError(MSG.idWrongClass);
-      return new DurableObjectId(this.#binding, hexId.toLowerCase());
+      return new DurableObjectId(this.#binding, hexId);
     }
     newUniqueId(options) {
       const jurisdiction = options && options.jurisdiction;
