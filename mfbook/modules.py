@@ -277,7 +277,8 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
     for node in tree.root_node.children:
         if node.type == "import_statement":
             source_node = node.child_by_field_name("source")
-            module_var = require(_string_value(source, source_node))
+            written_spec = _string_value(source, source_node)
+            module_var = require(written_spec)
             for clause in node.named_children:
                 if clause.type != "import_clause":
                     continue
@@ -293,9 +294,15 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
                                 continue
                             imported = spec.child_by_field_name("name")
                             alias = spec.child_by_field_name("alias") or imported
+                            name = json.dumps(_import_name(source, imported))
+                            # As ES modules do, a name the module does not export fails the load.
+                            missing = json.dumps(
+                                f"The requested module '{written_spec}' does not provide an export named "
+                                f"'{_import_name(source, imported)}'"
+                            )
                             prefix.append(
-                                f"const {_text(source, alias)} = "
-                                f"{module_var}[{json.dumps(_import_name(source, imported))}];"
+                                f"const {_text(source, alias)} = {name} in {module_var} ? {module_var}[{name}] : "
+                                f"(() => {{ throw new SyntaxError({missing}); }})();"
                             )
             rewriter.blank(node.start_byte, node.end_byte)
         elif node.type == "export_statement":

@@ -213,9 +213,7 @@ def test_cpu_limit_after_an_await_in_an_own_object_fails_the_caller(path: str) -
 
 
 def test_out_of_memory_while_listing_is_the_memory_limit_error() -> None:
-    with Miniflare(
-        script=OWN_OBJECT, modules=True, durable_objects={"C": "C"}, memory_limit_mb=16, console=None
-    ) as mf:
+    with Miniflare(script=OWN_OBJECT, modules=True, durable_objects={"C": "C"}, memory_limit_mb=16, console=None) as mf:
         stub = mf.get_durable_object_namespace("C").get_by_name("a")
         storage = mf.get_durable_object_storage(stub.id)
         for batch in range(800):
@@ -252,9 +250,7 @@ export default {
 
 @pytest.mark.parametrize("path", ["/", "/object"])
 def test_a_request_kept_alive_by_timers_ends_at_the_wall_clock_limit(path: str) -> None:
-    with Miniflare(
-        script=TIMER_CHAIN, modules=True, durable_objects={"C": "C"}, wall_limit_ms=300, console=None
-    ) as mf:
+    with Miniflare(script=TIMER_CHAIN, modules=True, durable_objects={"C": "C"}, wall_limit_ms=300, console=None) as mf:
         response = mf.dispatch_fetch(f"http://localhost{path}")
         assert response.status == 500
         assert "Worker exceeded the wall-clock time limit (300 ms) for one request." in response.text()

@@ -428,7 +428,9 @@ def test_invalid_utf8_names_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("how", ["script", "script_path"])
 def test_a_module_script_beside_a_wrangler_file_needs_no_modules_flag(tmp_path: Path, how: str) -> None:
     source = "export class C {} export default { fetch: () => new Response('module') }"
-    path = write(tmp_path / "wrangler.toml", 'name = "app"\n[[durable_objects.bindings]]\nname = "C"\nclass_name = "C"\n')
+    path = write(
+        tmp_path / "wrangler.toml", 'name = "app"\n[[durable_objects.bindings]]\nname = "C"\nclass_name = "C"\n'
+    )
     script = {"script": source} if how == "script" else {"script_path": write(tmp_path / "w.js", source)}
     with Miniflare(wrangler_config_path=path, **script) as mf:  # wrangler infers the format
         assert mf.dispatch_fetch("http://x/").text() == "module"
