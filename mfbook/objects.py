@@ -96,6 +96,11 @@ def _alarm_ms(scheduled: int | float | datetime) -> int:
     return max(0, int(scheduled))
 
 
+def _result(value: Any) -> Any:
+    """An RPC result for Python: ``undefined`` at the top level is ``None`` (nested ones stay)."""
+    return None if value is codec.UNDEFINED else value
+
+
 def _decode_rows(rows: builtins.list[tuple[str, bytes]]) -> dict[str, Any]:
     return {key: codec.decode(value) for key, value in rows}
 
@@ -493,13 +498,16 @@ class DurableObjectStub:
         return json.dumps(request_wire(urljoin("https://fake-host/", url), method=method, headers=headers, body=body))
 
     def call(self, method: str, *args: Any) -> Any:
-        """Calls a public method of a ``DurableObject`` subclass (RPC); returns its result."""
+        """Calls a public method of a ``DurableObject`` subclass (RPC); returns its result.
+
+        A method that returns nothing (``undefined``) gives ``None``.
+        """
         value = self._mf._object_event(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
-        return codec.decode(value)
+        return _result(codec.decode(value))
 
     async def call_async(self, method: str, *args: Any) -> Any:
         value = await self._mf._object_event_async(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
-        return codec.decode(value)
+        return _result(codec.decode(value))
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         if method.startswith("_"):
