@@ -110,7 +110,7 @@ def test_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
     (tmp_path / "broken.js").write_text('export function f() {\n  return new Response("ok";\n}\n')
     with pytest.raises(ConfigError) as caught:
         Miniflare(script_path=tmp_path / "index.js", modules=True)
-    assert str(caught.value) == "SyntaxError in broken.js:2:27: expected ')'"
+    assert str(caught.value) == "SyntaxError in broken.js:2:27: Unexpected token ';'"
 
 
 def test_bare_specifier_needs_a_bundler(tmp_path: Path) -> None:
