@@ -179,14 +179,16 @@ class Runtime(StorageOps, Calls):
         key = f"{namespace.binding}:{hex_id}"
         storage = self.storages.get(key)
         if storage is None:
+            backend = self.backend_for(namespace)
             storage = ObjectStorage(
-                self.backend_for(namespace).open(namespace.binding, hex_id),
+                backend.open(namespace.binding, hex_id),
                 binding=namespace.binding,
                 object_id=hex_id,
                 object_name=name,
                 trace=self.trace,
                 on_alarm_change=self._after_alarm_change,
-                on_foreign_write=self._invalidate_cache,
+                # Only objects with a JS read cache have one to drop (Redis has none: no query).
+                on_foreign_write=self._invalidate_cache if backend.read_cache else None,
             )
             self.storages[key] = storage
         elif name is not None and storage.object_name is None:

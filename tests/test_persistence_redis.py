@@ -171,3 +171,42 @@ def run_with_deadline(function: Callable[[], Any], seconds: float = 30) -> Any:
         pytest.fail(f"still waiting after {seconds} s")
     finally:
         pool.shutdown(wait=False)
+
+
+FROZEN = """
+export class C {
+  constructor(state) { this.state = state; }
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/store") { await this.state.storage.put("k", 1); return new Response("stored"); }
+    return new Response("no storage");
+  }
+}
+export default { fetch: (request, env) => env.C.get(env.C.idFromName(new URL(request.url).searchParams.get("o"))).fetch(request) };
+"""
+
+
+def test_a_stalled_redis_fails_storage_after_the_timeout_and_spares_requests_without_storage(
+    redis_server_factory: Callable[..., RedisServer],
+) -> None:
+    import signal
+
+    server = redis_server_factory()
+    with Miniflare(
+        script=FROZEN,
+        modules=True,
+        durable_objects={"C": "C"},
+        durable_objects_persist=server.url,
+        redis_options={"socket_timeout": 3},
+        console=None,
+    ) as mf:
+        assert mf.dispatch_fetch("http://x/store?o=a").text() == "stored"
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            # A new object that never touches storage asks nothing of Redis (else: 2 x 3 s).
+            assert run_with_deadline(lambda: mf.dispatch_fetch("http://x/?o=fresh").text(), 2.5) == "no storage"
+            response = run_with_deadline(lambda: mf.dispatch_fetch("http://x/store?o=a"), 30)
+            assert response.status == 500 and "is unavailable: Timeout reading" in response.text()
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert mf.dispatch_fetch("http://x/store?o=a").text() == "stored"
