@@ -17,7 +17,11 @@ from .errors import StorageError
 if TYPE_CHECKING:
     from .scheduling import Actor, Context, NamespaceSpec, Worker
 
-__all__ = ["check_direct_target", "owned_actor"]
+__all__ = ["ForeignObjectError", "check_direct_target", "owned_actor"]
+
+
+class ForeignObjectError(StorageError):
+    """A host operation named a Durable Object its code does not run for."""
 
 
 def owned_actor(ctx: Context, entry: dict[str, Any]) -> Actor:
@@ -29,13 +33,13 @@ def owned_actor(ctx: Context, entry: dict[str, Any]) -> Actor:
         entry: the outbox entry; its ``a`` is what the kernel claims the target is.
 
     Raises:
-        StorageError: the entry names no object, or one other than the context's.
+        ForeignObjectError: the entry names no object, or one other than the context's.
     """
     actor = ctx.actor
     claimed = entry.get("a")
     if actor is None or claimed != actor.key:
         running = f"Durable Object {actor.key}" if actor is not None else "no Durable Object"
-        raise StorageError(
+        raise ForeignObjectError(
             f"Storage operation refused: it targets {_shown(claimed)}, but the code that made it is "
             f"running for {running}. An object can only use its own storage."
         )
@@ -46,10 +50,10 @@ def check_direct_target(worker: Worker, namespace: NamespaceSpec) -> None:
     """Refuses a direct call (``dstart``) into a class that another worker exports.
 
     Raises:
-        StorageError: ``namespace``'s class does not live in ``worker``.
+        ForeignObjectError: ``namespace``'s class does not live in ``worker``.
     """
     if namespace.script_name != worker.name:
-        raise StorageError(
+        raise ForeignObjectError(
             f"Direct call refused: Durable Object class {namespace.class_name!r} of binding "
             f"{namespace.binding!r} lives in worker {namespace.script_name!r}, not in {worker.name!r}."
         )

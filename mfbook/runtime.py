@@ -28,6 +28,7 @@ from .gates import InputGate
 from .host_calls import DeliveryHostCalls
 from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
+from .ownership import ForeignObjectError
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .storage import ObjectStorage
@@ -551,6 +552,12 @@ class Runtime(StorageOps, Calls):
             except Exception as error:  # noqa: BLE001 - errors become JS exceptions, never escape
                 if "id" in entry:
                     self._batch_for(batches, op_ctx)[0].append([entry["id"], False, envelope_from_exception(error)])
+                elif isinstance(error, ForeignObjectError):
+                    # A write resolved at once in JS (no id) aimed at another object: the
+                    # request that made it fails with the error.
+                    logger.warning("worker %s: %s", worker.name, error)
+                    for request in [op_ctx.request, *self._direct_callers(worker, op_ctx.request)]:
+                        self._fail_request_events(worker, request, envelope_from_exception(error))
                 else:
                     logger.exception("host operation %s failed", op)
         # Output gate: staged writes become durable before results or responses are released.

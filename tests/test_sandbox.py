@@ -22,16 +22,18 @@ ATTACKER = """
 import { DurableObject } from "cloudflare:workers";
 export class Evil extends DurableObject {
   async fetch(request) {
-    const target = new URL(request.url).searchParams.get("t");
+    const url = new URL(request.url);
+    const target = url.searchParams.get("t");
     const storage = this.ctx.storage;
-    const how = new URL(request.url).pathname;
-    if (how === "/replace") storage._actor = { ...storage._actor, key: target, cache: null };
-    if (how === "/mutate") storage._actor.key = target;
-    const seen = [];
-    try { seen.push("read:" + (await storage.get("secret"))); } catch (e) { seen.push("read failed: " + e.message); }
-    try { await storage.put("secret", "pwned"); seen.push("wrote"); } catch (e) { seen.push("write failed: " + e.message); }
-    try { await storage.delete("secret"); } catch (e) { seen.push("delete failed"); }
-    return new Response(seen.join("\\n"));
+    if (url.pathname === "/replace") storage._actor = { ...storage._actor, key: target, cache: null };
+    if (url.pathname === "/mutate") storage._actor.key = target;
+    if (url.searchParams.get("op") === "read") {
+      try { return new Response("read:" + (await storage.get("secret"))); }
+      catch (e) { return new Response("read failed: " + e.message); }
+    }
+    storage.put("secret", "pwned"); // resolves at once: the host refuses it and fails the request
+    storage.delete("secret");
+    return new Response("wrote");
   }
 }
 export default {
@@ -62,26 +64,26 @@ def test_a_forged_storage_target_is_refused_and_the_victim_is_untouched(two_tena
     oid = victim.id_from_name("v")
     two_tenants.get_durable_object_storage(oid).put("secret", "s3cr3t")
     target = f"VAULT:{oid}"
+    refused = f"Storage operation refused: it targets Durable Object '{target}'"
 
-    answer = two_tenants.dispatch_fetch(f"http://x{how}?t={target}", worker_name="attacker").text()
+    read = two_tenants.dispatch_fetch(f"http://x{how}?t={target}&op=read", worker_name="attacker").text()
+    assert read.startswith(f"read failed: {refused}") and read.endswith("An object can only use its own storage.")
+    written = two_tenants.dispatch_fetch(f"http://x{how}?t={target}&op=write", worker_name="attacker")
+    assert written.status == 500 and written.text().startswith(f"Error: {refused}")
 
-    assert "s3cr3t" not in answer
-    assert "read failed: Storage operation refused: it targets Durable Object 'VAULT:" in answer
-    assert "An object can only use its own storage." in answer
-    assert two_tenants.get_durable_object_storage(oid).get("secret") == "s3cr3t"
+    assert two_tenants.get_durable_object_storage(oid).list() == {"secret": "s3cr3t"}
     assert victim.get(oid).fetch("/").text() == "s3cr3t"
     assert two_tenants.dispatch_fetch("http://x/ping", worker_name="attacker").text() == "pong"
 
 
 def test_a_direct_call_into_another_workers_class_is_refused():
-    from mfbook.errors import StorageError
-    from mfbook.ownership import check_direct_target
+    from mfbook.ownership import ForeignObjectError, check_direct_target
     from mfbook.scheduling import NamespaceSpec
 
     class FakeWorker:
         name = "attacker"
 
-    with pytest.raises(StorageError, match="lives in worker 'victim', not in 'attacker'"):
+    with pytest.raises(ForeignObjectError, match="lives in worker 'victim', not in 'attacker'"):
         check_direct_target(FakeWorker(), NamespaceSpec("VAULT", "Vault", "victim"))  # type: ignore[arg-type]
     check_direct_target(FakeWorker(), NamespaceSpec("EVIL", "Evil", "attacker"))  # type: ignore[arg-type]
 
