@@ -102,6 +102,9 @@ def _vendor_sources() -> dict[str, str]:
     }
 
 
+#: What ``__mfKernel.flush()`` answers once the isolate ran out of memory in a host call.
+OUT_OF_MEMORY = "!out-of-memory"
+
 #: The message of a delivery stopped by Ctrl-C (or another thread's interrupt).
 INTERRUPTED_MESSAGE = "The request was interrupted (KeyboardInterrupt); the emulator is still usable."
 
@@ -287,6 +290,8 @@ class Isolate:
             raise
         finally:
             interrupter.disarm()
+        if text == OUT_OF_MEMORY:
+            self.broken = True  # _parse raises the memory-limit fault
         return self._parse(text)
 
     def trip(self) -> None:
@@ -295,6 +300,11 @@ class Isolate:
 
     @staticmethod
     def _parse(text: str) -> list[dict[str, Any]]:
+        if text == OUT_OF_MEMORY:  # host.js: an allocation failed inside a host call
+            raise IsolateFault(
+                {"name": "RangeError", "message": "Worker exceeded memory limit.", "stack": "", "limit": True},
+                fatal=True,
+            )
         return parse_outbox(text)  # checked: worker code shares the isolate (outbox.py)
 
     def _call_between(self, entry: str, *args: Any) -> Any:
@@ -315,6 +325,11 @@ class Isolate:
         """Drops an object's read cache (called between deliveries, never during one)."""
         if not self.broken:
             self._call_between("invalidate", actor_key)
+
+    def drop_actor(self, actor_key: str) -> None:
+        """Forgets an object's instance; the next event constructs it again (between deliveries)."""
+        if not self.broken:
+            self._call_between("dropActor", actor_key)
 
     def cache_store(self, actor_key: str, entries: list[tuple[str, str | None]]) -> None:
         """Puts an object's committed transaction writes into its read cache (between deliveries)."""

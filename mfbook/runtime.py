@@ -28,8 +28,8 @@ from .gates import InputGate
 from .host_calls import DeliveryHostCalls
 from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
-from .ownership import ForeignObjectError
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
+from .ownership import ForeignObjectError
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .storage import ObjectStorage
 from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
@@ -308,8 +308,14 @@ class Runtime(StorageOps, Calls):
         for event in list(self.events.values()):
             self._finish_event(event, False, envelope)
         for actor in self.actors.values():
-            if actor.gate._parked:
+            if not actor.gate.is_open:
+                # Its transaction or blockConcurrencyWhile() can never finish: the object
+                # starts over (a new instance) and its gate opens for the requests to come.
                 parked = actor.gate.reset()
+                actor.txns.clear()
+                actor.sections.clear()
+                if actor.worker is not None and actor.worker.isolate is not None:
+                    actor.worker.isolate.drop_actor(actor.key)
                 # Events were failed above; other deliveries (timers, results) may still run.
                 self._requeue([d for d in parked if d.entry not in ("fetch", "rpc", "alarm")])
 
@@ -369,6 +375,12 @@ class Runtime(StorageOps, Calls):
         else:
             for request in [ctx.request, *self._direct_callers(worker, ctx.request)]:
                 self._fail_request_events(worker, request, envelope)
+
+    def _refuse_foreign_write(self, worker: Worker, ctx: Context, error: ForeignObjectError) -> None:
+        """A write that resolved at once in JS named another object: its request fails."""
+        logger.warning("worker %s: %s", worker.name, error)
+        for request in [ctx.request, *self._direct_callers(worker, ctx.request)]:
+            self._fail_request_events(worker, request, envelope_from_exception(error))
 
     def _fail_request_events(self, worker: Worker, request: RequestState | None, envelope: dict[str, Any]) -> None:
         for event in list(self.events.values()):
@@ -553,11 +565,7 @@ class Runtime(StorageOps, Calls):
                 if "id" in entry:
                     self._batch_for(batches, op_ctx)[0].append([entry["id"], False, envelope_from_exception(error)])
                 elif isinstance(error, ForeignObjectError):
-                    # A write resolved at once in JS (no id) aimed at another object: the
-                    # request that made it fails with the error.
-                    logger.warning("worker %s: %s", worker.name, error)
-                    for request in [op_ctx.request, *self._direct_callers(worker, op_ctx.request)]:
-                        self._fail_request_events(worker, request, envelope_from_exception(error))
+                    self._refuse_foreign_write(worker, op_ctx, error)
                 else:
                     logger.exception("host operation %s failed", op)
         # Output gate: staged writes become durable before results or responses are released.

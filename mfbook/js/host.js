@@ -17,6 +17,8 @@
   delete globalThis.__mfSyncUnavailable;
   let outbox = [];
   let notes = [];
+  let outOfMemory = false;
+  const OUT_OF_MEMORY = "!out-of-memory"; // not JSON: Isolate.deliver turns it into the fault
   // Storage notes and operations waiting in the outbox: while there are any, a synchronous
   // storage call would overtake them, so the kernel sends storage through the outbox too.
   let queuedStorage = 0;
@@ -48,7 +50,16 @@
         append(request, notes);
         notes = [];
       }
-      const answer = parse(hostCall(stringify(request)));
+      let answer;
+      try {
+        answer = parse(hostCall(stringify(request)));
+      } catch (error) {
+        // QuickJS throws a bare null when it cannot allocate (a huge answer): the isolate is
+        // out of memory. Python resets it after this delivery, as for any memory-limit error.
+        if (error !== null) throw error;
+        outOfMemory = true;
+        throw new RangeError("Worker exceeded memory limit.");
+      }
       if (answer[0] === 1) return answer[1];
       throw host.makeError === null ? answer[1] : host.makeError(answer[1]);
     },
@@ -148,6 +159,7 @@
     },
     /** Returns the outbox as JSON ("" when empty) and starts a new one. */
     flush() {
+      if (outOfMemory) return OUT_OF_MEMORY;
       spill();
       queuedStorage = 0;
       if (outbox.length === 0) return "";
