@@ -212,10 +212,15 @@
       const cache = nameCache(this.#binding);
       let hexId = cache.get(name);
       if (hexId === undefined) {
-        const digest = host.sha256(textEncoder.encode(this.#binding + name));
-        digest[0] |= 0x80;
-        digest.set(this.#suffixBytes, 24);
-        hexId = hex(digest);
+        if (name.length > 2048 && host.syncCalls) {
+          // SHA-256 in interpreted JS takes seconds per megabyte: a long name is hashed by the host.
+          hexId = host.call("idFromName", { binding: this.#binding, name });
+        } else {
+          const digest = host.sha256(textEncoder.encode(this.#binding + name));
+          digest[0] |= 0x80;
+          digest.set(this.#suffixBytes, 24);
+          hexId = hex(digest);
+        }
         if (cache.size >= 4096) cache.clear();
         cache.set(name, hexId);
       }
