@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError, envelope_from_exception
+from .ownership import check_direct_target
 from .scheduling import Actor, Context, Delivery, DirectCall, RequestState, Worker
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Calls:
         if namespace is None:  # the kernel only calls namespaces of its own env
             logger.error("direct call into unknown namespace %s", entry["binding"])
             return
+        check_direct_target(worker, namespace)
         actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
         request = self._new_request(caller.request)
         kind = entry["kind"]
@@ -74,6 +76,21 @@ class Calls:
             if method is not None:
                 data["method"] = method
             self.trace.emit("request.start", request_id=request.request_id, data=data, **self._object_fields(actor))
+
+    @staticmethod
+    def _direct_callers(worker: Worker, request: RequestState | None) -> list[RequestState]:
+        """The requests waiting, directly or through other direct calls, for ``request``.
+
+        A direct call's promise lives in its caller's isolate: when the callee fails on a
+        limit it never answers, so its callers must fail instead of waiting forever.
+        """
+        callers: list[RequestState] = []
+        while request is not None:
+            call = next((c for c in worker.direct.values() if c.ctx.request is request), None)
+            request = call.caller.request if call is not None else None
+            if request is not None:
+                callers.append(request)
+        return callers
 
     @staticmethod
     def _forget_direct_calls(worker: Worker, request: RequestState) -> None:
@@ -135,7 +152,9 @@ class Calls:
 
         assert actor.worker is not None
         if entry["op"] == "do_fetch":
-            self.start_event("fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done)
+            self.start_event(
+                "fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done, caller=worker
+            )
         else:
             self.start_event(
                 "rpc",
@@ -145,6 +164,7 @@ class Calls:
                 (entry["method"], entry["args"]),
                 done,
                 trace_data={"method": entry["method"]},
+                caller=worker,
             )
 
     def _service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
@@ -177,10 +197,18 @@ class Calls:
                 done,
                 trace_data={"method": entry["method"], "service": target.name},
                 target_text=target_text,
+                caller=worker,
             )
         else:
             self.start_event(
-                "fetch", target, None, request, (json.dumps(entry["request"]),), done, target_text=target_text
+                "fetch",
+                target,
+                None,
+                request,
+                (json.dumps(entry["request"]),),
+                done,
+                target_text=target_text,
+                caller=worker,
             )
 
     def _outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:

@@ -426,6 +426,12 @@ def _datetime_ms(value: datetime) -> int:
     return (value - _EPOCH) // _MS
 
 
+_TOO_DEEP = (
+    "The value is nested too deeply (beyond Python's recursion limit, "
+    "sys.getrecursionlimit()) to be encoded or decoded."
+)
+
+
 def encode(value: Any) -> str:
     """Encode a value as codec v1 text.
 
@@ -438,13 +444,17 @@ def encode(value: Any) -> str:
     Raises:
         TypeError: For a value the codec cannot represent (named in the message), or a
             dict key that is not a ``str``.
-        ValueError: For an inconsistent wrapper value (e.g. a JSArray index beyond length).
+        ValueError: For an inconsistent wrapper value (e.g. a JSArray index beyond length), or
+            one nested too deeply for Python's recursion limit.
 
     >>> encode({"n": 1, "when": datetime(2024, 1, 1)})
     '{"n":1,"when":{"$":"date","v":1704067200000}}'
     """
     encoder = _Encoder()
-    encoder.value(value)
+    try:
+        encoder.value(value)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
     text = "".join(encoder.parts)
     if _SURROGATE.search(text):
         text = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
@@ -638,13 +648,16 @@ def decode(text: str | bytes | bytearray | memoryview) -> Any:
     """
     if not isinstance(text, str):
         text = bytes(text).decode("utf-8")
-    if _LONG_DIGITS.search(text):
-        document = json.loads(text, parse_int=_parse_int)
-    else:
-        document = json.loads(text)
-    if '"$"' not in text or type(document) not in (list, dict):
-        return document
-    return _Decoder().value(document)
+    try:
+        if _LONG_DIGITS.search(text):
+            document = json.loads(text, parse_int=_parse_int)
+        else:
+            document = json.loads(text)
+        if '"$"' not in text or type(document) not in (list, dict):
+            return document
+        return _Decoder().value(document)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
 
 
 def decode_bytes(data: bytes | bytearray | memoryview) -> Any:

@@ -42,7 +42,10 @@ class InputGate:
         self.locks += 1
 
     def unlock(self) -> None:
-        self.locks -= 1
+        # A reset (the isolate failed, or work nobody could finish was dropped) already
+        # released the locks of the deliveries still running: their unlock is a no-op.
+        if self.locks > 0:
+            self.locks -= 1
         self._maybe_release()
 
     def open_section(self, section: int, parent: int | None) -> None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import StorageError, WorkerError
+from .ownership import ForeignObjectError, owned_actor
 from .scheduling import Actor, Context, Worker
+from .storage_ops import WRITE_METHODS
 
 if TYPE_CHECKING:
     from .bridge.host_entry import SyncHandler
@@ -51,14 +53,18 @@ class DeliveryHostCalls:
         worker, ctx = self._caller()
         runtime = self._runtime
         op_ctx = runtime._op_context(worker, ctx, entry) if "d" in entry else ctx
-        actor = runtime.actors.get(entry.get("a", ""))
-        if actor is None or actor.worker is not worker:
-            # Object keys are computable from names: only the host's record says who may ask.
-            raise StorageError("This storage operation names a Durable Object this worker does not run.")
-        return worker, op_ctx, actor
+        # Object keys are computable from names: only the host's record says who may ask.
+        return worker, op_ctx, owned_actor(op_ctx, entry)
 
     def storage(self, entry: dict[str, Any]) -> Any:
-        worker, op_ctx, actor = self._context_and_actor(entry)
+        try:
+            worker, op_ctx, actor = self._context_and_actor(entry)
+        except ForeignObjectError as error:
+            if entry.get("m") in WRITE_METHODS:  # a note: nobody in JS would see the error
+                worker, ctx = self._caller()
+                op_ctx = self._runtime._op_context(worker, ctx, entry) if "d" in entry else ctx
+                self._runtime._refuse_foreign_write(worker, op_ctx, error)
+            raise
         runtime = self._runtime
         if entry.get("m") in _SETTLED_LATER:
             return self._finish_transaction(worker, op_ctx, entry)

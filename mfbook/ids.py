@@ -156,8 +156,8 @@ def new_unique_id(
 def id_from_string(binding: str, hex_id: str) -> DurableObjectId:
     """Parse ``hex_id`` as ``binding.idFromString(hex_id)`` does.
 
-    Like Miniflare 2, the namespace suffix is compared before lowercasing, so an id whose
-    suffix is written in upper case is rejected as belonging to another class.
+    Hex digits may be in either case (Miniflare 2 compared the namespace suffix before
+    lowercasing and so rejected an upper-case id as another class's; the runtime does not).
 
     Args:
         binding: Namespace binding name.
@@ -171,9 +171,10 @@ def id_from_string(binding: str, hex_id: str) -> DurableObjectId:
     """
     if not isinstance(hex_id, str) or _HEX_ID.fullmatch(hex_id) is None:
         raise TypeError(_MSG_NOT_HEX)
+    hex_id = hex_id.lower()
     if not hex_id.endswith(namespace_hash(binding).hex()):
         raise TypeError(_MSG_WRONG_CLASS)
-    return DurableObjectId(binding, hex_id.lower())
+    return DurableObjectId(binding, hex_id)
 
 
 def ensure_id_for(binding: str, object_id: DurableObjectId) -> None:

@@ -26,6 +26,7 @@ from .bridge.host_entry import HostEntry, SyncHandler
 from .bridge.interrupt import Interrupter, install_interrupter
 from .messages import MESSAGES
 from .modules import Bundle
+from .outbox import parse_outbox
 
 __all__ = ["Isolate", "IsolateFault", "IsolateLimits", "PRELUDE_FILES"]
 
@@ -82,7 +83,9 @@ def _runtime_source(name: str) -> str:
 
 
 def _prelude_sources() -> list[str]:
-    sources = [_runtime_source("host.js"), _runtime_source("codec.js"), _runtime_source("sha256.js")]
+    # intrinsics.js first: it captures the built-ins before anything can patch them.
+    sources = [_runtime_source("intrinsics.js") + _runtime_source("host.js")]
+    sources += [_runtime_source("codec.js"), _runtime_source("sha256.js")]
     sources += [_runtime_source(f"prelude/{name}") for name in PRELUDE_FILES]
     sources.append(_runtime_source("kernel.js"))
     return sources
@@ -99,12 +102,21 @@ def _vendor_sources() -> dict[str, str]:
     }
 
 
+#: What ``__mfKernel.flush()`` answers once the isolate ran out of memory in a host call.
+OUT_OF_MEMORY = "!out-of-memory"
+
 #: The message of a delivery stopped by Ctrl-C (or another thread's interrupt).
 INTERRUPTED_MESSAGE = "The request was interrupted (KeyboardInterrupt); the emulator is still usable."
 
 
-def _fault_from_exception(error: Exception, *, cpu_ms: float, tripped: bool = False) -> IsolateFault:
+def _fault_from_exception(
+    error: Exception, *, cpu_ms: float, tripped: bool = False, null_is_oom: bool = False
+) -> IsolateFault:
     text = str(error)
+    if null_is_oom and text.strip() == "null":
+        # The kernel catches what handlers throw; a bare null escaping a delivery is QuickJS
+        # failing to allocate the error object itself (out of memory).
+        text = "InternalError: out of memory"
     first, _, stack = text.partition("\n")
     name, _, message = first.partition(": ")
     if tripped and "interrupted" in first:
@@ -257,7 +269,9 @@ class Isolate:
             self._drain()
             text = self._flush()
         except quickjs.JSException as error:
-            fault = _fault_from_exception(error, cpu_ms=self.limits.cpu_ms, tripped=interrupter.tripped)
+            fault = _fault_from_exception(
+                error, cpu_ms=self.limits.cpu_ms, tripped=interrupter.tripped, null_is_oom=True
+            )
             if fault.fatal:
                 self.broken = True
             else:
@@ -276,6 +290,8 @@ class Isolate:
             raise
         finally:
             interrupter.disarm()
+        if text == OUT_OF_MEMORY:
+            self.broken = True  # _parse raises the memory-limit fault
         return self._parse(text)
 
     def trip(self) -> None:
@@ -284,10 +300,12 @@ class Isolate:
 
     @staticmethod
     def _parse(text: str) -> list[dict[str, Any]]:
-        if not text:
-            return []
-        result: list[dict[str, Any]] = _scan(text, 0)[0]
-        return result
+        if text == OUT_OF_MEMORY:  # host.js: an allocation failed inside a host call
+            raise IsolateFault(
+                {"name": "RangeError", "message": "Worker exceeded memory limit.", "stack": "", "limit": True},
+                fatal=True,
+            )
+        return parse_outbox(text)  # checked: worker code shares the isolate (outbox.py)
 
     def _call_between(self, entry: str, *args: Any) -> Any:
         """Calls a kernel helper between deliveries, under a deadline like any JS."""
@@ -307,6 +325,11 @@ class Isolate:
         """Drops an object's read cache (called between deliveries, never during one)."""
         if not self.broken:
             self._call_between("invalidate", actor_key)
+
+    def drop_actor(self, actor_key: str) -> None:
+        """Forgets an object's instance; the next event constructs it again (between deliveries)."""
+        if not self.broken:
+            self._call_between("dropActor", actor_key)
 
     def cache_store(self, actor_key: str, entries: list[tuple[str, str | None]]) -> None:
         """Puts an object's committed transaction writes into its read cache (between deliveries)."""

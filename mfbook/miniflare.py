@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import IO, Any
@@ -24,7 +25,7 @@ from .loop import EmulatorLoop, Waiter
 from .objects import DurableObjectNamespace, DurableObjectStorage
 from .options import Options, parse_options
 from .runtime import NamespaceSpec, Runtime
-from .scheduling import RequestState
+from .scheduling import RequestState, Worker
 from .trace import Trace
 from .wrangler import check_migrations
 
@@ -48,7 +49,7 @@ class Miniflare:
     Options (keyword-only) are those of DESIGN.md: ``script``/``script_path``, ``modules``,
     ``durable_objects``, ``durable_objects_persist``, ``durable_objects_alarms``, ``workers``,
     ``bindings``, ``service_bindings``, ``compatibility_date``, ``compatibility_flags``, plus
-    ``cpu_limit_ms``, ``memory_limit_mb``, ``upstream``, ``console``, ``txn_max_attempts``,
+    ``cpu_limit_ms``, ``wall_limit_ms``, ``memory_limit_mb``, ``upstream``, ``console``, ``txn_max_attempts``,
     ``redis_prefix``, ``redis_options`` and ``trace_maxlen``. Per worker also ``modules_root``
     (imports may not leave it), ``modules_rules`` (``[{"type": "Text", "include": ["**/*.md"]}]``),
     ``wrangler_config_path`` (a wrangler.toml/.json/.jsonc; explicit options win) and
@@ -69,6 +70,9 @@ class Miniflare:
         except BaseException:
             self._loop.close()
             raise
+        # Disposes at interpreter exit (atexit, while the emulator thread can still run: a
+        # __del__ during finalization would wait for a thread that can no longer run).
+        self._finalizer = weakref.finalize(self, _dispose, self._loop, self._runtime)
 
     # ------------------------------------------------------------------ set-up
     def _console(self, level: str, text: str) -> None:
@@ -130,10 +134,14 @@ class Miniflare:
     def _limits(options: Options) -> IsolateLimits:
         return IsolateLimits(cpu_ms=options.cpu_limit_ms, memory_bytes=int(options.memory_limit_mb * 1024 * 1024))
 
-    @staticmethod
-    def _install(runtime: Runtime, options: Options) -> None:
+    def _install(self, runtime: Runtime, options: Options) -> None:
+        """Builds and checks the new workers completely, then switches to them.
+
+        On any error the workers running before keep serving (and nothing is changed).
+        """
+        limits = self._limits(options)
         try:
-            runtime.configure(options.workers)
+            prepared = runtime.prepare(options.workers, limits)
         except IsolateFault as fault:
             envelope = fault.envelope
             raise ConfigError(
@@ -141,9 +149,24 @@ class Miniflare:
                 f"{envelope.get('stack', '')}",
                 option="script",
             ) from None
-        for worker in runtime.workers.values():
+        try:
+            self._check_classes(prepared, options)
+        except BaseException:
+            for worker in prepared.values():
+                if worker.isolate is not None:
+                    worker.isolate.close()
+            raise
+        runtime.limits = limits
+        runtime.upstream = options.upstream
+        runtime.txn_max_attempts = options.txn_max_attempts
+        runtime.wall_limit_ms = options.wall_limit_ms
+        runtime.configure(options.workers, prepared)
+
+    @staticmethod
+    def _check_classes(workers: dict[str, Worker], options: Options) -> None:
+        for worker in workers.values():
             for binding, namespace in worker.spec.namespaces.items():
-                target = runtime.workers[namespace.script_name]
+                target = workers[namespace.script_name]
                 assert target.isolate is not None
                 classes = target.isolate.info["classes"]
                 if namespace.class_name not in classes:
@@ -156,11 +179,11 @@ class Miniflare:
                         message = f'Class "{namespace.class_name}" for Durable Object "{binding}" not found'
                     raise ConfigError(message, option="durable_objects")
         for worker_name, (path, migrations) in options.migrations.items():
-            owner = runtime.workers[worker_name]
+            owner = workers[worker_name]
             assert owner.isolate is not None
             bound = {
                 binding: namespace.class_name
-                for worker in runtime.workers.values()
+                for worker in workers.values()
                 for binding, namespace in worker.spec.namespaces.items()
                 if namespace.script_name == worker_name
             }
@@ -176,11 +199,7 @@ class Miniflare:
         parsed.worker_persist = self._options.worker_persist
 
         async def reload() -> None:
-            runtime = self._runtime
-            runtime.limits = self._limits(parsed)
-            runtime.upstream = parsed.upstream
-            runtime.txn_max_attempts = parsed.txn_max_attempts
-            self._install(runtime, parsed)
+            self._install(self._runtime, parsed)
 
         self._loop.run(reload())
         self._options = parsed
@@ -457,11 +476,7 @@ class Miniflare:
         """Stops the emulator thread and frees the isolates; later use raises DisposedError."""
         if self._loop.closed:
             return
-
-        async def cleanup() -> None:
-            self._runtime.close()
-
-        self._loop.close(cleanup)
+        self._finalizer()
 
     async def dispose_async(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.dispose)
@@ -484,13 +499,17 @@ class Miniflare:
     async def __aexit__(self, *args: Any) -> None:
         await self.dispose_async()
 
-    def __del__(self) -> None:
-        loop = getattr(self, "_loop", None)
-        if loop is not None and not loop.closed:
-            try:
-                self.dispose()
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
+
+
+def _dispose(loop: EmulatorLoop, runtime: Runtime) -> None:
+    """Closes the runtime on its thread, then stops the thread (``Miniflare.dispose``)."""
+    if loop.closed:
+        return
+
+    async def cleanup() -> None:
+        runtime.close()
+
+    loop.close(cleanup)
 
 
 _LEVELS = {

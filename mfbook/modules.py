@@ -257,6 +257,10 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
         else:
             snippet = _text(source, error).strip().splitlines()
             problem = f"unexpected {snippet[0][:40]!r}" if snippet else "unexpected end of input"
+        # tree-sitter's error node often starts at the enclosing statement; QuickJS names the token.
+        precise = _engine_syntax_error(code)
+        if precise is not None:
+            row, column, problem = precise
         raise ModuleSyntaxError(f"SyntaxError in {file_label}:{row + 1}:{column + 1}: {problem}", option="script")
     rewriter = _Rewriter(source)
     prefix: list[str] = []
@@ -277,7 +281,8 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
     for node in tree.root_node.children:
         if node.type == "import_statement":
             source_node = node.child_by_field_name("source")
-            module_var = require(_string_value(source, source_node))
+            written_spec = _string_value(source, source_node)
+            module_var = require(written_spec)
             for clause in node.named_children:
                 if clause.type != "import_clause":
                     continue
@@ -293,9 +298,15 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
                                 continue
                             imported = spec.child_by_field_name("name")
                             alias = spec.child_by_field_name("alias") or imported
+                            name = json.dumps(_import_name(source, imported))
+                            # As ES modules do, a name the module does not export fails the load.
+                            missing = json.dumps(
+                                f"The requested module '{written_spec}' does not provide an export named "
+                                f"'{_import_name(source, imported)}'"
+                            )
                             prefix.append(
-                                f"const {_text(source, alias)} = "
-                                f"{module_var}[{json.dumps(_import_name(source, imported))}];"
+                                f"const {_text(source, alias)} = {name} in {module_var} ? {module_var}[{name}] : "
+                                f"(() => {{ throw new SyntaxError({missing}); }})();"
                             )
             rewriter.blank(node.start_byte, node.end_byte)
         elif node.type == "export_statement":
@@ -316,6 +327,30 @@ def _transform(specifier: str, file_label: str, code: str, resolve: Callable[[st
         + "".join(prefix)
     )
     return _Module(specifier, head + body + "\n}", imports, written)
+
+
+_ENGINE_ERROR = re.compile(r"SyntaxError: (?P<message>[^\n]*)\n\s*at <input>:(?P<line>\d+):(?P<column>\d+)")
+_NO_RUN = "throw 0;"  # parsed, never run: the module stops at its first statement
+
+
+def _engine_syntax_error(code: str) -> tuple[int, int, str] | None:
+    """(row, column, message), 0-based, of QuickJS's first syntax error in module ``code``."""
+    import quickjs
+
+    context = quickjs.Context()
+    context.set_memory_limit(64 * 1024 * 1024)
+    context.set_time_limit(2.0)
+    try:
+        context.module(_NO_RUN + code)
+    except Exception as error:  # noqa: BLE001 - anything but a SyntaxError: no better position
+        found = _ENGINE_ERROR.match(str(error))
+        if found is None:
+            return None
+        row, column = int(found["line"]) - 1, int(found["column"]) - 1
+        if row == 0:
+            column -= len(_NO_RUN)
+        return row, max(column, 0), found["message"][:80]
+    return None
 
 
 def _import_name(source: bytes, node: Any) -> str:

@@ -23,6 +23,7 @@ from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId, ensure_id_for, id_from_name, id_from_string, new_unique_id
 from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, UNDEFINED_KEY_SUFFIX, text
 from .storage import ListOptions, ObjectStorage, Transaction
+from .v8size import v8_size_of_text
 
 if TYPE_CHECKING:
     from .miniflare import Miniflare
@@ -37,6 +38,12 @@ T = TypeVar("T")
 def _check_key(key: Any, method: str, owner: str, *, many: bool = False) -> str:
     if key is None or key is codec.UNDEFINED:
         raise StorageTypeError(f"Failed to execute '{method}' on '{owner}'{UNDEFINED_KEY_SUFFIX}")
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        # str() would store the text "b'...'": keys are text, as in JS.
+        raise StorageTypeError(
+            f"Failed to execute '{method}' on '{owner}': keys are str, not {type(key).__name__} "
+            "(decode the bytes first, e.g. key.decode('utf-8'))."
+        )
     name = str(key)
     if len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_SIZE:
         raise StorageRangeError(text("keyTooLargeMany", key=name) if many else text("keyTooLarge"))
@@ -44,12 +51,15 @@ def _check_key(key: Any, method: str, owner: str, *, many: bool = False) -> str:
 
 
 def _encode_value(value: Any, key: str | None) -> bytes:
-    if value is None or value is codec.UNDEFINED:
+    if value is codec.UNDEFINED:
         raise StorageTypeError(text("putUndefined"))
-    encoded = codec.encode(value).encode("utf-8")
-    if len(encoded) > ENFORCED_MAX_VALUE_SIZE:
+    # None is JS null (as everywhere in the codec): a value read back can always be written back.
+    encoded = codec.encode(value)
+    if (len(encoded) * 3 + 16 > ENFORCED_MAX_VALUE_SIZE or '"$":"view"' in encoded) and (
+        v8_size_of_text(encoded) > ENFORCED_MAX_VALUE_SIZE  # as V8 serializes it (see v8size.py)
+    ):
         raise StorageRangeError(text("valueTooLarge") if key is None else text("valueTooLargeMany", key=key))
-    return encoded
+    return encoded.encode("utf-8")
 
 
 def _keys_list(keys: Iterable[Any], method: str, owner: str) -> builtins.list[str]:
@@ -66,7 +76,7 @@ def _put_entries(key_or_entries: Any, value: Any, owner: str) -> builtins.list[t
         entries = []
         for key, item in key_or_entries.items():
             key = _check_key(key, "put", owner, many=True)
-            if item is None or item is codec.UNDEFINED:
+            if item is codec.UNDEFINED:
                 continue
             entries.append((key, _encode_value(item, key)))
         return entries
@@ -84,6 +94,11 @@ def _alarm_ms(scheduled: int | float | datetime) -> int:
             "Failed to execute 'setAlarm' on 'DurableObjectStorage': parameter 1 is not of type 'date'."
         )
     return max(0, int(scheduled))
+
+
+def _result(value: Any) -> Any:
+    """An RPC result for Python: ``undefined`` at the top level is ``None`` (nested ones stay)."""
+    return None if value is codec.UNDEFINED else value
 
 
 def _decode_rows(rows: builtins.list[tuple[str, bytes]]) -> dict[str, Any]:
@@ -186,11 +201,15 @@ class DurableObjectStorage(_Operator):
         entries = _put_entries(key_or_entries, value, self._owner)
         return self._write(lambda storage: storage.put(entries))
 
-    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
-        """``put(key, value)`` or ``put({key: value, ...})`` (None values are skipped)."""
+    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
+        """``put(key, value)`` or ``put({key: value, ...})``; None is stored as JS ``null``.
+
+        A value of ``mfbook.UNDEFINED`` is refused (``put(key)``) or skipped (in a dict), as
+        ``undefined`` is in JS.
+        """
         self._call(self._put(key_or_entries, value))
 
-    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
         await self._call_async(self._put(key_or_entries, value))
 
     def _delete(self, keys: Any) -> Callable[[ObjectStorage], bool | int]:
@@ -385,7 +404,7 @@ class PyTransaction(_Operator):
         rows = self._call(lambda storage: storage.txn_get(txn, [key]))
         return codec.decode(rows[0][1]) if rows else None
 
-    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+    def put(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
         self._check("put")
         entries = _put_entries(key_or_entries, value, self._owner)
         txn = self._txn
@@ -434,7 +453,7 @@ class PyTransaction(_Operator):
     async def get_async(self, keys: str | builtins.list[str]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, self.get, keys)
 
-    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = None) -> None:
+    async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.put, key_or_entries, value)
 
 
@@ -479,13 +498,16 @@ class DurableObjectStub:
         return json.dumps(request_wire(urljoin("https://fake-host/", url), method=method, headers=headers, body=body))
 
     def call(self, method: str, *args: Any) -> Any:
-        """Calls a public method of a ``DurableObject`` subclass (RPC); returns its result."""
+        """Calls a public method of a ``DurableObject`` subclass (RPC); returns its result.
+
+        A method that returns nothing (``undefined``) gives ``None``.
+        """
         value = self._mf._object_event(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
-        return codec.decode(value)
+        return _result(codec.decode(value))
 
     async def call_async(self, method: str, *args: Any) -> Any:
         value = await self._mf._object_event_async(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
-        return codec.decode(value)
+        return _result(codec.decode(value))
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         if method.startswith("_"):

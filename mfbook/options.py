@@ -39,6 +39,7 @@ GLOBAL_OPTIONS = frozenset(
         "workers",
         "durable_objects_alarms",
         "cpu_limit_ms",
+        "wall_limit_ms",
         "memory_limit_mb",
         "upstream",
         "console",
@@ -63,6 +64,8 @@ class Options:
     migrations: dict[str, tuple[Path, tuple[Migration, ...]]] = field(default_factory=dict)
     alarms: bool = True
     cpu_limit_ms: float = 5_000.0
+    #: Wall-clock time a request (event) may stay pending, e.g. kept alive by timers.
+    wall_limit_ms: float = 30_000.0
     memory_limit_mb: float = 128.0
     upstream: Callable[..., Any] | None = None
     console: Any = "print"
@@ -171,7 +174,20 @@ def _with_wrangler(options: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Pa
     if "bindings" in explicit and isinstance(explicit["bindings"], Mapping):
         explicit["bindings"] = {**merged.get("bindings", {}), **explicit["bindings"]}
     merged.update(explicit)
+    if "modules" not in explicit and ("script" in explicit or "script_path" in explicit):
+        # As wrangler does, the format of a script passed beside a wrangler file is inferred.
+        merged["modules"] = _has_module_syntax(explicit.get("script"), explicit.get("script_path"))
     return merged, (config.path, config.migrations)
+
+
+def _has_module_syntax(script: Any, script_path: Any) -> bool:
+    from .modules import has_module_syntax
+
+    try:
+        text = script if isinstance(script, str) else Path(script_path).read_text("utf-8")
+    except (OSError, TypeError, UnicodeDecodeError):
+        return False  # reported by the script / script_path checks
+    return has_module_syntax(text)
 
 
 def _worker(
@@ -254,6 +270,9 @@ def parse_options(options: Mapping[str, Any]) -> Options:
             raise _bad("workers", "expected a non-empty list of worker option dicts")
         if "script" in top or "script_path" in top:
             raise _bad("workers", "pass the entry worker's script inside workers=[...], not next to it")
+        for index, entry in enumerate(workers_option):
+            if not isinstance(entry, Mapping):
+                raise _bad("workers", f"entry {index} must be a dict of worker options, got {entry!r}")
         entries = [dict(entry) for entry in workers_option]
     else:
         entries = [top]
@@ -288,6 +307,10 @@ def parse_options(options: Mapping[str, Any]) -> Options:
     if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or cpu <= 0:
         raise _bad("cpu_limit_ms", f"expected a positive number of milliseconds, got {cpu!r}")
     parsed.cpu_limit_ms = float(cpu)
+    wall = options.get("wall_limit_ms", 30_000.0)
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)) or not 0 < wall < float("inf"):
+        raise _bad("wall_limit_ms", f"expected a positive number of milliseconds, got {wall!r}")
+    parsed.wall_limit_ms = float(wall)
     memory = options.get("memory_limit_mb", 128.0)
     if isinstance(memory, bool) or not isinstance(memory, (int, float)) or memory < 8:
         raise _bad("memory_limit_mb", f"expected a number of megabytes >= 8, got {memory!r}")
@@ -304,9 +327,18 @@ def parse_options(options: Mapping[str, Any]) -> Options:
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise _bad("txn_max_attempts", f"expected a positive int, got {attempts!r}")
     parsed.txn_max_attempts = attempts
-    parsed.redis_prefix = str(options.get("redis_prefix", "mfbook:"))
-    parsed.redis_options = dict(options.get("redis_options") or {})
-    parsed.trace_maxlen = int(options.get("trace_maxlen", 50_000))
+    prefix = options.get("redis_prefix", "mfbook:")
+    if not isinstance(prefix, str):
+        raise _bad("redis_prefix", f"expected a str, got {type(prefix).__name__} {prefix!r}")
+    parsed.redis_prefix = prefix
+    redis_options = options.get("redis_options") or {}
+    if not isinstance(redis_options, Mapping) or not all(isinstance(key, str) for key in redis_options):
+        raise _bad("redis_options", f"expected a dict of redis-py client options, got {redis_options!r}")
+    parsed.redis_options = dict(redis_options)
+    maxlen = options.get("trace_maxlen", 50_000)
+    if isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 0:
+        raise _bad("trace_maxlen", f"expected an int >= 0 (events kept), got {maxlen!r}")
+    parsed.trace_maxlen = maxlen
     return parsed
 
 

@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +29,7 @@ from .host_calls import DeliveryHostCalls
 from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
+from .ownership import ForeignObjectError
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .storage import ObjectStorage
 from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
@@ -102,8 +103,33 @@ class Runtime(StorageOps, Calls):
         ]
 
     # ------------------------------------------------------------------ configuration
-    def configure(self, specs: list[WorkerSpec]) -> None:
-        """Installs (or replaces) the workers; objects are re-constructed, storage is kept."""
+    def prepare(self, specs: list[WorkerSpec], limits: IsolateLimits) -> dict[str, Worker]:
+        """Builds the workers of ``specs`` with their isolates loaded, changing nothing yet.
+
+        Raises:
+            IsolateFault: a worker failed to load (the running workers keep serving).
+        """
+        workers = {
+            spec.name: Worker(spec, limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
+        }
+        try:
+            for worker in workers.values():
+                worker.ensure_isolate()
+        except BaseException:
+            for worker in workers.values():
+                if worker.isolate is not None:
+                    worker.isolate.close()
+            raise
+        return workers
+
+    #: Wall-clock time an event may stay pending (``Miniflare(wall_limit_ms=...)``).
+    wall_limit_ms: float = 30_000.0
+
+    def configure(self, specs: list[WorkerSpec], prepared: dict[str, Worker] | None = None) -> None:
+        """Installs (or replaces) the workers; objects are re-constructed, storage is kept.
+
+        ``prepared``: the workers :meth:`prepare` built for ``specs`` (else they are built here).
+        """
         old = self.workers
         for worker in old.values():
             worker.cancel_timers()
@@ -111,9 +137,11 @@ class Runtime(StorageOps, Calls):
                 worker.isolate.close()
         for event in list(self.events.values()):
             self._finish_event(event, False, {"name": "Error", "message": "The worker was reloaded.", "stack": ""})
-        self.workers = {
-            spec.name: Worker(spec, self.limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
-        }
+        if prepared is None:
+            prepared = {
+                spec.name: Worker(spec, self.limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
+            }
+        self.workers = prepared
         self.entry_worker = specs[0].name if specs else None
         for actor in self.actors.values():
             actor.worker = None
@@ -152,14 +180,16 @@ class Runtime(StorageOps, Calls):
         key = f"{namespace.binding}:{hex_id}"
         storage = self.storages.get(key)
         if storage is None:
+            backend = self.backend_for(namespace)
             storage = ObjectStorage(
-                self.backend_for(namespace).open(namespace.binding, hex_id),
+                backend.open(namespace.binding, hex_id),
                 binding=namespace.binding,
                 object_id=hex_id,
                 object_name=name,
                 trace=self.trace,
                 on_alarm_change=self._after_alarm_change,
-                on_foreign_write=self._invalidate_cache,
+                # Only objects with a JS read cache have one to drop (Redis has none: no query).
+                on_foreign_write=self._invalidate_cache if backend.read_cache else None,
             )
             self.storages[key] = storage
         elif name is not None and storage.object_name is None:
@@ -262,18 +292,32 @@ class Runtime(StorageOps, Calls):
     def _fail_hung_events(self) -> None:
         """Fails pending events once nothing can ever wake them (workerd's hang detection).
 
-        Nothing is queued, no timer is armed, no isolate awaits a host operation and no
-        delivery waits at an input gate: a handler still pending now waits on a promise that
-        nobody will settle, so it gets the runtime's error instead of hanging the caller.
+        Nothing is queued, no timer is armed and no isolate awaits a host operation: a handler
+        still pending now waits on a promise that nobody will settle, so it gets the runtime's
+        error instead of hanging the caller. So does work waiting at an input gate, which only
+        code of the object could open (a transaction or ``blockConcurrencyWhile`` that can no
+        longer finish); the gate is then opened for the requests that come later.
         """
+        # Operations that await an event (stub and service calls) progress only if that event
+        # does, which this same check decides.
+        awaiting = Counter(id(event.caller) for event in self.events.values() if event.caller is not None)
         for worker in self.workers.values():
-            if worker.timers or (worker.isolate is not None and worker.isolate.pending_ops()):
+            if worker.timers or (worker.isolate is not None and worker.isolate.pending_ops() > awaiting[id(worker)]):
                 return
-        if any(actor.gate._parked for actor in self.actors.values()):
-            return
         envelope = {"name": "Error", "message": "The script will never generate a response.", "stack": ""}
         for event in list(self.events.values()):
             self._finish_event(event, False, envelope)
+        for actor in self.actors.values():
+            if not actor.gate.is_open:
+                # Its transaction or blockConcurrencyWhile() can never finish: the object
+                # starts over (a new instance) and its gate opens for the requests to come.
+                parked = actor.gate.reset()
+                actor.txns.clear()
+                actor.sections.clear()
+                if actor.worker is not None and actor.worker.isolate is not None:
+                    actor.worker.isolate.drop_actor(actor.key)
+                # Events were failed above; other deliveries (timers, results) may still run.
+                self._requeue([d for d in parked if d.entry not in ("fetch", "rpc", "alarm")])
 
     def _run(self, delivery: Delivery) -> None:
         ctx = delivery.ctx
@@ -314,6 +358,9 @@ class Runtime(StorageOps, Calls):
         try:
             if outbox or self._sync_touched:
                 self._process_outbox(worker, ctx, outbox)
+        except Exception as error:  # noqa: BLE001 - a bad outbox fails its request, not the loop
+            logger.exception("worker %s: could not process an outbox", worker.name)
+            self._fail_request_events(worker, ctx.request, envelope_from_exception(error))
         finally:
             for released in delivery.releases:
                 released.gate.unlock()
@@ -326,7 +373,14 @@ class Runtime(StorageOps, Calls):
         if fault.fatal:
             self._reset_worker(worker, envelope)
         else:
-            self._fail_request_events(worker, ctx.request, envelope)
+            for request in [ctx.request, *self._direct_callers(worker, ctx.request)]:
+                self._fail_request_events(worker, request, envelope)
+
+    def _refuse_foreign_write(self, worker: Worker, ctx: Context, error: ForeignObjectError) -> None:
+        """A write that resolved at once in JS named another object: its request fails."""
+        logger.warning("worker %s: %s", worker.name, error)
+        for request in [ctx.request, *self._direct_callers(worker, ctx.request)]:
+            self._fail_request_events(worker, request, envelope_from_exception(error))
 
     def _fail_request_events(self, worker: Worker, request: RequestState | None, envelope: dict[str, Any]) -> None:
         for event in list(self.events.values()):
@@ -379,6 +433,7 @@ class Runtime(StorageOps, Calls):
         *,
         trace_data: dict[str, Any] | None = None,
         target_text: str = "",
+        caller: Worker | None = None,
     ) -> None:
         """Delivers a fetch/rpc/alarm event; ``on_done(ok, value_or_envelope)`` when it completes."""
         event_id = next(self._event_ids)
@@ -389,6 +444,7 @@ class Runtime(StorageOps, Calls):
         )
 
         def finish(ok: bool, value: Any) -> None:
+            expiry.cancel()
             status = value.get("status") if ok and isinstance(value, dict) else None
             self.trace.emit(
                 "request.end",
@@ -404,11 +460,31 @@ class Runtime(StorageOps, Calls):
             )
             on_done(ok, value)
 
-        event = Event(event_id, worker, request, finish, actor)
+        event = Event(event_id, worker, request, finish, actor, caller)
         self.events[event_id] = event
+        expiry = self.loop.call_later(self.wall_limit_ms / 1000, self._expire_event, event)
         target = actor.target_json() if actor is not None else target_text
         ctx = Context(request, actor)
         self._schedule(Delivery(worker, kind, (event_id, target, *payload), ctx, gated=actor is not None))
+
+    def _expire_event(self, event: Event) -> None:
+        """Ends an event still pending after ``wall_limit_ms`` (e.g. kept alive by timers)."""
+        if event.event_id not in self.events:
+            return
+        envelope = {
+            "name": "Error",
+            "message": f"Worker exceeded the wall-clock time limit ({self.wall_limit_ms:g} ms) for one request. "
+            "Raise Miniflare(wall_limit_ms=...) if it is expected to take longer.",
+            "stack": "",
+            "limit": True,
+        }
+        self._finish_event(event, False, envelope)
+        # Its timers (and those of the direct calls it made) would keep running for nobody.
+        worker = event.worker
+        for timer_id, (handle, ctx, *_) in list(worker.timers.items()):
+            if ctx.request is event.request or event.request in self._direct_callers(worker, ctx.request):
+                handle.cancel()
+                del worker.timers[timer_id]
 
     def _finish_event(self, event: Event, ok: bool, value: Any) -> None:
         if self.events.pop(event.event_id, None) is None:
@@ -446,7 +522,7 @@ class Runtime(StorageOps, Calls):
                         item = [entry["id"], True, result]
                         batch.append(item)
                         if entry["m"] in WRITE_METHODS and not entry.get("f", 0) & 2:
-                            writes.append((item, touched[id(self._actor_of(entry).storage)]))
+                            writes.append((item, touched[id(self._actor_of(op_ctx, entry).storage)]))
                 elif op == "done":
                     completions.append(entry)
                 elif op == "dstart":
@@ -477,7 +553,7 @@ class Runtime(StorageOps, Calls):
                     leaving.append((op_ctx, entry))
                 elif op == "trace":
                     # A read answered from the object's JS cache: still on the trace.
-                    actor = self._actor_of(entry)
+                    actor = self._actor_of(op_ctx, entry)
                     self._trace_op(actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True})
                 elif op == "digest":  # the fallback engine mode (no synchronous calls)
                     self._batch_for(batches, op_ctx)[0].append([entry["id"], True, digest(entry)])
@@ -488,6 +564,8 @@ class Runtime(StorageOps, Calls):
             except Exception as error:  # noqa: BLE001 - errors become JS exceptions, never escape
                 if "id" in entry:
                     self._batch_for(batches, op_ctx)[0].append([entry["id"], False, envelope_from_exception(error)])
+                elif isinstance(error, ForeignObjectError):
+                    self._refuse_foreign_write(worker, op_ctx, error)
                 else:
                     logger.exception("host operation %s failed", op)
         # Output gate: staged writes become durable before results or responses are released.

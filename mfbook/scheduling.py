@@ -82,6 +82,8 @@ class Event:
     request: RequestState
     on_done: Callable[[bool, Any], None]
     actor: Actor | None = None
+    #: The worker whose host operation (a stub or service call) awaits this event, if any.
+    caller: Worker | None = None
 
 
 @dataclass(eq=False)

@@ -138,6 +138,15 @@ class ObjectStorage:
         self._staged_delete_all = False
         self._on_alarm_change = on_alarm_change
         self._on_foreign_write = on_foreign_write
+        # The commit version up to which this object's JS read cache is known to hold: every
+        # commit since then was this instance's own (see begin()). None: not known. The cache
+        # is empty when this instance is made, so the current version holds for it.
+        self._cache_version: int | None = None
+        if on_foreign_write is not None:
+            try:
+                self._cache_version = store.version()
+            except Exception:  # noqa: BLE001 - unknown: the first transaction drops the cache
+                self._cache_version = None
 
     # ------------------------------------------------------------------ reads
     def _read(self, key: str) -> bytes | None:
@@ -242,6 +251,7 @@ class ObjectStorage:
         self._staged_alarm = KEEP
         self._staged_delete_all = False
         version = self.store.commit(puts=puts, deletes=deletes, alarm=alarm, delete_all=delete_all)
+        self._note_own_commit(version, wrote=True)
         keys = tuple(sorted([*puts, *deletes], key=sort_key))
         self._emit(
             "storage.commit",
@@ -273,6 +283,7 @@ class ObjectStorage:
         # flush in one step), so whatever is staged here is already in its read cache.
         self.flush(by_object_code=True)
         txn = Transaction(txn_id=self.trace.new_txn_id(), attempt=attempt, read_version=self.store.version())
+        self._check_cache_version(txn.read_version)
         self._emit(
             "txn.begin",
             txn_id=txn.txn_id,
@@ -379,6 +390,7 @@ class ObjectStorage:
             )
             raise
         txn.state = "committed"
+        self._note_own_commit(version, wrote=bool(txn.writes) or txn.alarm is not KEEP)
         written = tuple(sorted(txn.writes, key=sort_key))
         self._emit(
             "txn.commit",
@@ -393,6 +405,24 @@ class ObjectStorage:
         if written and not by_object_code and self._on_foreign_write is not None:
             self._on_foreign_write(self)
         return version
+
+    def _check_cache_version(self, version: int) -> None:
+        """Drops the read cache when someone else committed since it was last known good.
+
+        A transaction reads at ``version``, and its reads answered by the JS cache are validated
+        against it. Another process's commit may be in ``version`` before the shared commit
+        counter tells this process to drop its cache (the counter is bumped after the commit),
+        so a stale cached read would pass validation and its update would be lost. Comparing
+        the version with the last one this instance accounted for closes that window: runs
+        between deliveries, before the transaction's closure reads anything.
+        """
+        if version != self._cache_version and self._on_foreign_write is not None:
+            self._on_foreign_write(self)
+        self._cache_version = version
+
+    def _note_own_commit(self, version: int, *, wrote: bool) -> None:
+        expected = None if self._cache_version is None else self._cache_version + (1 if wrote else 0)
+        self._cache_version = version if version == expected else None
 
     def rollback(self, txn: Transaction, *, request_id: int | None = None, reason: str = "rollback") -> None:
         txn.state = "rolledback"

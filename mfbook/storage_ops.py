@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import CommitConflict
 from .errors import StorageError, envelope_from_exception
+from .ownership import owned_actor
 from .scheduling import Actor, Context, Delivery, Worker
 from .storage import ListOptions, ObjectStorage, Transaction
 
@@ -56,11 +57,10 @@ class StorageOps:
     _object_fields: Callable[[Actor | None], dict[str, Any]]
     backend_for: Callable[[NamespaceSpec], Backend]
 
-    def _actor_of(self, entry: dict[str, Any]) -> Actor:
-        actor = self.actors.get(entry["a"])
-        if actor is None:
-            raise StorageError(f"Unknown Durable Object {entry['a']}")
-        return actor
+    @staticmethod
+    def _actor_of(ctx: Context, entry: dict[str, Any]) -> Actor:
+        # From the host's record of the delivery, never from what JS wrote (ownership.py).
+        return owned_actor(ctx, entry)
 
     def _storage_op(
         self,
@@ -71,7 +71,7 @@ class StorageOps:
         touched: dict[int, ObjectStorage],
         settlements: builtins.list[tuple[Context, list[Any], list[Actor]]],
     ) -> Any:
-        actor = self._actor_of(entry)
+        actor = self._actor_of(ctx, entry)
         storage = actor.storage
         method = entry["m"]
         flags = entry.get("f", 0)
@@ -128,7 +128,11 @@ class StorageOps:
         if method == "txnBegin":
             txn_section = next(self._section_ids)
             actor.gate.open_section(txn_section, ctx.section)
-            txn = storage.begin(request_id=request_id)
+            try:
+                txn = storage.begin(request_id=request_id)
+            except BaseException:
+                actor.gate.close_section(txn_section)  # e.g. the backend is unreachable
+                raise
             actor.txns[txn.txn_id] = txn
             actor.sections[txn.txn_id] = txn_section
             settlements.append(
@@ -330,7 +334,7 @@ class StorageOps:
         entry: dict[str, Any],
         settlements: builtins.list[Any],
     ) -> None:
-        actor = self._actor_of(entry)
+        actor = self._actor_of(ctx, entry)
         if entry["phase"] == "begin":
             section = next(self._section_ids)
             actor.gate.open_section(section, ctx.section)

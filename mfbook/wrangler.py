@@ -80,6 +80,8 @@ def _load(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"wrangler_config_path: {str(path)!r} cannot be read: {error.strerror}", option="wrangler_config_path"
         ) from None
+    except UnicodeDecodeError as error:
+        raise _error(path, f"not valid UTF-8 (byte {error.start}: {error.reason})") from None
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":
@@ -182,7 +184,7 @@ def _modules_flag(raw: dict[str, Any], main: Path) -> bool:
 
     try:
         return has_module_syntax(main.read_text("utf-8"))
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return True  # the missing file is reported by the script_path check
 
 

@@ -102,8 +102,8 @@ globalThis.roundTrip = function (value) {
 def new_context() -> quickjs.Context:
     """A fresh QuickJS context with the codec and the deepEqual helper loaded."""
     context = quickjs.Context()
-    source = resources.files("mfbook").joinpath("js/codec.js").read_text(encoding="utf-8")
-    context.eval(source)
+    for name in ("js/intrinsics.js", "js/codec.js"):
+        context.eval(resources.files("mfbook").joinpath(name).read_text(encoding="utf-8"))
     context.eval(DEEP_EQUAL_JS)
     return context
 

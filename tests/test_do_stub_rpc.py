@@ -24,6 +24,7 @@ export class Counter extends DurableObject {
     return value;
   }
   echo(value) { return value; }
+  async nothing() { await this.ctx.storage.put("touched", true); }
   describe(map, when, big) {
     return { size: map.size, first: map.get(1), year: when.getUTCFullYear(), doubled: big * 2n,
              isMap: map instanceof Map, isDate: when instanceof Date, type: typeof big };
@@ -131,6 +132,17 @@ def test_rpc_from_python_call_and_attribute(mf):
     assert stub.increment(2) == 4
     assert stub.increment() == 5
     assert mf.get_durable_object_storage(stub.id).get("count") == 5
+
+
+def test_a_void_rpc_method_returns_none_to_python(mf):
+    import asyncio
+
+    from mfbook import UNDEFINED
+
+    stub = mf.get_durable_object_namespace("COUNTER").get_by_name("void")
+    assert stub.call("nothing") is None
+    assert asyncio.run(stub.call_async("nothing")) is None
+    assert stub.echo([UNDEFINED]) == [UNDEFINED]  # only the top level becomes None
 
 
 def test_rpc_sees_ctx_and_env(mf):

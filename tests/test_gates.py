@@ -28,6 +28,7 @@ ROUTES = {
       return log;
     """,
     "log": "log.push('event'); return log;",
+    "stuck-txn": "await storage.transaction(async () => { await new Promise(() => {}); }); return 'never';",
     "bcw-timer": """
       setTimeout(() => log.push("outside timer"), 0);
       await state.blockConcurrencyWhile(async () => { await sleep(30); log.push("bcw-end"); });
@@ -236,3 +237,18 @@ def test_concurrent_block_concurrency_while_callbacks_run_one_at_a_time():
 
         assert sorted(asyncio.run(through_worker()), key=int) == ["1", "2", "3", "4", "5", "6"]
         assert sorted(asyncio.run(through_stub()), key=int) == ["1", "2", "3", "4", "5", "6"]
+
+
+def test_work_waiting_at_a_gate_nobody_can_open_fails_instead_of_hanging(mf):
+    async def run() -> list[str]:
+        stuck = asyncio.ensure_future(mf.dispatch_fetch_async("http://localhost/stuck-txn?name=g"))
+        await asyncio.sleep(0.05)
+        parked = asyncio.ensure_future(mf.dispatch_fetch_async("http://localhost/log?name=g"))  # waits at the gate
+        done = await asyncio.wait_for(asyncio.gather(stuck, parked), 30)
+        return [response.text() for response in done]
+
+    stuck, later = asyncio.run(run())
+    assert "The script will never generate a response." in stuck
+    # The object whose transaction can never finish starts over: its gate is open again.
+    assert later == '["event"]'
+    assert call(mf, "log?name=g") == ["event", "event"]

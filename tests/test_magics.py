@@ -159,6 +159,14 @@ def test_do_get_several_keys_returns_a_dict(counter: InteractiveShell) -> None:
     assert counter.run_line_magic("do_get", "COUNTER alice missing") is None
 
 
+def test_do_get_of_a_missing_key_says_so(counter: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    assert counter.run_line_magic("do_get", "COUNTER alice missing") is None
+    assert capsys.readouterr().out == "mfbook: no key 'missing' in COUNTER alice\n"
+    counter.run_line_magic("do_put", "COUNTER alice stored None")
+    assert counter.run_line_magic("do_get", "COUNTER alice stored") is None
+    assert capsys.readouterr().out == ""  # a stored null is a value
+
+
 def test_do_put_evaluates_the_expression_in_the_user_namespace(counter: InteractiveShell) -> None:
     counter.user_ns["value"] = {"nested": [1, 2, {3}]}
     counter.run_line_magic("do_put", "COUNTER alice data value")

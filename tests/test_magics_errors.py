@@ -12,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing.globalipapp import start_ipython
 from test_magics import COUNTER
 
-from mfbook import ConflictError, DisposedError, WorkerError
+from mfbook import UNDEFINED, ConflictError, DisposedError, WorkerError
 from mfbook.notebook.cells import WorkerCell
 from mfbook.notebook.translate import usage_error
 
@@ -90,7 +90,8 @@ def test_bad_expression(counter: InteractiveShell) -> None:
 
 
 def test_storage_validation_errors(counter: InteractiveShell) -> None:
-    assert usage(counter, "do_put", "COUNTER alice k None") == "%do_put: put() called with undefined value."
+    counter.user_ns["nothing"] = UNDEFINED
+    assert usage(counter, "do_put", "COUNTER alice k nothing") == "%do_put: put() called with undefined value."
     counter.user_ns["big"] = "x" * 3000
     assert usage(counter, "do_put", "COUNTER alice k 1".replace("k", "k" * 2100)) == (
         "%do_put: Keys cannot be larger than 2048 bytes."
@@ -124,11 +125,18 @@ def test_syntax_error_points_at_the_cell_line_and_keeps_the_old_worker(counter: 
     broken = "export default {\n  fetch() {\n    const x = ;\n  }\n}\n"
     message = usage(counter, "worker", "--do COUNTER=Counter", broken)
     assert message == (
-        "%%worker: SyntaxError in %%worker worker, cell line 4 (worker.js:3:13): unexpected '=' - "
-        "fix the cell and run it again.\n"
+        "%%worker: SyntaxError in %%worker worker, cell line 4 (worker.js:3:15): "
+        "unexpected token in expression: ';' - fix the cell and run it again.\n"
         "        const x = ;\n"
-        "                ^"
+        "                  ^"
     )
+
+
+def test_syntax_error_points_at_the_token_not_the_statement(counter: InteractiveShell) -> None:
+    broken = "export default {\n  fetch() { return new Response(1 +); },\n};\n"
+    message = usage(counter, "worker", "--do COUNTER=Counter", broken)
+    assert "(worker.js:2:36): unexpected token in expression: ')'" in message
+    assert message.endswith("      fetch() { return new Response(1 +); },\n" + " " * 39 + "^")
     assert counter.run_line_magic("do_fetch", "/?name=a").json() == {"count": 1}
 
 

@@ -110,7 +110,7 @@ def test_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
     (tmp_path / "broken.js").write_text('export function f() {\n  return new Response("ok";\n}\n')
     with pytest.raises(ConfigError) as caught:
         Miniflare(script_path=tmp_path / "index.js", modules=True)
-    assert str(caught.value) == "SyntaxError in broken.js:2:27: expected ')'"
+    assert str(caught.value) == "SyntaxError in broken.js:2:27: Unexpected token ';'"
 
 
 def test_bare_specifier_needs_a_bundler(tmp_path: Path) -> None:
@@ -163,3 +163,19 @@ def test_module_syntax_detection() -> None:
     assert has_module_syntax("export default {}")
     assert has_module_syntax('import x from "./x.js";\naddEventListener("fetch", () => {});')
     assert not has_module_syntax('addEventListener("fetch", (e) => e.respondWith(new Response("")));')
+
+
+def test_importing_a_name_the_module_does_not_export_fails_the_load(tmp_path: Path) -> None:
+    (tmp_path / "a.js").write_text("export const a = 1; export default 2;")
+    (tmp_path / "w.js").write_text(
+        'import { a, b as c } from "./a.js";\nexport default { fetch: () => new Response(String(a) + c) };'
+    )
+    with pytest.raises(
+        ConfigError, match="SyntaxError: The requested module './a.js' does not provide an export named 'b'"
+    ):
+        Miniflare(script_path=str(tmp_path / "w.js"), modules=True)
+    (tmp_path / "w.js").write_text(
+        'import two, { a as one } from "./a.js";\nexport default { fetch: () => new Response(String(one + two)) };'
+    )
+    with Miniflare(script_path=str(tmp_path / "w.js"), modules=True) as mf:
+        assert mf.dispatch_fetch("http://x/").text() == "3"

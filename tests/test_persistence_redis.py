@@ -142,3 +142,71 @@ def test_two_instances_in_one_process_see_each_others_commits(
         for expected in range(1, 21):
             mf = first if expected % 2 else second
             assert mf.dispatch_fetch("http://localhost/txn").text() == str(expected)
+
+
+def test_a_transaction_that_cannot_begin_leaves_the_object_usable(
+    redis_server_factory: Callable[..., RedisServer], counter_worker: dict[str, Any]
+) -> None:
+    server = redis_server_factory(persistent=True)
+    with Miniflare(**counter_worker, durable_objects_persist=server.url) as mf:
+        assert mf.dispatch_fetch("http://localhost/txn").text() == "1"
+        server.stop()
+        response = mf.dispatch_fetch("http://localhost/txn")  # begin fails: Redis is down
+        assert response.status == 500 and "unavailable" in response.text()
+        server.start()
+        stub = mf.get_durable_object_namespace("COUNTER").get_by_name("default")
+        # The failed begin used to leave the object's input gate section open: this hung.
+        assert run_with_deadline(lambda: stub.fetch("/txn").text()) == "2"
+        assert mf.dispatch_fetch("http://localhost/inc").text() == "3"
+
+
+def run_with_deadline(function: Callable[[], Any], seconds: float = 30) -> Any:
+    """Runs ``function`` on a thread; fails the test instead of hanging it."""
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(function).result(seconds)
+    except concurrent.futures.TimeoutError:
+        pytest.fail(f"still waiting after {seconds} s")
+    finally:
+        pool.shutdown(wait=False)
+
+
+FROZEN = """
+export class C {
+  constructor(state) { this.state = state; }
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/store") { await this.state.storage.put("k", 1); return new Response("stored"); }
+    return new Response("no storage");
+  }
+}
+export default { fetch: (request, env) => env.C.get(env.C.idFromName(new URL(request.url).searchParams.get("o"))).fetch(request) };
+"""
+
+
+def test_a_stalled_redis_fails_storage_after_the_timeout_and_spares_requests_without_storage(
+    redis_server_factory: Callable[..., RedisServer],
+) -> None:
+    import signal
+
+    server = redis_server_factory()
+    with Miniflare(
+        script=FROZEN,
+        modules=True,
+        durable_objects={"C": "C"},
+        durable_objects_persist=server.url,
+        redis_options={"socket_timeout": 3},
+        console=None,
+    ) as mf:
+        assert mf.dispatch_fetch("http://x/store?o=a").text() == "stored"
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            # A new object that never touches storage asks nothing of Redis (else: 2 x 3 s).
+            assert run_with_deadline(lambda: mf.dispatch_fetch("http://x/?o=fresh").text(), 2.5) == "no storage"
+            response = run_with_deadline(lambda: mf.dispatch_fetch("http://x/store?o=a"), 30)
+            assert response.status == 500 and "is unavailable: Timeout reading" in response.text()
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert mf.dispatch_fetch("http://x/store?o=a").text() == "stored"

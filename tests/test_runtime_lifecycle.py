@@ -160,6 +160,39 @@ def test_set_options_with_a_bad_script_keeps_nothing_broken() -> None:
         mf.dispose()
 
 
+COUNTING = """
+export class C {
+  constructor(state) { this.storage = state.storage; }
+  async fetch() {
+    const n = ((await this.storage.get("n")) ?? 0) + 1;
+    await this.storage.put("n", n);
+    return new Response("old " + n);
+  }
+}
+export default { fetch: (request, env) => env.C.get(env.C.idFromName("a")).fetch(request) };
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "durable_objects", "message"),
+    [
+        ('throw new Error("load fails"); export default {};', {}, "The worker failed to start: Error: load fails"),
+        ("export default { fetch: () => new Response('new') };", {"C": "C"}, 'Class "C" for Durable Object "C" not found'),
+        ("export class C {} export default {", {"C": "C"}, "SyntaxError"),
+    ],
+    ids=["throws-at-load", "missing-class", "syntax-error"],
+)
+def test_a_failed_set_options_leaves_the_old_configuration_serving(script, durable_objects, message) -> None:
+    with Miniflare(script=COUNTING, modules=True, durable_objects={"C": "C"}, cpu_limit_ms=900, console=None) as mf:
+        assert mf.dispatch_fetch("http://localhost/").text() == "old 1"
+        with pytest.raises((ConfigError, SyntaxError), match=message):
+            mf.set_options(script=script, modules=True, durable_objects=durable_objects, cpu_limit_ms=5, console=None)
+        assert mf.dispatch_fetch("http://localhost/").text() == "old 2"
+        stub = mf.get_durable_object_namespace("C").get_by_name("a")
+        assert stub.fetch("/").text() == "old 3"
+        assert mf._runtime.limits.cpu_ms == 900  # the failed options changed nothing
+
+
 def test_set_options_from_a_script_path(tmp_path: Path) -> None:
     path = tmp_path / "worker.js"
     path.write_text('export default { fetch: () => new Response("one") };\n')
@@ -245,6 +278,24 @@ def test_dispose_with_requests_in_flight_fails_them() -> None:
     assert "disposed" in response.text()
 
 
+def test_a_script_that_never_disposes_exits_at_once_with_its_data(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from mfbook import Miniflare
+        mf = Miniflare(script={COUNTING!r}, modules=True, durable_objects={{"C": "C"}},
+                       durable_objects_persist={str(tmp_path / "do")!r})
+        print(mf.dispatch_fetch("http://localhost/").text())
+        other = Miniflare(script="export default {{}}", modules=True)  # two live instances
+        """
+    )
+    for expected in ("old 1", "old 2"):
+        # Exit used to wait 30 s per instance for an emulator thread that could no longer run.
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == expected
+
+
 def test_many_instances_do_not_leak_threads() -> None:
     before = threading.active_count()
     for _ in range(10):
@@ -274,6 +325,12 @@ def test_many_instances_do_not_leak_threads() -> None:
         ({"script": HELLO, "modules": True, "durable_objects": ["A"]}, "durable_objects"),
         ({"script": HELLO, "modules": True, "durable_objects": {"A": "Missing"}}, "durable_objects"),
         ({"script": HELLO, "modules": True, "workers": []}, "workers"),
+        ({"workers": [5]}, "workers"),
+        ({"script": HELLO, "modules": True, "trace_maxlen": "abc"}, "trace_maxlen"),
+        ({"script": HELLO, "modules": True, "trace_maxlen": -5}, "trace_maxlen"),
+        ({"script": HELLO, "modules": True, "redis_options": "abc"}, "redis_options"),
+        ({"script": HELLO, "modules": True, "redis_prefix": object()}, "redis_prefix"),
+        ({"script": HELLO, "modules": True, "durable_objects_persist": __file__}, "durable_objects_persist"),
     ],
 )
 def test_bad_options_raise_config_error_naming_the_option(options: dict[str, Any], option: str) -> None:

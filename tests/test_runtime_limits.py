@@ -176,3 +176,98 @@ def test_isolate_reset_does_not_replay_other_workers_requests() -> None:
         assert mf.dispatch_fetch("http://localhost/", worker_name="b").text() == "2"
     finally:
         mf.dispose()
+
+
+OWN_OBJECT = """
+export class C {
+  constructor(state) { this.state = state; }
+  async fetch(request) {
+    const path = new URL(request.url).pathname;
+    if (path === "/list") return new Response(String((await this.state.storage.list()).size));
+    if (path === "/ok") return new Response("ok");
+    await this.state.storage.get("x");
+    if (path === "/spin-with-timer") setTimeout(() => {}, 100000);
+    for (;;) {}
+  }
+}
+export default { fetch: (request, env) => env.C.get(env.C.idFromName("a")).fetch(request) };
+"""
+
+
+def _fetch_within(mf: Miniflare, path: str, seconds: float = 30) -> str:
+    import asyncio
+
+    async def run() -> str:
+        return (await asyncio.wait_for(mf.dispatch_fetch_async(f"http://localhost{path}"), seconds)).text()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("path", ["/spin-with-timer", "/spin"])
+def test_cpu_limit_after_an_await_in_an_own_object_fails_the_caller(path: str) -> None:
+    with Miniflare(script=OWN_OBJECT, modules=True, durable_objects={"C": "C"}, cpu_limit_ms=200, console=None) as mf:
+        # With a timer armed this waited for the timer (100 s); without, the caller was told
+        # "The script will never generate a response." instead of the limit.
+        assert _fetch_within(mf, path).startswith("Error: Worker exceeded CPU time limit (200 ms).")
+        assert _fetch_within(mf, "/ok") == "ok"
+
+
+def test_out_of_memory_while_listing_is_the_memory_limit_error() -> None:
+    with Miniflare(script=OWN_OBJECT, modules=True, durable_objects={"C": "C"}, memory_limit_mb=16, console=None) as mf:
+        stub = mf.get_durable_object_namespace("C").get_by_name("a")
+        storage = mf.get_durable_object_storage(stub.id)
+        for batch in range(800):
+            storage.put({f"k{batch * 128 + i}": "v" * 20 for i in range(128)})
+        # QuickJS reports running out of memory here as a bare `null` exception.
+        assert _fetch_within(mf, "/list").startswith("RangeError: Worker exceeded memory limit.")
+        with pytest.raises(LimitExceeded, match="Worker exceeded memory limit."):
+            stub.fetch("/list")
+        with pytest.raises(LimitExceeded, match="Worker exceeded memory limit."):
+            stub.fetch("/list")  # the reset isolate serves (and fails) it again: no stuck gate
+        assert _fetch_within(mf, "/ok") == "ok"
+
+
+TIMER_CHAIN = """
+export class C {
+  async fetch() {
+    const tick = () => setTimeout(tick, 5);
+    tick();
+    return new Promise(() => {});
+  }
+}
+export default {
+  fetch(request, env) {
+    const path = new URL(request.url).pathname;
+    if (path === "/ok") return new Response("ok");
+    if (path === "/object") return env.C.get(env.C.idFromName("a")).fetch(request);
+    const tick = () => setTimeout(tick, 5);
+    tick();
+    return new Promise(() => {});
+  },
+};
+"""
+
+
+@pytest.mark.parametrize("path", ["/", "/object"])
+def test_a_request_kept_alive_by_timers_ends_at_the_wall_clock_limit(path: str) -> None:
+    with Miniflare(script=TIMER_CHAIN, modules=True, durable_objects={"C": "C"}, wall_limit_ms=300, console=None) as mf:
+        response = mf.dispatch_fetch(f"http://localhost{path}")
+        assert response.status == 500
+        assert "Worker exceeded the wall-clock time limit (300 ms) for one request." in response.text()
+        assert mf.dispatch_fetch("http://localhost/ok").text() == "ok"
+        assert all(not worker.timers for worker in mf._runtime.workers.values())  # the chain stopped
+
+
+def test_the_wall_clock_limit_reaches_python_stubs_as_limit_exceeded() -> None:
+    with Miniflare(script=TIMER_CHAIN, modules=True, durable_objects={"C": "C"}, wall_limit_ms=200) as mf:
+        with pytest.raises(LimitExceeded, match="wall-clock time limit"):
+            mf.get_durable_object_namespace("C").get_by_name("a").fetch("/")
+
+
+@pytest.mark.parametrize("value", [0, -1, "30", True, float("inf")])
+def test_bad_wall_limit_is_a_config_error(value: object) -> None:
+    from mfbook import ConfigError
+
+    with pytest.raises(ConfigError, match="wall_limit_ms: expected a positive number of milliseconds") as caught:
+        Miniflare(script="export default {}", modules=True, wall_limit_ms=value)
+    assert caught.value.option == "wall_limit_ms"

@@ -125,8 +125,16 @@ ROUTES = {
       sync("putValueTooBig", () => storage.put("k", "x".repeat(128 * 1024 + 32)));
       sync("putValueTooBigMany", () => storage.put({ big: "x".repeat(128 * 1024 + 32) }));
       sync("putFunction", () => storage.put("k", () => 1));
-      await later("putValueAtLimit", () => storage.put("limit", "x".repeat(128 * 1024 + 32 - 2)));
-      sync("putValueOneOver", () => storage.put("limit", "x".repeat(128 * 1024 + 32 - 1)));
+      // V8 serialization size: header 2, string tag 1, length varint 3, then the characters.
+      await later("putValueAtLimit", () => storage.put("limit", "x".repeat(128 * 1024 + 32 - 6)));
+      sync("putValueOneOver", () => storage.put("limit", "x".repeat(128 * 1024 + 32 - 5)));
+      await later("putBinary99k", () => storage.put("bin", new Uint8Array(99000)));
+      await later("putBinaryAtLimit", () => storage.put("bin", new Uint8Array(128 * 1024)));
+      sync("putBinaryOver", () => storage.put("bin", new Uint8Array(128 * 1024 + 32)));
+      sync("putSharedViewsOver", () => {
+        const buffer = new ArrayBuffer(40000);
+        return storage.put("bin", [new Uint8Array(buffer), new Uint8Array(buffer), new Uint8Array(buffer), new Uint8Array(buffer)]);
+      });
       await later("put128", () => storage.put(Object.fromEntries(keys129.slice(1).map((k) => [k, 1]))));
       sync("deleteUndefined", () => storage.delete(undefined));
       sync("deleteBig", () => storage.delete(big));
@@ -289,6 +297,10 @@ def test_validation_messages_and_sync_or_async_failure(mf: Miniflare):
     assert results["putFunction"]["sync"] is True and results["putFunction"]["name"] == "DataCloneError"
     assert results["putValueAtLimit"] == {"sync": False, "ok": True}
     assert results["putValueOneOver"] == thrown("RangeError", "Values cannot be larger than 131072 bytes.")
+    assert results["putBinary99k"] == {"sync": False, "ok": True}
+    assert results["putBinaryAtLimit"] == {"sync": False, "ok": True}
+    assert results["putBinaryOver"] == thrown("RangeError", "Values cannot be larger than 131072 bytes.")
+    assert results["putSharedViewsOver"] == thrown("RangeError", "Values cannot be larger than 131072 bytes.")
     assert results["put128"] == {"sync": False, "ok": True}
     assert results["deleteUndefined"] == thrown(
         "TypeError", "Failed to execute 'delete' on 'DurableObjectStorage'" + undefined_key

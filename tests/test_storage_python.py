@@ -9,12 +9,13 @@ import re
 import pytest
 from do_support import call, start
 
-from mfbook import JSMap, Miniflare, StorageRangeError, StorageTypeError
+from mfbook import UNDEFINED, JSMap, JSTypedArray, Miniflare, StorageRangeError, StorageTypeError
 
 ROUTES = {
     "read": "return { value: (await storage.get('shared')) ?? null, isMap: (await storage.get('map')) instanceof Map };",  # noqa: E501
     "write": "await storage.put('fromJs', { n: 1 }); return true;",
     "constructed": "return self.constructedCount;",
+    "nulls": "const m = await storage.get(['single', 'many']); return [m.size, m.get('single'), m.get('many')];",
 }
 MEMBERS = """
   get constructedCount() { return globalThis.constructedCount; }
@@ -31,12 +32,30 @@ def storage_of(mf: Miniflare, name: str = "test"):
     return mf.get_durable_object_storage(mf.get_durable_object_namespace("TEST").id_from_name(name))
 
 
+def deeply_nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_none_is_stored_as_null_and_round_trips(mf):
+    storage = storage_of(mf)
+    storage.put("single", None)
+    storage.put({"many": None, "other": 1})
+    assert storage.get(["single", "many", "other"]) == {"many": None, "other": 1, "single": None}
+    assert storage.list() == {"many": None, "other": 1, "single": None}
+    storage.put(storage.list())  # written back as read: lossless
+    assert storage.list() == {"many": None, "other": 1, "single": None}
+    assert call(mf, "nulls") == [2, None, None]  # JS finds both keys, holding null
+
+
 def test_put_get_delete_round_trip(mf):
     storage = storage_of(mf)
     assert storage.get("a") is None
     storage.put("a", {"x": [1, 2.5, None]})
     assert storage.get("a") == {"x": [1, 2.5, None]}
-    storage.put({"b": 2, "c": 3, "skipped": None})
+    storage.put({"b": 2, "c": 3, "skipped": UNDEFINED})
     assert storage.get(["c", "missing", "a", "b", "skipped"]) == {"a": {"x": [1, 2.5, None]}, "b": 2, "c": 3}
     assert list(storage.get(["c", "b", "a"])) == ["a", "b", "c"]
     assert storage.delete("a") is True
@@ -144,7 +163,26 @@ UNDEFINED_KEY = ": parameter 1 is not of type 'variant'. (key is undefined)"
         (lambda s: s.get([f"k{i}" for i in range(129)]), StorageRangeError, "Maximum number of keys is 128."),
         (lambda s: s.delete([f"k{i}" for i in range(129)]), StorageRangeError, "Maximum number of keys is 128."),
         (lambda s: s.put({f"k{i}": i for i in range(129)}), StorageRangeError, "Maximum number of pairs is 128."),
-        (lambda s: s.put("k", None), StorageTypeError, "put() called with undefined value."),
+        (lambda s: s.put("k", UNDEFINED), StorageTypeError, "put() called with undefined value."),
+        (lambda s: s.put("k"), StorageTypeError, "put() called with undefined value."),
+        (
+            lambda s: s.put(b"bytes-key", 1),
+            StorageTypeError,
+            "Failed to execute 'put' on 'DurableObjectStorage': keys are str, not bytes "
+            "(decode the bytes first, e.g. key.decode('utf-8')).",
+        ),
+        (
+            lambda s: s.get([b"k"]),
+            StorageTypeError,
+            "Failed to execute 'get' on 'DurableObjectStorage': keys are str, not bytes "
+            "(decode the bytes first, e.g. key.decode('utf-8')).",
+        ),
+        (
+            lambda s: s.put("k", deeply_nested(10_000)),
+            ValueError,
+            "The value is nested too deeply (beyond Python's recursion limit, sys.getrecursionlimit()) "
+            "to be encoded or decoded.",
+        ),
         (
             lambda s: s.put("k", "x" * (128 * 1024 + 31)),
             StorageRangeError,
@@ -175,10 +213,23 @@ def test_validation_messages(mf, action, error, message):
 
 def test_limits_inclusive(mf):
     storage = storage_of(mf)
-    storage.put("x" * 2048, "x" * (128 * 1024 + 30))  # 2048-byte key; value encodes to exactly 131104 bytes
+    # 2048-byte key; the value serializes (V8) to exactly 131104 bytes: header 2, tag 1, length 3.
+    storage.put("x" * 2048, "x" * (128 * 1024 + 32 - 6))
     storage.put({f"k{i}": i for i in range(128)})
     assert len(storage.get([f"k{i}" for i in range(128)])) == 128
     assert storage.delete([f"k{i}" for i in range(128)]) == 128
+
+
+def test_binary_values_are_measured_as_v8_serializes_them(mf):
+    storage = storage_of(mf)
+    storage.put("bytes", bytes(99_000))  # base64 would count 132,000
+    limit = 128 * 1024
+    storage.put("view", JSTypedArray("Uint8Array", bytes(limit)))
+    assert len(storage.get("view").buffer) == limit
+    with pytest.raises(StorageRangeError, match="Values cannot be larger than 131072 bytes."):
+        storage.put("view", JSTypedArray("Uint8Array", bytes(limit + 32)))
+    with pytest.raises(StorageRangeError, match="Values cannot be larger than 131072 bytes."):
+        storage.put("bytes", bytes(limit + 32))
 
 
 def test_delete_all_keeps_the_alarm(mf):

@@ -416,3 +416,28 @@ def test_durable_object_binding_without_class_name(tmp_path: Path) -> None:
     path = write(tmp_path / "wrangler.toml", '[durable_objects]\nbindings = [{ name = "B" }]\n')
     with pytest.raises(ConfigError, match="each durable_objects binding needs name and class_name"):
         read_config(path)
+
+
+def test_invalid_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "wrangler.toml"
+    path.write_bytes(b'name = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"^wrangler.toml: not valid UTF-8 \(byte 11: invalid continuation byte\)"):
+        read_config(path)
+
+
+@pytest.mark.parametrize("how", ["script", "script_path"])
+def test_a_module_script_beside_a_wrangler_file_needs_no_modules_flag(tmp_path: Path, how: str) -> None:
+    source = "export class C {} export default { fetch: () => new Response('module') }"
+    path = write(
+        tmp_path / "wrangler.toml", 'name = "app"\n[[durable_objects.bindings]]\nname = "C"\nclass_name = "C"\n'
+    )
+    script = {"script": source} if how == "script" else {"script_path": write(tmp_path / "w.js", source)}
+    with Miniflare(wrangler_config_path=path, **script) as mf:  # wrangler infers the format
+        assert mf.dispatch_fetch("http://x/").text() == "module"
+
+
+def test_a_service_worker_script_beside_a_wrangler_file_stays_a_service_worker(tmp_path: Path) -> None:
+    path = write(tmp_path / "wrangler.toml", 'name = "sw"\n')
+    source = "addEventListener('fetch', (e) => e.respondWith(new Response('sw')));"
+    with Miniflare(wrangler_config_path=path, script=source) as mf:
+        assert mf.dispatch_fetch("http://x/").text() == "sw"

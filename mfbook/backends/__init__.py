@@ -94,4 +94,7 @@ def open_backend(
         path = Path(persist)
     except TypeError as error:
         raise _bad_value(persist) from error
-    return SqliteBackend(path if path.is_absolute() else Path.cwd() / path)
+    path = path if path.is_absolute() else Path.cwd() / path
+    if path.exists() and not path.is_dir():
+        raise BackendConfigError(f"durable_objects_persist must be a directory, but {str(path)!r} is a file")
+    return SqliteBackend(path)

@@ -339,7 +339,9 @@ class RedisBackend(Backend):
         self.url = url
         self.location = redact_url(url)
         self.prefix = prefix
-        settings: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5}
+        # A stalled server fails an operation after socket_timeout (tried twice, see call()),
+        # instead of holding the emulator thread; redis_options={"socket_timeout": s} sets it.
+        settings: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5, "socket_timeout": 5}
         settings.update(options or {})
         settings["decode_responses"] = False  # keys and values are bytes
         self.client: redis.Redis = redis.Redis.from_url(url, **settings)

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import WorkerError
 from .host_entry import SyncHandler
 
-__all__ = ["DIGESTS", "digest", "pure_handlers"]
+__all__ = ["DIGESTS", "digest", "id_from_name", "pure_handlers"]
 
 #: WebCrypto digest names → hashlib names.
 DIGESTS = {"SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "MD5": "md5"}
@@ -29,6 +29,13 @@ def digest(payload: dict[str, Any]) -> str:
     return hashlib.new(algorithm, payload["data"].encode("latin-1")).digest().decode("latin-1")
 
 
+def id_from_name(payload: dict[str, Any]) -> str:
+    """``namespace.idFromName(name)`` for long names: ``{binding, name}`` → the id's hex."""
+    from ..ids import id_from_name as named_id
+
+    return named_id(str(payload["binding"]), str(payload["name"])).hex
+
+
 def pure_handlers() -> dict[str, SyncHandler]:
     """Operations that need no context (the runtime adds its own to this table)."""
-    return {"digest": digest}
+    return {"digest": digest, "idFromName": id_from_name}

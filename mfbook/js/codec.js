@@ -21,8 +21,13 @@
   const hasOwn = Object.prototype.hasOwnProperty;
   const defineProperty = Object.defineProperty;
   const getOwnDescriptor = Object.getOwnPropertyDescriptor;
-  const stringify = JSON.stringify;
-  const parse = JSON.parse;
+  // Captured before worker code runs (intrinsics.js); `stringify` ignores a patched toJSON.
+  const { stringify, parse, SafeMap, SafeSet, apply } = globalThis.__mfIntrinsics;
+  const mapSet = Map.prototype.set;
+  const setAdd = Set.prototype.add;
+  const append = (array, item) => {
+    array[array.length] = item;
+  };
   const objectToString = ObjectProto.toString;
   const fnToString = Function.prototype.toString;
   const symbolToString = Symbol.prototype.toString;
@@ -54,7 +59,7 @@
   for (const name of ["WeakRef", "FinalizationRegistry", "SharedArrayBuffer"]) {
     if (typeof globalThis[name] === "function") REFUSED.push(globalThis[name]);
   }
-  const REFUSED_TAGS = new Set([
+  const REFUSED_TAGS = new SafeSet([
     "Generator", "AsyncGenerator", "Map Iterator", "Set Iterator", "Array Iterator",
     "String Iterator", "RegExp String Iterator", "Iterator Helper", "Module",
   ]);
@@ -193,7 +198,7 @@
   // ---- encoder (slow path): builds a JSON tree, then one JSON.stringify ----
 
   function Encoder() {
-    this.ids = new Map();
+    this.ids = new SafeMap();
     this.next = 0;
   }
 
@@ -278,13 +283,13 @@
       const entries = [];
       mapForEach.call(v, (value, key) => {
         const k = this.value(key);
-        entries.push([k, this.value(value)]);
+        append(entries, [k, this.value(value)]);
       });
       return { $: "map", entries };
     }
     if (v instanceof Set) {
       const values = [];
-      setForEach.call(v, (value) => values.push(this.value(value)));
+      setForEach.call(v, (value) => append(values, this.value(value)));
       return { $: "set", values };
     }
     if (v instanceof ArrayBuffer) {
@@ -336,7 +341,7 @@
         break;
       case "object":
         if (value === null) return "null";
-        if (isPureObject(value, new Set())) return stringify(value);
+        if (isPureObject(value, new SafeSet())) return stringify(value);
         break;
     }
     return stringify(new Encoder().value(value));
@@ -351,7 +356,7 @@
   Decoder.prototype.value = function (x) {
     if (typeof x !== "object" || x === null) return x;
     if (isArray(x)) {
-      this.objects.push(x);
+      append(this.objects, x);
       for (let i = 0; i < x.length; i++) {
         const item = x[i];
         if (typeof item === "object" && item !== null) x[i] = this.value(item);
@@ -360,7 +365,7 @@
     }
     const tag = x.$;
     if (tag === undefined) {
-      this.objects.push(x);
+      append(this.objects, x);
       this.fill(x);
       return x;
     }
@@ -392,49 +397,49 @@
       }
       case "date": {
         const date = new Date(x.v === null ? NaN : x.v);
-        this.objects.push(date);
+        append(this.objects, date);
         return date;
       }
       case "regexp": {
         const regexp = new RegExp(x.source, x.flags);
-        this.objects.push(regexp);
+        append(this.objects, regexp);
         return regexp;
       }
       case "map": {
         const map = new Map();
-        this.objects.push(map);
+        append(this.objects, map);
         const entries = x.entries;
         for (let i = 0; i < entries.length; i++) {
           const key = this.value(entries[i][0]);
-          map.set(key, this.value(entries[i][1]));
+          apply(mapSet, map, [key, this.value(entries[i][1])]);
         }
         return map;
       }
       case "set": {
         const set = new Set();
-        this.objects.push(set);
+        append(this.objects, set);
         const values = x.values;
-        for (let i = 0; i < values.length; i++) set.add(this.value(values[i]));
+        for (let i = 0; i < values.length; i++) apply(setAdd, set, [this.value(values[i])]);
         return set;
       }
       case "array":
         return this.array(x);
       case "object": {
         const object = x.props;
-        this.objects.push(object);
+        append(this.objects, object);
         this.fill(object);
         return object;
       }
       case "arraybuffer": {
         const buffer = fromBase64(x.base64).buffer;
-        this.objects.push(buffer);
+        append(this.objects, buffer);
         return buffer;
       }
       case "view": {
         const Ctor = hasOwn.call(VIEWS, x.kind) ? VIEWS[x.kind] : undefined;
         if (Ctor === undefined) throw formatError("unknown view kind " + stringify(x.kind));
         const slot = this.objects.length;
-        this.objects.push(undefined);
+        append(this.objects, undefined);
         const buffer = this.value(x.buffer);
         const view = new Ctor(buffer, x.byteOffset, x.length);
         this.objects[slot] = view;
@@ -444,7 +449,7 @@
         return this.error(x);
       case "boxed": {
         const boxed = Object(this.tagless(x.v));
-        this.objects.push(boxed);
+        append(this.objects, boxed);
         return boxed;
       }
       case "codec":
@@ -466,7 +471,7 @@
 
   Decoder.prototype.array = function (x) {
     const array = new Array(x.length);
-    this.objects.push(array);
+    append(this.objects, array);
     const items = x.items;
     if (isArray(items)) {
       for (let i = 0; i < items.length; i++) array[i] = this.value(items[i]);
@@ -491,7 +496,7 @@
     // Without a stored stack the clone has none (like v8), not the decoder's own stack.
     const stack = typeof x.stack === "string" ? x.stack : undefined;
     defineProperty(error, "stack", { ...hidden, value: stack });
-    this.objects.push(error);
+    append(this.objects, error);
     if (hasOwn.call(x, "cause")) {
       defineProperty(error, "cause", { ...hidden, value: this.value(x.cause) });
     }
@@ -505,5 +510,186 @@
     return new Decoder().value(doc);
   }
 
-  globalThis.__mfCodec = Object.freeze({ encode, decode, VERSION });
+  // ---- V8 serialization size (the storage value limit); mirrors mfbook/v8size.py ----
+
+  const ERROR_PROTOTYPES = new SafeSet(["EvalError", "RangeError", "ReferenceError", "SyntaxError", "TypeError", "URIError"]);
+  const REGEXP_FLAGS = { g: 1, i: 2, m: 4, y: 8, u: 16, s: 32, d: 128, v: 256 };
+  const VIEW_ITEM_BYTES = {
+    Int8Array: 1, Uint8Array: 1, Uint8ClampedArray: 1, Int16Array: 2, Uint16Array: 2, Float16Array: 2,
+    Int32Array: 4, Uint32Array: 4, Float32Array: 4, Float64Array: 8, BigInt64Array: 8, BigUint64Array: 8, DataView: 1,
+  };
+  const INDEX = /^(?:0|[1-9][0-9]*)$/;
+
+  function varintSize(n) {
+    let size = 1;
+    while (n >= 0x80) {
+      n = Math.floor(n / 128);
+      size++;
+    }
+    return size;
+  }
+
+  /** The byte length of V8's serialization of the value codec `text` stands for. */
+  function v8Size(text) {
+    let offset = 2; // header
+    const string = (s) => {
+      let wide = false;
+      let units = s.length;
+      for (let i = 0; i < units; i++) {
+        if (s.charCodeAt(i) > 0xff) {
+          wide = true;
+          break;
+        }
+      }
+      if (!wide) {
+        offset += 1 + varintSize(units) + units;
+        return;
+      }
+      const bytes = 2 * units;
+      if ((offset + 1 + varintSize(bytes)) & 1) offset++; // padding: characters at an even offset
+      offset += 1 + varintSize(bytes) + bytes;
+    };
+    const number = (n) => {
+      if (Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) {
+        offset += 1 + varintSize(((n << 1) ^ (n >> 31)) >>> 0);
+      } else {
+        offset += 9;
+      }
+    };
+    const bigintBody = (digitsText) => {
+      let magnitude = BigInt(digitsText);
+      if (magnitude < 0n) magnitude = -magnitude;
+      let digits = 0;
+      while (magnitude > 0n) {
+        magnitude >>= 64n;
+        digits++;
+      }
+      offset += varintSize(digits * 16) + digits * 8;
+    };
+    const key = (k) => {
+      if (INDEX.test(k) && Number(k) <= 4294967294) number(Number(k));
+      else string(k);
+    };
+    const pairs = (object) => {
+      const names = keysOf(object);
+      for (let i = 0; i < names.length; i++) {
+        key(names[i]);
+        value(object[names[i]]);
+      }
+      return names.length;
+    };
+    const dense = (items, props) => {
+      offset += 1 + varintSize(items.length);
+      for (let i = 0; i < items.length; i++) value(items[i]);
+      const count = props === undefined ? 0 : pairs(props);
+      offset += 1 + varintSize(count) + varintSize(items.length);
+    };
+    const TAGS = {
+      undefined: () => { offset += 1; },
+      number: () => { offset += 9; },
+      bigint: (x) => { offset += 1; bigintBody(x.v); },
+      ref: (x) => { offset += 1 + varintSize(x.id); },
+      date: () => { offset += 9; },
+      regexp: (x) => {
+        offset += 1;
+        string(x.source);
+        let flags = 0;
+        for (let i = 0; i < x.flags.length; i++) flags += REGEXP_FLAGS[x.flags[i]] || 0;
+        offset += varintSize(flags);
+      },
+      map: (x) => {
+        offset += 1;
+        for (let i = 0; i < x.entries.length; i++) {
+          value(x.entries[i][0]);
+          value(x.entries[i][1]);
+        }
+        offset += 1 + varintSize(2 * x.entries.length);
+      },
+      set: (x) => {
+        offset += 1;
+        for (let i = 0; i < x.values.length; i++) value(x.values[i]);
+        offset += 1 + varintSize(x.values.length);
+      },
+      array: (x) => {
+        const items = x.items === undefined ? [] : x.items;
+        if (isArray(items) && items.length === x.length) {
+          dense(items, x.props);
+          return;
+        }
+        offset += 1 + varintSize(x.length);
+        const count = pairs(items) + (x.props === undefined ? 0 : pairs(x.props));
+        offset += 1 + varintSize(count) + varintSize(x.length);
+      },
+      object: (x) => plain(x.props),
+      arraybuffer: (x) => {
+        let end = x.base64.length;
+        while (end > 0 && x.base64[end - 1] === "=") end--;
+        const length = Math.floor((end * 3) / 4);
+        offset += 1 + varintSize(length) + length;
+      },
+      view: (x) => {
+        const bytes = x.length * (hasOwn.call(VIEW_ITEM_BYTES, x.kind) ? VIEW_ITEM_BYTES[x.kind] : 1);
+        offset += 2 + varintSize(bytes) + bytes; // Node's host object: tag, type, length, bytes
+      },
+      error: (x) => {
+        offset += ERROR_PROTOTYPES.has(x.name) ? 2 : 1;
+        offset += 1;
+        string(x.message === undefined ? "" : x.message);
+        if (typeof x.stack === "string") {
+          offset += 1;
+          string(x.stack);
+        }
+        if (hasOwn.call(x, "cause")) {
+          offset += 1;
+          value(x.cause);
+        }
+        offset += 1;
+      },
+      boxed: (x) => {
+        const inner = x.v;
+        if (typeof inner === "boolean") offset += 1;
+        else if (typeof inner === "string") {
+          offset += 1;
+          string(inner);
+        } else if (inner !== null && typeof inner === "object" && inner.$ === "bigint") {
+          offset += 1;
+          bigintBody(inner.v);
+        } else offset += 9;
+      },
+      codec: (x) => value(x.value),
+    };
+    function value(x) {
+      switch (typeof x) {
+        case "string":
+          string(x);
+          return;
+        case "number":
+          number(x);
+          return;
+        case "boolean":
+          offset += 1;
+          return;
+      }
+      if (x === null) {
+        offset += 1;
+      } else if (isArray(x)) {
+        dense(x, undefined);
+      } else if (hasOwn.call(x, "$")) {
+        const handler = hasOwn.call(TAGS, x.$) ? TAGS[x.$] : undefined;
+        if (handler === undefined) throw formatError("unknown tag " + stringify(x.$));
+        handler(x);
+      } else {
+        plain(x);
+      }
+    }
+    function plain(object) {
+      offset += 1;
+      const count = pairs(object); // before `offset +=`, which reads offset first
+      offset += 1 + varintSize(count);
+    }
+    value(parse(text));
+    return offset;
+  }
+
+  globalThis.__mfCodec = Object.freeze({ encode, decode, v8Size, VERSION });
 })();

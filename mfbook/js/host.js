@@ -6,26 +6,30 @@
 // with `__mfKernel.flush()` after each delivery, settling the operations later through `settle`.
 (function () {
   "use strict";
-  // Intrinsics captured before user code can replace them.
-  const stringify = JSON.stringify;
-  const parse = JSON.parse;
+  // Built-ins captured before worker code runs (intrinsics.js): it may patch the global ones.
+  const { stringify, parse, SafeMap, Promise } = globalThis.__mfIntrinsics;
+  const append = (array, item) => {
+    array[array.length] = item;
+  };
   const hostCall = globalThis.__mfHostCall;
   const syncUnavailable = globalThis.__mfSyncUnavailable;
   delete globalThis.__mfHostCall;
   delete globalThis.__mfSyncUnavailable;
   let outbox = [];
   let notes = [];
+  let outOfMemory = false;
+  const OUT_OF_MEMORY = "!out-of-memory"; // not JSON: Isolate.deliver turns it into the fault
   // Storage notes and operations waiting in the outbox: while there are any, a synchronous
   // storage call would overtake them, so the kernel sends storage through the outbox too.
   let queuedStorage = 0;
   /** Moves the notes into the outbox, keeping their order relative to what follows them. */
   function spill() {
     if (notes.length === 0) return;
-    for (let i = 0; i < notes.length; i++) outbox.push(notes[i]);
+    for (let i = 0; i < notes.length; i++) append(outbox, notes[i]);
     queuedStorage += notes.length;
     notes = [];
   }
-  const pending = new Map();
+  const pending = new SafeMap();
   let nextOpId = 1;
   let localCount = 0;
 
@@ -43,10 +47,19 @@
       // Notes made since the last call go first, so the host sees everything in program order.
       const request = [op, payload === undefined ? null : payload];
       if (notes.length !== 0) {
-        request.push(notes);
+        append(request, notes);
         notes = [];
       }
-      const answer = parse(hostCall(stringify(request)));
+      let answer;
+      try {
+        answer = parse(hostCall(stringify(request)));
+      } catch (error) {
+        // QuickJS throws a bare null when it cannot allocate (a huge answer): the isolate is
+        // out of memory. Python resets it after this delivery, as for any memory-limit error.
+        if (error !== null) throw error;
+        outOfMemory = true;
+        throw new RangeError("Worker exceeded memory limit.");
+      }
       if (answer[0] === 1) return answer[1];
       throw host.makeError === null ? answer[1] : host.makeError(answer[1]);
     },
@@ -69,7 +82,7 @@
       entry.op = name;
       spill();
       if (name === "st" || name === "bcw") queuedStorage++;
-      outbox.push(entry);
+      append(outbox, entry);
       if (owner !== undefined) owner.ops++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject, transform, owner });
@@ -114,16 +127,16 @@
      * next synchronous call, or at the head of the outbox when the delivery ends.
      */
     note(entry) {
-      if (hostCall === undefined) outbox.push(entry);
-      else notes.push(entry);
+      if (hostCall === undefined) append(outbox, entry);
+      else append(notes, entry);
     },
     /** Queue a fire-and-forget message to the host (console lines, timers, completions). */
     emit(entry) {
       spill();
-      outbox.push(entry);
+      append(outbox, entry);
     },
     console(level, text) {
-      outbox.push({ op: "console", level, text });
+      append(outbox, { op: "console", level, text });
     },
     /** Settle a pending operation: `ok` resolves with `value`, otherwise rejects with it. */
     settle(id, ok, value) {
@@ -146,6 +159,7 @@
     },
     /** Returns the outbox as JSON ("" when empty) and starts a new one. */
     flush() {
+      if (outOfMemory) return OUT_OF_MEMORY;
       spill();
       queuedStorage = 0;
       if (outbox.length === 0) return "";

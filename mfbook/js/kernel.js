@@ -7,6 +7,24 @@
 // runtime throws synchronously, encodes values, and turns settlements back into JS values.
 (function (host, codec) {
   "use strict";
+  // Built-ins captured before worker code runs (intrinsics.js): the worker may patch the
+  // global ones (JSON.stringify, Promise.prototype.then, Map.prototype.get, ...).
+  const {
+    stringify,
+    parse,
+    then,
+    catch: catchError,
+    resolve: resolved,
+    reject: rejected,
+    apply,
+    SafeMap,
+    SafeSet,
+    Promise,
+  } = globalThis.__mfIntrinsics;
+  const mapSet = Map.prototype.set;
+  const append = (array, item) => {
+    array[array.length] = item;
+  };
   const fetchApi = host.fetchApi;
   const textEncoder = new TextEncoder();
   let MSG = {}; // error texts, injected by Python so that both languages share one source
@@ -85,7 +103,11 @@
 
   /** Tags an object's own operation with the direct call it is handling, if any. */
   function ownedBy(actor, payload) {
-    if (actor.direct !== 0) payload.d = actor.direct;
+    if (actor.direct !== 0) {
+      payload.d = actor.direct;
+    } else if (running !== null && running.key === actor.key) {
+      payload.d = running.id; // its constructor, run by a direct call
+    }
     return payload;
   }
 
@@ -105,7 +127,7 @@
   host.makeError = errorFromEnvelope;
 
   // ---------------------------------------------------------------- timers
-  const timers = new Map();
+  const timers = new SafeMap();
   let nextTimerId = 1;
 
   function addTimer(callback, delay, args, repeat) {
@@ -162,17 +184,17 @@
   }
 
   // idFromName is a pure function of (binding, name): memoise the SHA-256 per namespace.
-  const nameCaches = new Map();
+  const nameCaches = new SafeMap();
   function nameCache(binding) {
     let cache = nameCaches.get(binding);
     if (cache === undefined) {
-      cache = new Map();
+      cache = new SafeMap();
       nameCaches.set(binding, cache);
     }
     return cache;
   }
 
-  const JURISDICTIONS = new Set(["eu", "fedramp"]);
+  const JURISDICTIONS = new SafeSet(["eu", "fedramp"]);
 
   class DurableObjectNamespace {
     #binding;
@@ -190,10 +212,15 @@
       const cache = nameCache(this.#binding);
       let hexId = cache.get(name);
       if (hexId === undefined) {
-        const digest = host.sha256(textEncoder.encode(this.#binding + name));
-        digest[0] |= 0x80;
-        digest.set(this.#suffixBytes, 24);
-        hexId = hex(digest);
+        if (name.length > 2048 && host.syncCalls) {
+          // SHA-256 in interpreted JS takes seconds per megabyte: a long name is hashed by the host.
+          hexId = host.call("idFromName", { binding: this.#binding, name });
+        } else {
+          const digest = host.sha256(textEncoder.encode(this.#binding + name));
+          digest[0] |= 0x80;
+          digest.set(this.#suffixBytes, 24);
+          hexId = hex(digest);
+        }
         if (cache.size >= 4096) cache.clear();
         cache.set(name, hexId);
       }
@@ -202,8 +229,9 @@
     idFromString(hexId) {
       hexId = String(hexId);
       if (!/^[A-Fa-f0-9]{64}$/.test(hexId)) throw new TypeError(MSG.idNotHex);
+      hexId = hexId.toLowerCase(); // either case (Miniflare 2 compared the suffix before this)
       if (!hexId.endsWith(this.#suffix)) throw new TypeError(MSG.idWrongClass);
-      return new DurableObjectId(this.#binding, hexId.toLowerCase());
+      return new DurableObjectId(this.#binding, hexId);
     }
     newUniqueId(options) {
       const jurisdiction = options && options.jurisdiction;
@@ -236,7 +264,7 @@
     }
   }
 
-  const RESERVED_STUB_PROPERTIES = new Set(["then", "toJSON", "constructor", "valueOf", "toString"]);
+  const RESERVED_STUB_PROPERTIES = new SafeSet(["then", "toJSON", "constructor", "valueOf", "toString"]);
 
   function makeStub(binding, id, spec) {
     const target = {
@@ -252,11 +280,11 @@
           request = new Request(input, init);
         }
         if (!/^https?:/.test(request.url)) {
-          return Promise.reject(new TypeError(`Fetch API cannot load: ${request.url}`));
+          return rejected(new TypeError(`Fetch API cannot load: ${request.url}`));
         }
         const send = (wire) => call("do_fetch", { binding, hex: id.toString(), name: id.name, request: wire }, responseFromHost);
         const wire = fetchApi.requestToWire(request);
-        if (wire instanceof Promise) return wire.then(send);
+        if (wire instanceof Promise) return then(wire, send);
         return directCall(spec, id, "fetch", wire, undefined) ?? send(wire);
       },
     };
@@ -279,7 +307,7 @@
    * Python still sees the call (`dstart`/`dend`, for the trace, request depth and output
    * gate) and the request and response are converted exactly as across the bridge.
    */
-  const constructing = new Set(); // objects a direct call is about to construct
+  const constructing = new SafeSet(); // objects a direct call is about to construct
 
   function directCall(spec, id, kind, payload, method) {
     if (spec === undefined || spec.local !== true || worker === null) return null;
@@ -292,7 +320,7 @@
     const parent = currentDirect();
     const depth = (parent === null ? deliveryDepth : parent.depth) + 1;
     if (depth > MSG.maxRequestDepth) return null;
-    const record = { id: nextDirectId++, depth, delivery: deliveryNo, opId: 0 };
+    const record = { id: nextDirectId++, depth, delivery: deliveryNo, opId: 0, key };
     // Reserve the object now: a second call in this turn must not run beside this one.
     if (existing === undefined) {
       constructing.add(key);
@@ -308,7 +336,7 @@
     host.note(start);
     const [opId, promise] = host.local(kind === "fetch" ? responseFromHost : decodeValue);
     record.opId = opId;
-    openDirect.push(record);
+    append(openDirect, record);
     let actor = existing;
 
     const finish = (ok, value) => {
@@ -340,13 +368,13 @@
         fail(error);
         return;
       }
-      if (encoded instanceof Promise) encoded.then((wire) => finish(true, wire), fail);
+      if (encoded instanceof Promise) then(encoded, (wire) => finish(true, wire), fail);
       else finish(true, encoded);
     };
 
     // The callee starts in a job of its own (as if delivered), with `running` set while its
     // synchronous part runs.
-    RESOLVED.then(() => {
+    then(RESOLVED, () => {
       let result;
       const saved = running;
       running = record;
@@ -365,11 +393,11 @@
             ? afterBlocked(actor, () => invoke(actor, kind, payload, method))
             : invoke(actor, kind, payload, method);
       } catch (error) {
-        result = Promise.reject(error);
+        result = rejected(error);
       } finally {
         running = saved;
       }
-      if (result instanceof Promise) result.then(succeed, fail);
+      if (result instanceof Promise) then(result, succeed, fail);
       else succeed(result);
     });
     return promise;
@@ -404,7 +432,7 @@
           try {
             encoded = codec.encode(args);
           } catch (error) {
-            return Promise.reject(error);
+            return rejected(error);
           }
           return send(property, encoded);
         };
@@ -426,7 +454,10 @@
 
   function encodeValue(value, key) {
     const text = codec.encode(value);
-    if (text.length > MSG.enforcedMaxValueSize / 3 && utf8Length(text) > MSG.enforcedMaxValueSize) {
+    // Measured as V8 serializes the value (codec.v8Size), never more than 3 bytes per
+    // character of the text plus a header, except for views sharing one buffer.
+    const limit = MSG.enforcedMaxValueSize;
+    if ((text.length * 3 + 16 > limit || text.indexOf('"$":"view"') >= 0) && codec.v8Size(text) > limit) {
       throw new RangeError(key === undefined ? MSG.valueTooLarge : MSG.valueTooLargeMany.replace("{key}", key));
     }
     return text;
@@ -445,7 +476,7 @@
         if (key === undefined) continue;
         const text = String(key);
         assertKeySize(text, true);
-        defined.push(text);
+        append(defined, text);
       }
       return defined;
     }
@@ -467,7 +498,7 @@
     for (const [key, raw] of entries) {
       assertKeySize(key, true);
       if (raw === undefined) continue;
-      result.push([key, encodeValue(raw, key)]);
+      append(result, [key, encodeValue(raw, key)]);
     }
     return result;
   }
@@ -491,7 +522,7 @@
   }
 
   const toUndefined = () => undefined;
-  const RESOLVED = Promise.resolve();
+  const RESOLVED = resolved();
   const decodeValue = (text) => codec.decode(text);
   const decodeOptional = (text) => (text === null ? undefined : codec.decode(text));
 
@@ -521,7 +552,7 @@
 
   function decodeMap(entries) {
     const map = new Map();
-    for (const [key, text] of entries) map.set(key, codec.decode(text));
+    for (let i = 0; i < entries.length; i++) apply(mapSet, map, [entries[i][0], codec.decode(entries[i][1])]);
     return map;
   }
 
@@ -534,7 +565,7 @@
   }
 
   /** Operations whose answer waits for the host's later work (gate sections, flushes, retries). */
-  const ASYNC_STORAGE_METHODS = new Set(["txnBegin", "txnCommit", "txnAbort", "sync"]);
+  const ASYNC_STORAGE_METHODS = new SafeSet(["txnBegin", "txnCommit", "txnAbort", "sync"]);
 
   /** Storage proxy shared by DurableObjectStorage and DurableObjectTransaction. */
   class StorageOperator {
@@ -560,15 +591,15 @@
         payload.op = "st";
         try {
           const result = host.call("st", ownedBy(actor, payload));
-          return Promise.resolve(transform === undefined ? result : transform(result));
+          return resolved(transform === undefined ? result : transform(result));
         } catch (error) {
-          return Promise.reject(error);
+          return rejected(error);
         }
       }
       return host.op("st", ownedBy(actor, payload), transform, actor);
     }
     get(keys, options) {
-      if (keys === undefined) return Promise.reject(undefinedKey("get", this._owner));
+      if (keys === undefined) return rejected(undefinedKey("get", this._owner));
       try {
         this._check("get");
         const normalised = normaliseKeys(keys);
@@ -582,7 +613,7 @@
           else if (actor.cache !== null && actor.cache.has(normalised)) text = actor.cache.get(normalised);
           if (text !== undefined) {
             storageNote(ownedBy(actor, { op: "st", a: actor.key, m: "get", txn: this._txn, key: normalised, known: 1 }));
-            return Promise.resolve(decodeOptional(text));
+            return resolved(decodeOptional(text));
           }
         }
         if (this._txn !== undefined || actor.cache === null) {
@@ -592,7 +623,7 @@
         const epoch = actor.epoch;
         if (Array.isArray(normalised)) {
           return this._op("getMany", { keys: normalised }, flagsOf(options), (entries) => {
-            const found = new Set();
+            const found = new SafeSet();
             for (const [key, text] of entries) {
               found.add(key);
               cacheFill(actor, epoch, key, text);
@@ -603,14 +634,14 @@
         }
         if (actor.cache.has(normalised)) {
           storageNote(ownedBy(actor, { op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] }));
-          return Promise.resolve(decodeOptional(actor.cache.get(normalised)));
+          return resolved(decodeOptional(actor.cache.get(normalised)));
         }
         return this._op("get", { key: normalised }, flagsOf(options), (text) => {
           cacheFill(actor, epoch, normalised, text);
           return decodeOptional(text);
         });
       } catch (error) {
-        return Promise.reject(error);
+        return rejected(error);
       }
     }
     put(keyOrEntries, value, options) {
@@ -623,7 +654,7 @@
         const own = this._writes;
         let count = own.size;
         for (const [key] of entries) if (!own.has(key)) count++;
-        if (count > MSG.maxKeys) return Promise.reject(new RangeError(MSG.txnTooManyKeys));
+        if (count > MSG.maxKeys) return rejected(new RangeError(MSG.txnTooManyKeys));
         for (const [key, text] of entries) own.set(key, text);
         storageNote(ownedBy(this._actor, { op: "st", a: this._actor.key, m: "put", txn: this._txn, entries }));
         return RESOLVED;
@@ -664,16 +695,16 @@
           return decodeMap(entries);
         });
       } catch (error) {
-        return Promise.reject(error);
+        return rejected(error);
       }
     }
     getAlarm(options) {
       try {
         this._check("getAlarm");
       } catch (error) {
-        return Promise.reject(error);
+        return rejected(error);
       }
-      if (!this._actor.hasAlarm) return Promise.resolve(null);
+      if (!this._actor.hasAlarm) return resolved(null);
       return this._op("getAlarm", {}, flagsOf(options));
     }
     setAlarm(scheduledTime, options) {
@@ -682,7 +713,7 @@
         if (!this._actor.hasAlarm) throw new Error(MSG.noAlarmHandler);
         return this._op("setAlarm", { time: alarmTime(scheduledTime) }, flagsOf(options), toUndefined);
       } catch (error) {
-        return Promise.reject(error);
+        return rejected(error);
       }
     }
     deleteAlarm(options) {
@@ -690,7 +721,7 @@
         this._check("deleteAlarm");
         return this._op("deleteAlarm", {}, flagsOf(options), toUndefined);
       } catch (error) {
-        return Promise.reject(error);
+        return rejected(error);
       }
     }
   }
@@ -700,7 +731,7 @@
       super(actor, "DurableObjectTransaction", txn);
       Object.defineProperty(this, "_state", { value: "open", writable: true });
       // This attempt's writes (encoded value, null = deleted), as Python's buffer holds them.
-      Object.defineProperty(this, "_writes", { value: new Map() });
+      Object.defineProperty(this, "_writes", { value: new SafeMap() });
     }
     _check(operation) {
       if (this._state === "rolledback") throw new Error(MSG.txnRolledBack.replace("{op}", operation));
@@ -784,12 +815,12 @@
       answer = host.call("st", ownedBy(actor, payload));
     } catch (error) {
       host.drop(id);
-      return Promise.reject(error);
+      return rejected(error);
     }
     if (answer.later === true) return promise;
     host.drop(id);
     if (answer.cache !== undefined && answer.cache.length !== 0) cacheWrite(actor, answer.cache);
-    return Promise.resolve(answer.now);
+    return resolved(answer.now);
   }
 
   // ---------------------------------------------------------------- durable object state
@@ -801,7 +832,7 @@
       this.storage = new DurableObjectStorage(actor);
     }
     waitUntil(promise) {
-      Promise.resolve(promise).catch((error) => reportBackground(error));
+      catchError(resolved(promise), (error) => reportBackground(error));
     }
     blockConcurrencyWhile(callback) {
       const actor = this.#actor;
@@ -822,8 +853,8 @@
         }
       };
       const promise = run();
-      actor.blocked = actor.blocked.then(
-        () => promise.then(() => undefined, () => undefined)
+      actor.blocked = then(actor.blocked, 
+        () => then(promise, () => undefined, () => undefined)
       );
       return promise;
     }
@@ -858,8 +889,8 @@
   });
 
   // ---------------------------------------------------------------- modules
-  const moduleFactories = new Map();
-  const moduleCache = new Map();
+  const moduleFactories = new SafeMap();
+  const moduleCache = new SafeMap();
 
   function requireModule(specifier) {
     if (specifier === "cloudflare:workers") return cloudflareWorkers;
@@ -869,7 +900,7 @@
     if (factory === undefined) throw new Error(`No such module "${specifier}".`);
     const exports = Object.create(null);
     moduleCache.set(specifier, exports);
-    const dynamicImport = (spec) => Promise.resolve().then(() => requireModule(resolveSpecifier(specifier, String(spec))));
+    const dynamicImport = (spec) => then(RESOLVED, () => requireModule(resolveSpecifier(specifier, String(spec))));
     const meta = Object.freeze({ url: "file:///" + specifier });
     factory(requireModule, exports, dynamicImport, meta);
     return exports;
@@ -885,7 +916,7 @@
         if (parts.length === 0) throw new Error(`Import "${spec}" in ${referrer} resolves outside the project root`);
         parts.pop();
       } else {
-        parts.push(part);
+        append(parts, part);
       }
     }
     return parts.join("/");
@@ -893,7 +924,7 @@
 
   // ---------------------------------------------------------------- worker state
   let worker = null; // {modules, exports, env, listeners, ctxFor}
-  const actors = new Map();
+  const actors = new SafeMap();
   const fetchListeners = [];
 
   function reportBackground(error) {
@@ -903,7 +934,7 @@
   function makeExecutionContext() {
     return {
       waitUntil(promise) {
-        Promise.resolve(promise).catch((error) => reportBackground(error));
+        catchError(resolved(promise), (error) => reportBackground(error));
       },
       passThroughOnException() {},
       props: {},
@@ -928,9 +959,9 @@
           const request = input instanceof Request && init === undefined ? input : new Request(input, init);
           const send = (wire) => call("service_fetch", { service: name, request: wire }, responseFromHost);
           const wire = fetchApi.requestToWire(request);
-          return wire instanceof Promise ? wire.then(send) : send(wire);
+          return wire instanceof Promise ? then(wire, send) : send(wire);
         } catch (error) {
-          return Promise.reject(error);
+          return rejected(error);
         }
       },
     };
@@ -978,17 +1009,17 @@
   function globalFetch(input, init) {
     try {
       const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-      return Promise.resolve(fetchApi.requestToWire(request)).then((wire) =>
-        call("fetch", { request: wire }).then(responseFromHost)
+      return then(resolved(fetchApi.requestToWire(request)), (wire) =>
+        then(call("fetch", { request: wire }), responseFromHost)
       );
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
   }
   Object.defineProperty(globalThis, "fetch", { value: globalFetch, writable: true, configurable: true });
   Object.defineProperty(globalThis, "addEventListener", {
     value(type, listener) {
-      if (type === "fetch" && typeof listener === "function") fetchListeners.push(listener);
+      if (type === "fetch" && typeof listener === "function") append(fetchListeners, listener);
     },
     writable: true,
     configurable: true,
@@ -1001,9 +1032,9 @@
       const release = () => {
         actor.inflight--;
       };
-      promise.then(release, release);
+      then(promise, release, release);
     }
-    promise.then(
+    then(promise, 
       (value) => {
         let payload;
         try {
@@ -1013,7 +1044,7 @@
           return;
         }
         if (payload instanceof Promise) {
-          payload.then(
+          then(payload, 
             (resolved) => host.emit({ op: "done", ev: eventId, ok: true, value: resolved }),
             (error) => host.emit({ op: "done", ev: eventId, ok: false, error: envelopeFromError(error) })
           );
@@ -1050,10 +1081,10 @@
       request,
       respondWith(response) {
         if (responded !== null) throw new Error("FetchEvent.respondWith() has already been called.");
-        responded = Promise.resolve(response);
+        responded = resolved(response);
       },
       waitUntil(promise) {
-        Promise.resolve(promise).catch((error) => reportBackground(error));
+        catchError(resolved(promise), (error) => reportBackground(error));
       },
       passThroughOnException() {},
     };
@@ -1075,10 +1106,10 @@
       binding: target.binding,
       hex: target.hex,
       hasAlarm: typeof cls.prototype.alarm === "function",
-      blocked: Promise.resolve(),
+      blocked: resolved(),
       instance: null,
       rpc: cls.prototype instanceof DurableObject,
-      cache: target.cache ? new Map() : null,
+      cache: target.cache ? new SafeMap() : null,
       epoch: 0,
       inflight: 0, // events being handled (delivered by Python or direct calls)
       ops: 0, // storage and blockConcurrencyWhile operations awaiting the host
@@ -1102,7 +1133,7 @@
     // Events wait for blockConcurrencyWhile() started in the constructor (or earlier). When it
     // ends, the first waiting event may start another one: the others check again and keep
     // waiting, one callback at a time (else every waiting callback would start at once).
-    return actor.blocked.then(() => (actor.bcw !== 0 ? afterBlocked(actor, run) : run()));
+    return then(actor.blocked, () => (actor.bcw !== 0 ? afterBlocked(actor, run) : run()));
   }
 
   /** Starts an event in an object: at once, or after an open blockConcurrencyWhile(). */
@@ -1110,18 +1141,18 @@
     actor.inflight++;
     if (actor.blocking !== 0) return afterBlocked(actor, run);
     try {
-      return Promise.resolve(run());
+      return resolved(run());
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
   }
 
   // Targets come as JSON from Python, the same text for every event of an object.
-  const targets = new Map();
+  const targets = new SafeMap();
   function parseTarget(text) {
     let target = targets.get(text);
     if (target === undefined) {
-      target = JSON.parse(text);
+      target = parse(text);
       if (targets.size >= 4096) targets.clear();
       targets.set(text, target);
     }
@@ -1150,14 +1181,14 @@
       if (place === null) continue; // runtime frames stay out of user stacks
       const name = site.getFunctionName();
       const where = `${place[0]}:${place[1]}:${site.getColumnNumber()}`;
-      lines.push(name ? `    at ${name} (${where})` : `    at ${where}`);
+      append(lines, name ? `    at ${name} (${where})` : `    at ${where}`);
     }
     return lines.join("\n");
   }
 
   const kernel = {
     setLineMap(mapText) {
-      lineMap = JSON.parse(mapText);
+      lineMap = parse(mapText);
       Error.prepareStackTrace = formatStack;
     },
 
@@ -1167,7 +1198,7 @@
 
     /** Sets up the worker once its code is loaded. `config` is JSON. */
     loadWorker(configText) {
-      const config = JSON.parse(configText);
+      const config = parse(configText);
       MSG = config.messages;
       const env = makeEnv(config.bindings);
       if (!config.modules) {
@@ -1189,7 +1220,7 @@
           };
         }
       }
-      return JSON.stringify({ exports: Object.keys(exports), classes });
+      return stringify({ exports: Object.keys(exports), classes });
     },
 
     seed(hexSeed) {
@@ -1202,15 +1233,15 @@
       let promise;
       let actor;
       try {
-        const request = fetchApi.requestFromWire(JSON.parse(wireText));
+        const request = fetchApi.requestFromWire(parse(wireText));
         if (targetText === "") {
-          promise = Promise.resolve(runEntryFetch(request));
+          promise = resolved(runEntryFetch(request));
           complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
           return;
         }
         const target = parseTarget(targetText);
         if ("entrypoint" in target) {
-          promise = Promise.resolve(entrypointFetch(target.entrypoint, request));
+          promise = resolved(entrypointFetch(target.entrypoint, request));
           complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
           return;
         }
@@ -1221,7 +1252,7 @@
           return instance.fetch(request);
         });
       } catch (error) {
-        promise = Promise.reject(error);
+        promise = rejected(error);
       }
       complete(eventId, promise, (value) => responseToHost(value, MSG.objectNotResponse), actor);
     },
@@ -1234,14 +1265,14 @@
       try {
         const target = parseTarget(targetText);
         if ("entrypoint" in target) {
-          promise = Promise.resolve().then(() => entrypointRpc(target.entrypoint, method, argsText));
+          promise = then(RESOLVED, () => entrypointRpc(target.entrypoint, method, argsText));
           complete(eventId, promise, (value) => codec.encode(value));
           return;
         }
         actor = getActor(target);
         promise = startInObject(actor, () => invoke(actor, "rpc", argsText, method));
       } catch (error) {
-        promise = Promise.reject(error);
+        promise = rejected(error);
       }
       complete(eventId, promise, (value) => codec.encode(value), actor);
     },
@@ -1252,7 +1283,7 @@
       let promise;
       let actor;
       try {
-        const info = JSON.parse(infoText);
+        const info = parse(infoText);
         actor = getActor(parseTarget(targetText));
         promise = startInObject(actor, () => {
           const instance = actor.instance;
@@ -1260,7 +1291,7 @@
           return instance.alarm(info);
         });
       } catch (error) {
-        promise = Promise.reject(error);
+        promise = rejected(error);
       }
       complete(eventId, promise, () => null, actor);
     },
@@ -1274,7 +1305,7 @@
     /** A transaction of the object committed: its writes (`[[key, text | null], ...]`) become cached. */
     cacheStore(key, entriesText) {
       const actor = actors.get(key);
-      if (actor !== undefined) cacheWrite(actor, JSON.parse(entriesText));
+      if (actor !== undefined) cacheWrite(actor, parse(entriesText));
     },
 
     /**
@@ -1298,9 +1329,9 @@
           // left as null: not cloneable (or its getter threw)
         }
         const type = value === null || value === undefined ? String(value) : value.constructor?.name ?? typeof value;
-        fields.push([name, text, type]);
+        append(fields, [name, text, type]);
       }
-      return JSON.stringify(fields);
+      return stringify(fields);
     },
 
     /** Forgets an object instance (reset after a reload or a broken output gate). */
@@ -1311,7 +1342,7 @@
     /** Settles several host operations: `[[id, ok, value], ...]` as JSON. */
     settle(batchText, depth) {
       beginDelivery(depth);
-      const batch = JSON.parse(batchText);
+      const batch = parse(batchText);
       for (let i = 0; i < batch.length; i++) {
         const [id, ok, value] = batch[i];
         host.settle(id, ok, value);
@@ -1338,4 +1369,5 @@
   // The internals stay reachable only through the closures above.
   delete globalThis.__mfHost;
   delete globalThis.__mfCodec;
+  delete globalThis.__mfIntrinsics;
 })(globalThis.__mfHost, globalThis.__mfCodec);

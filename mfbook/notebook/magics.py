@@ -413,7 +413,10 @@ class MfbookMagics(Magics):
         with self._engine("do_get", cell):
             storage = namespace.storage(object_id)
             if len(keys) == 1:
-                return storage.get(keys[0])
+                found = storage.get(keys)  # tells a missing key from a stored null
+                if keys[0] not in found:
+                    print(f"mfbook: no key {keys[0]!r} in {self._label(object_id)}")
+                return found.get(keys[0])
             return StorageDict(storage.get(keys), title=self._label(object_id), style=self.output)
 
     @no_var_expand

@@ -113,6 +113,7 @@ OpHandler = Callable[[dict[str, Any]], Any]
 def new_context(*, seed: bool = True) -> quickjs.Context:
     """A QuickJS context with the fake host and (real or fake) codec installed."""
     ctx = quickjs.Context()
+    ctx.eval((JS_DIR / "intrinsics.js").read_text())
     ctx.eval(FAKE_HOST_JS)
     ctx.eval("__mfHost.vendor = {};")
     for name, file_name in VENDOR_SOURCES.items():

@@ -4,6 +4,8 @@
 // host.console(level, text) with level one of log, info, warn, error, debug.
 (function (host) {
   "use strict";
+  // Collections whose methods worker code cannot patch (intrinsics.js).
+  const { SafeMap } = globalThis.__mfIntrinsics;
 
   var MAX_DEPTH = 2;
   var MAX_ITEMS = 100;
@@ -50,7 +52,7 @@
 
   function inspect(value, opts) {
     var seen = [];
-    var circular = new Map();
+    var circular = new SafeMap();
     function fmt(v, depth, top) {
       switch (typeof v) {
         case "string": return top ? v : quote(v);
@@ -225,8 +227,8 @@
   }
 
   var groupIndent = "";
-  var counts = new Map();
-  var timers = new Map();
+  var counts = new SafeMap();
+  var timers = new SafeMap();
 
   function emit(level, text) {
     if (groupIndent) text = groupIndent + text.split("\n").join("\n" + groupIndent);

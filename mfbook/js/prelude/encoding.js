@@ -11,6 +11,8 @@
 // global-scope.c++).
 (function (host) {
   "use strict";
+  // Collections whose methods worker code cannot patch (intrinsics.js).
+  const { SafeWeakMap } = globalThis.__mfIntrinsics;
 
   function define(name, value) {
     Object.defineProperty(globalThis, name, { value: value, writable: true, configurable: true, enumerable: false });
@@ -222,7 +224,7 @@
 
   var BOMS = { "utf-8": [0xef, 0xbb, 0xbf], "utf-16le": [0xff, 0xfe], "utf-16be": [0xfe, 0xff] };
 
-  var state = new WeakMap();
+  var state = new SafeWeakMap();
   function internals(self) {
     var s = state.get(self);
     if (!s) throw new TypeError("Illegal invocation");

@@ -6,6 +6,8 @@
 // propagates out of dispatchEvent(), remaining listeners do not run.
 (function (host) {
   "use strict";
+  // Collections whose methods worker code cannot patch (intrinsics.js).
+  const { SafeMap, SafeWeakMap } = globalThis.__mfIntrinsics;
 
   function define(name, value) {
     Object.defineProperty(globalThis, name, { value: value, writable: true, configurable: true, enumerable: false });
@@ -27,7 +29,7 @@
       "NAMESPACE_ERR", "INVALID_ACCESS_ERR", "VALIDATION_ERR", "TYPE_MISMATCH_ERR", "SECURITY_ERR",
       "NETWORK_ERR", "ABORT_ERR", "URL_MISMATCH_ERR", "QUOTA_EXCEEDED_ERR", "TIMEOUT_ERR",
       "INVALID_NODE_TYPE_ERR", "DATA_CLONE_ERR"];
-    var priv = new WeakMap();
+    var priv = new SafeWeakMap();
     var DOMExceptionPolyfill = function DOMException(message, name) {
       if (!new.target) throw new TypeError("Class constructor DOMException cannot be invoked without 'new'");
       var self = Reflect.construct(Error, [message === undefined ? "" : String(message)], new.target);
@@ -54,7 +56,7 @@
   // Event
 
   var NONE = 0, CAPTURING_PHASE = 1, AT_TARGET = 2, BUBBLING_PHASE = 3;
-  var eventState = new WeakMap();
+  var eventState = new SafeWeakMap();
 
   function ev(self) {
     var s = eventState.get(self);
@@ -133,7 +135,7 @@
     Object.defineProperty(Event.prototype, phaseName, { value: phases[phaseName], enumerable: true });
   }
 
-  var customDetail = new WeakMap();
+  var customDetail = new SafeWeakMap();
 
   class CustomEvent extends Event {
     constructor(type, init) {
@@ -153,7 +155,7 @@
   // ---------------------------------------------------------------------------------------
   // EventTarget
 
-  var listenersOf = new WeakMap();
+  var listenersOf = new SafeWeakMap();
 
   function listenerMap(self) {
     var m = listenersOf.get(self);
@@ -171,7 +173,7 @@
 
   class EventTarget {
     constructor() {
-      listenersOf.set(this, new Map());
+      listenersOf.set(this, new SafeMap());
     }
 
     addEventListener(type, listener, options) {
@@ -266,7 +268,7 @@
   // AbortSignal / AbortController
 
   var CREATE = {};
-  var signalState = new WeakMap();
+  var signalState = new SafeWeakMap();
 
   function sig(self) {
     var s = signalState.get(self);
@@ -358,7 +360,7 @@
     get [Symbol.toStringTag]() { return "AbortSignal"; }
   }
 
-  var controllerSignal = new WeakMap();
+  var controllerSignal = new SafeWeakMap();
 
   class AbortController {
     constructor() {

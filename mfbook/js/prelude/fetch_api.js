@@ -18,6 +18,8 @@
 // char per byte). Converting to wire consumes the body, as sending it does in workerd.
 (function (host) {
   'use strict';
+  // Collections whose methods worker code cannot patch (intrinsics.js).
+  const { SafeMap, SafeSet, SafeWeakMap } = globalThis.__mfIntrinsics;
 
   const bin = host.binary;
   const streams = host.streams;
@@ -168,7 +170,7 @@
 
     // Sorted by name, values of one name joined by ", ", except each Set-Cookie on its own.
     #displayed() {
-      const byName = new Map();
+      const byName = new SafeMap();
       for (const [name, value] of this.#list) {
         const values = byName.get(name);
         if (values === undefined) byName.set(name, [value]); else values.push(value);
@@ -326,7 +328,7 @@
   function parseMimeType(value) {
     const parts = String(value).split(';');
     const essence = parts[0].trim().toLowerCase();
-    const params = new Map();
+    const params = new SafeMap();
     for (let i = 1; i < parts.length; i++) {
       const eq = parts[i].indexOf('=');
       if (eq < 0) continue;
@@ -429,7 +431,7 @@
   }
 
   const NULL_STATE = Object.freeze(newState(null, null));
-  const streamOrigins = new WeakMap();  // buffer-backed stream -> state it was made for
+  const streamOrigins = new SafeWeakMap();  // buffer-backed stream -> state it was made for
 
   function isBuffered(state) {
     return state.kind !== 'stream' && !state.pulled;
@@ -719,12 +721,12 @@
   // Request
 
   // kj::HttpMethod names (accepted as given); the six below are also accepted in any case.
-  const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'PURGE', 'OPTIONS',
+  const METHODS = new SafeSet(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'PURGE', 'OPTIONS',
     'TRACE', 'COPY', 'LOCK', 'MKCOL', 'MOVE', 'PROPFIND', 'PROPPATCH', 'SEARCH', 'UNLOCK', 'ACL',
     'REPORT', 'MKACTIVITY', 'CHECKOUT', 'MERGE', 'M-SEARCH', 'NOTIFY', 'SUBSCRIBE', 'UNSUBSCRIBE',
     'QUERY', 'BAN']);
-  const CASELESS_METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS']);
-  const CACHE_MODES = new Set(['no-store', 'no-cache', 'reload']);
+  const CASELESS_METHODS = new SafeSet(['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS']);
+  const CACHE_MODES = new SafeSet(['no-store', 'no-cache', 'reload']);
   const REDIRECT_ERROR = 'Invalid redirect value, must be one of "follow" or "manual" ("error" ' +
     "won't be implemented since it does not make sense at the edge; use \"manual\" and check " +
     'the response status code).';
@@ -943,8 +945,8 @@
     return '';
   }
 
-  const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
-  const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+  const NULL_BODY_STATUS = new SafeSet([101, 204, 205, 304]);
+  const REDIRECT_STATUS = new SafeSet([301, 302, 303, 307, 308]);
 
   function toStatus(value) {
     const n = Number(value);

@@ -12,6 +12,8 @@
 // The sources come from `host.vendor` (name without ".js" -> source text), filled by the loader.
 (function (host) {
   "use strict";
+  // Collections whose methods worker code cannot patch (intrinsics.js).
+  const { SafeMap } = globalThis.__mfIntrinsics;
 
   const indirectEval = eval;
   let usm = null;
@@ -289,7 +291,7 @@
 
   // Requests parse the same few URLs over and over (the entry worker and the object both do):
   // simple records are remembered by input and handed out as copies (records are mutable).
-  const simpleCache = new Map();
+  const simpleCache = new SafeMap();
 
   function copyRecord(record) {
     return {
@@ -318,7 +320,7 @@
     return machine().basicURLParse(input, { baseURL: baseRecord });
   }
 
-  const baseCache = new Map();
+  const baseCache = new SafeMap();
 
   function parseBase(base) {
     let record = baseCache.get(base);
