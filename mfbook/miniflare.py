@@ -457,6 +457,7 @@ class Miniflare:
         """Stops the emulator thread and frees the isolates; later use raises DisposedError."""
         if self._loop.closed:
             return
+        self.trace.emit("emulator.dispose")  # live widgets show that they stopped
 
         async def cleanup() -> None:
             self._runtime.close()
