@@ -103,8 +103,22 @@ def test_to_json_has_ms_times_rows_and_winner() -> None:
     }
     assert (second["row"], second["start"], second["end"], second["retry_of"]) == (0, 105.0, 200.0, 1)
     assert data["commits"] == [
-        {"lane": "COUNTER:alice", "object": "COUNTER:alice", "time": 50.0, "version": 2, "keys": ["count"], "txn_id": None},
-        {"lane": "COUNTER:alice", "object": "COUNTER:alice", "time": 200.0, "version": 3, "keys": ["count"], "txn_id": 2},
+        {
+            "lane": "COUNTER:alice",
+            "object": "COUNTER:alice",
+            "time": 50.0,
+            "version": 2,
+            "keys": ["count"],
+            "txn_id": None,
+        },
+        {
+            "lane": "COUNTER:alice",
+            "object": "COUNTER:alice",
+            "time": 200.0,
+            "version": 3,
+            "keys": ["count"],
+            "txn_id": 2,
+        },
     ]
 
 
@@ -231,8 +245,27 @@ def test_the_cap_drops_old_attempts_in_the_delta_and_says_so() -> None:
 
 def test_view_fits_the_axis_to_the_filtered_objects() -> None:
     late = [
-        TraceEvent(seq=100, time=70.0, kind="txn.begin", txn_id=9, attempt=1, binding="COUNTER", object_id="cd" * 32, object_name="bob"),
-        TraceEvent(seq=101, time=70.05, kind="txn.commit", txn_id=9, attempt=1, binding="COUNTER", object_id="cd" * 32, object_name="bob", data={"version": 1}),
+        TraceEvent(
+            seq=100,
+            time=70.0,
+            kind="txn.begin",
+            txn_id=9,
+            attempt=1,
+            binding="COUNTER",
+            object_id="cd" * 32,
+            object_name="bob",
+        ),
+        TraceEvent(
+            seq=101,
+            time=70.05,
+            kind="txn.commit",
+            txn_id=9,
+            attempt=1,
+            binding="COUNTER",
+            object_id="cd" * 32,
+            object_name="bob",
+            data={"version": 1},
+        ),
     ]
     model = TimelineModel()
     model.feed([*CONFLICTING, *late])

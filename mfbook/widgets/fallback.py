@@ -42,7 +42,7 @@ class StaticFallback:
         """Displays the static output (once per call) and starts the after-cell updates."""
         from IPython.display import display
 
-        display(self.bundle(), raw=True, display_id=self.display_id)
+        display(self.bundle(), raw=True, display_id=self.display_id)  # type: ignore[no-untyped-call]
         if self._shell is not None and not self._hooked:
             self._shell.events.register("post_run_cell", self.after_cell)
             self._hooked = True
@@ -60,7 +60,7 @@ class StaticFallback:
         from IPython.display import update_display
 
         self._shown = current
-        update_display(
+        update_display(  # type: ignore[no-untyped-call]
             {"text/html": f"<div class='mf-static-fallback'>{current[0]}</div>", "text/plain": current[1]},
             raw=True,
             display_id=self.display_id,

@@ -220,4 +220,4 @@ def show_widget_with_fallback(widget: anywidget.AnyWidget, fallback: StaticFallb
     fallback.show()
     bundle = anywidget.AnyWidget._repr_mimebundle_(widget)
     data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
-    display(data, metadata=metadata, raw=True)
+    display(data, metadata=metadata, raw=True)  # type: ignore[no-untyped-call]
