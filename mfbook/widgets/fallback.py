@@ -21,19 +21,29 @@ __all__ = ["StaticFallback"]
 class StaticFallback:
     """A display of ``render()``'s ``(html, text)``, updated after each cell when it changed.
 
+    The update runs on the kernel's main thread after every cell, so it must be cheap:
+    ``version()`` (a counter of changes, say) is compared first and ``render()`` runs only when
+    it moved; renderers keep their output bounded.
+
     Args:
         render: Returns the current ``(html, plain_text)``.
+        version: Returns something that changes whenever the data may have changed.
         shell: The IPython shell whose ``post_run_cell`` triggers updates (None: no updates).
     """
 
-    def __init__(self, render: Callable[[], tuple[str, str]], *, shell: Any = None) -> None:
+    def __init__(
+        self, render: Callable[[], tuple[str, str]], *, version: Callable[[], object], shell: Any = None
+    ) -> None:
         self._render = render
+        self._version = version
+        self._rendered_version: object = None
         self._shell = shell
         self.display_id = f"mf-fallback-{uuid.uuid4().hex}"
         self._shown: tuple[str, str] | None = None
         self._hooked = False
 
     def bundle(self) -> dict[str, str]:
+        self._rendered_version = self._version()
         html, text = self._render()
         self._shown = (html, text)
         return {"text/html": f"<div class='mf-static-fallback'>{html}</div>", "text/plain": text}
@@ -49,8 +59,9 @@ class StaticFallback:
 
     def after_cell(self, *_: Any) -> None:
         """Updates the static output if what it shows changed (an IPython ``post_run_cell`` hook)."""
-        if self._shown is None:
+        if self._shown is None or self._version() == self._rendered_version:
             return
+        self._rendered_version = self._version()
         try:
             current = self._render()
         except Exception:  # noqa: BLE001 - a disposed emulator keeps the last good fallback

@@ -104,7 +104,10 @@ class StorageBrowser(anywidget.AnyWidget):
         self.view.learn_names(mf.trace.events())
         self._throttle = Throttle(self._refresh_live, interval=interval)
         self._unsubscribe = mf.trace.subscribe(self._on_event)
-        self._fallback = StaticFallback(self._static_pair, shell=_shell())
+        self.changes = 0  # commits seen (the static fallback's version)
+        self._fallback = StaticFallback(
+            self._static_pair, version=lambda: (self.changes, self.object_id, self.prefix, self.sort), shell=_shell()
+        )
         with self.hold_trait_notifications():
             self.namespaces = self.view.namespaces
             self.namespace = self.view.binding or ""
@@ -162,6 +165,7 @@ class StorageBrowser(anywidget.AnyWidget):
             self.view.learn_names([event])
         if event.object_id:
             self._changed.add(event.object_id)
+        self.changes += 1
         if self.live:
             self._throttle.poke()
 

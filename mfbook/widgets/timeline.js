@@ -310,26 +310,34 @@ function render({ model, el }) {
       return sum + ((f1 - f0) / Math.max(1e-9, part.f1 - part.f0)) * (part.end - part.start);
     }, 0);
     const unit = unitFor(shownMs);
-    for (const part of axis.parts) {
+    // Break labels first: tick labels keep out of their way.
+    const taken = axis.parts
+      .filter((part) => part.kind === "break")
+      .map((part) => [Math.max(2, x(part.f0) + 2) - 50, Math.max(2, x(part.f0) + 2) + 75]);
+    for (const [index, part] of axis.parts.entries()) {
       const left = x(part.f0);
       const right = x(part.f1);
       if (right < 0 || left > width) continue;
       if (part.kind === "break") {
+        const idle = part.end - part.start;
         parts.push(
-          s("g", { class: "mf-break", "data-idle-ms": part.end - part.start },
+          s("g", { class: "mf-break", "data-idle-ms": idle },
             s("rect", { x: left, y: 0, width: Math.max(3, right - left), height: AXIS_HEIGHT }),
-            s("text", { x: (left + right) / 2, y: 15, "text-anchor": "middle" }, `⋯ idle ${fmt(part.end - part.start)}`),
+            s("text", { x: Math.max(2, left + 2), y: 15 }, `⋯ ${fmt(idle)} idle`),
           ),
         );
         continue;
       }
+      // Ticks count from the part's start: the first part from 0, a part after a break says
+      // where it starts ("@ 1.0 min") and counts on from there ("+100 ms").
       const pixels = right - left;
       const step = niceStep(part.end - part.start, Math.max(1, Math.floor(pixels / 90)));
-      for (let tick = Math.ceil((part.start - axis.start) / step) * step; tick + axis.start <= part.end + 1e-9; tick += step) {
-        const tx = x(fraction(axis, tick + axis.start));
-        if (tx < 0 || tx > width) continue;
+      for (let offset = 0; part.start + offset <= part.end + 1e-9; offset += step) {
+        const tx = x(fraction(axis, part.start + offset));
+        if (tx < 0 || tx > width - 30 || taken.some(([from, to]) => tx > from && tx < to)) continue;
+        const text = index === 0 ? fmt(offset, unit) : offset === 0 ? `@ ${fmt(part.start - axis.start)}` : `+${fmt(offset, unit)}`;
         parts.push(s("line", { class: "mf-tick-line", x1: tx, x2: tx, y1: AXIS_HEIGHT - 5, y2: AXIS_HEIGHT }));
-        parts.push(s("text", { class: "mf-tick", x: tx + 2, y: 12 }, fmt(tick, unit)));
+        parts.push(s("text", { class: "mf-tick", x: tx + 2, y: 12 }, text));
       }
     }
     axisSvg.setAttribute("width", width);
@@ -374,10 +382,12 @@ function render({ model, el }) {
       const y = index * ROW;
       if (row.kind === "object") {
         under.push(s("line", { class: "mf-lane-line", x1: 0, x2: width, y1: y + 0.5, y2: y + 0.5 }));
+        let lastMark = -Infinity;
         for (const mark of state.commits.values()) {
           if (mark.object !== row.object || mark.txn_id !== null) continue;
           const cx = x(fraction(axis, mark.time));
-          if (cx < -10 || cx > width + 10) continue;
+          if (cx < -10 || cx > width + 10 || Math.abs(cx - lastMark) < 6) continue; // thin crowded marks
+          lastMark = cx;
           over.push(
             s("path", { class: "mf-commit", "data-version": mark.version, d: `M${cx},${y + 4} l5,6 l-5,6 l-5,-6 z` },
               s("title", {}, `commit v${mark.version} (a plain write): ${keys(mark.keys)}`)),
@@ -387,7 +397,7 @@ function render({ model, el }) {
       }
       const txn = row.txn;
       const cy = y + ROW / 2;
-      if (txn.wait_start !== null && txn.wait > 0) {
+      if (txn.wait_start !== null && txn.wait >= 1) {
         const w0 = x(fraction(axis, txn.wait_start));
         const w1 = x(fraction(axis, txn.start));
         if (w1 - w0 >= 1) {
@@ -453,14 +463,17 @@ function render({ model, el }) {
           const wy = (bar.winner_txn !== null ? rowOf.get(bar.winner_txn) : objectY.get(txn.object)) ?? null;
           if (wy !== null) {
             under.push(s("line", { class: "mf-winner-link", x1: wx, y1: wy + ROW / 2, x2: x1, y2: cy }));
-            if (bar.winner_txn !== null) {
-              over.push(
-                s("path", { class: "mf-winner", d: `M${wx},${wy + 3} l6,7 l-6,7 l-6,-7 z` }),
-                s("text", { class: "mf-winner-label", x: wx + 8, y: wy + ROW / 2 + 4 }, `v${bar.winning_version} won`),
-              );
-            } else {
-              over.push(s("text", { class: "mf-winner-label", x: wx + 8, y: wy + ROW / 2 + 4 }, `v${bar.winning_version} won (plain write)`));
-            }
+            const text = `v${bar.winning_version} won` + (bar.winner_txn === null ? " (plain write)" : "");
+            const atEnd = wx > width - text.length * 6.5 - 12;
+            if (bar.winner_txn !== null) over.push(s("path", { class: "mf-winner", d: `M${wx},${wy + 3} l6,7 l-6,7 l-6,-7 z` }));
+            over.push(
+              s("text", {
+                class: "mf-winner-label",
+                x: atEnd ? wx - 8 : wx + 8,
+                y: wy + ROW / 2 + 4,
+                "text-anchor": atEnd ? "end" : "start",
+              }, text),
+            );
           }
         }
       }
@@ -502,6 +515,7 @@ function render({ model, el }) {
   }
 
   function draw() {
+    const began = performance.now();
     drawn += 1;
     root.dataset.draws = String(drawn);
     const view = state.view;
@@ -528,6 +542,7 @@ function render({ model, el }) {
       if (focused) root.querySelector(`.mf-bar[data-txn-id="${focused}"]`)?.focus();
     }
     drawDetails();
+    root.dataset.drawMs = (performance.now() - began).toFixed(1); // the last draw's cost (for tests)
     if (pendingAck !== null) {
       model.send({ type: "ack", rev: pendingAck });
       pendingAck = null;

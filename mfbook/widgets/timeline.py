@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from ..trace import TraceEvent
 from .fallback import StaticFallback
 from .frontend import esm
 from .live import FlowControl, Throttle
-from .static import plain_text, timeline_html, timeline_rich, with_fallback
+from .static import timeline_html, timeline_rich, timeline_text, with_fallback
 from .timeline_model import TimelineModel
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ __all__ = ["Timeline"]
 
 _HERE = pathlib.Path(__file__).parent
 PAUSED_STALL = "Live updates paused: the page fell behind the trace. Resume to catch up."
+STATIC_ROWS = 150  # transactions in the static fallback (the newest)
+STATIC_TEXT_ROWS = 12  # attempts in its plain text
 DISPOSED = "Emulator disposed: re-run %do_timeline (or create a new Timeline) to follow a new one."
 
 
@@ -81,9 +84,11 @@ class Timeline(anywidget.AnyWidget):
         self.flow = FlowControl(stall_after=stall_after, **({"clock": clock} if clock else {}))
         self._attached = False  # a front end asked for the timeline
         self.flow_rev = 0  # the revision the front end holds once it has drawn what was sent
+        self._interval = interval
         self._throttle = Throttle(self.refresh, interval=interval)
         self._unsubscribe = mf.trace.subscribe(self._on_event)
-        self._fallback = StaticFallback(self._static_pair, shell=_shell())
+        self.changes = 0  # transaction and commit events seen (the static fallback's version)
+        self._fallback = StaticFallback(self._static_pair, version=lambda: self.changes, shell=_shell())
         self.object_filter = list(objects or [])
         self.live = live
         self.sent: list[dict[str, Any]] = []  # the last messages sent (for tests and debugging)
@@ -108,10 +113,16 @@ class Timeline(anywidget.AnyWidget):
             return self.model.to_json(objects=self.object_filter or None)
 
     def refresh(self) -> None:
-        """Applies new trace events and sends what changed to the front end (if it can take it)."""
+        """Applies new trace events and sends what changed to the front end (if it can take it).
+
+        The refresh runs on a timer thread; its cost sets the next interval (at most a fifth of
+        the time goes to refreshing), so a flood of events slows the updates, not the kernel.
+        """
+        started = time.perf_counter()
         with self._lock:
             self._feed()
             self._push()
+        self._throttle.interval = max(self._interval, 5 * (time.perf_counter() - started))
 
     def _push(self) -> None:
         if not self._attached or not self.live or self.disposed:
@@ -143,24 +154,27 @@ class Timeline(anywidget.AnyWidget):
             self.disposed = True
             self.live = False
             self.notice = DISPOSED
-        elif self.live and (event.kind.startswith("txn.") or event.kind == "storage.commit"):
-            self._throttle.poke()
+        elif event.kind.startswith("txn.") or event.kind == "storage.commit":
+            self.changes += 1
+            if self.live:
+                self._throttle.poke()
 
     def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        # The kernel's main thread: never wait for the refresh lock on an acknowledgement
+        # (a refresh in progress would stall every cell behind it).
         kind = content.get("type")
-        with self._lock:
-            if kind == "sync":  # a view (re)starts: everything from revision 0
+        if kind == "ack":
+            self.flow.acked(int(content.get("rev", 0)))
+            self._throttle.poke()
+        elif kind == "sync":  # a view (re)starts: everything from revision 0
+            with self._lock:
                 self._attached = True
                 self.flow.reset()
                 self._feed()
                 self._send_delta(0)
-            elif kind == "ack":
-                self.flow.acked(int(content.get("rev", 0)))
-                if self.flow.in_flight is None and self.model.revision != self.flow_rev:
-                    self._throttle.poke()
-            elif kind == "resume":
-                self.notice = ""
-                self.live = True
+        elif kind == "resume":
+            self.notice = ""
+            self.live = True
 
     def _on_filter(self, _change: dict[str, Any]) -> None:
         with self._lock:
@@ -187,8 +201,10 @@ class Timeline(anywidget.AnyWidget):
             return self.model.to_json(objects=self.object_filter or None)
 
     def _static_pair(self) -> tuple[str, str]:
-        data = self._static_data()
-        return timeline_html(data), plain_text(timeline_rich(data))
+        with self._lock:
+            self._feed()
+            data = self.model.to_json(objects=self.object_filter or None, newest=STATIC_ROWS)
+        return timeline_html(data), timeline_text(data, max_rows=STATIC_TEXT_ROWS)
 
     def _repr_html_(self) -> str:
         return timeline_html(self._static_data())

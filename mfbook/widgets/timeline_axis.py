@@ -29,6 +29,8 @@ IDLE_SHARE = 0.25
 #: Share of the axis one break takes (all breaks together take at most ``BREAKS_MAX``).
 BREAK_SHARE = 0.04
 BREAKS_MAX = 0.3
+#: Waits shorter than this (ms) are dispatch overhead, not queueing: not drawn, not counted.
+WAIT_SHOWN_MS = 1.0
 
 LEGEND = (
     "Each row is one transaction (a request or a Python thread); its attempts run left to right. "
@@ -199,7 +201,7 @@ def summary(transactions: Sequence[dict[str, Any]], bars: Sequence[dict[str, Any
     if hot:
         key, _ = min(hot.items(), key=lambda item: (-item[1], item[0]))
         parts.append(f"hottest key `{key}`")
-    waits = [txn["wait"] for txn in transactions if txn.get("wait")]
+    waits = [txn["wait"] for txn in transactions if txn.get("wait", 0) >= WAIT_SHOWN_MS]
     if waits:
         parts.append(f"{_plural(len(waits), 'transaction')} waited {format_duration(sum(waits))} (input gate)")
     if total_attempts > len(bars):

@@ -428,30 +428,39 @@ class TimelineModel:
     def view(self, *, objects: Iterable[str] | None = None) -> dict[str, Any]:
         """What depends on the whole (filtered) timeline: fitted axis, summary, counts, legend.
 
+        One pass over the attempts without building their JSON (this runs on every live update).
+
         Args:
             objects: Only these object keys (``binding:name``); None for all.
         """
-        wanted = None if objects is None else list(objects)
-        bars = [self.bar_json(bar) for bar in self.bars(objects=wanted)]
-        txns = [self.txn_json(txn) for txn in self.transactions(objects=wanted)]
-        shown = None if wanted is None else set(wanted)
+        wanted = None if objects is None else set(objects)
+        bars = [bar for bar in self._bars.values() if wanted is None or self._lanes[bar.lane].object_key in wanted]
+        txns = [txn for txn in self._txns.values() if wanted is None or txn.object_key in wanted]
         now = 0.0 if self.latest is None else self.ms(self.latest)
-        intervals = [(bar["start"], now if bar["end"] is None else bar["end"]) for bar in bars]
-        intervals += [(txn["wait_start"], txn["start"]) for txn in txns if txn["wait_start"] is not None]
+        intervals = [(self.ms(bar.start), now if bar.end is None else self.ms(bar.end)) for bar in bars]
+        waits = []
+        for txn in txns:
+            if txn.wait_start is not None and txn.attempts:
+                first = self._bars[txn.attempts[0]]
+                intervals.append((self.ms(txn.wait_start), self.ms(first.start)))
+                waits.append({"wait": round((first.start - txn.wait_start) * 1000, 3)})
+            else:
+                waits.append({"wait": 0.0})
         intervals += [
             (self.ms(mark.time), self.ms(mark.time))
             for mark in self._commits.values()
-            if shown is None or self._lanes[mark.lane].object_key in shown
+            if wanted is None or self._lanes[mark.lane].object_key in wanted
         ]
         counts = dict.fromkeys(OUTCOMES, 0)
         counts["retry"] = 0
         for bar in bars:
-            counts[bar["outcome"]] += 1
-            counts["retry"] += bar["retry_of"] is not None
+            counts[bar.outcome] += 1
+            counts["retry"] += bar.retry_of is not None
         total = self.total_attempts if wanted is None else len(bars)
+        facts = [{"outcome": bar.outcome, "conflict_keys": bar.conflict_keys, "write": bar.write_keys} for bar in bars]
         return {
             "axis": fit_axis(intervals).to_json(),
-            "summary": summary(txns, bars, total_attempts=total),
+            "summary": summary(waits, facts, total_attempts=total),
             "legend": LEGEND,
             "counts": counts,
             "objects": self.object_keys(),
@@ -471,21 +480,29 @@ class TimelineModel:
         return {
             "rev": self.revision,
             "since": since,
-            "bars": [self.bar_json(bar) for _, bar in sorted(self._bars.items()) if bar.rev > since],
-            "txns": [self.txn_json(txn) for _, txn in sorted(self._txns.items()) if txn.rev > since],
-            "commits": [self.commit_json(mark) for mark in self.commits() if mark.rev > since],
+            "bars": [self.bar_json(bar) for bar in sorted(_newer(self._bars.values(), since), key=_txn_id)],
+            "txns": [self.txn_json(txn) for txn in sorted(_newer(self._txns.values(), since), key=_root)],
+            "commits": [self.commit_json(mark) for mark in sorted(_newer(self._commits.values(), since), key=_time)],
             "removed_bars": removed_bars,
             "removed_txns": removed_txns,
         }
 
-    def to_json(self, *, objects: Iterable[str] | None = None) -> dict[str, Any]:
+    def to_json(self, *, objects: Iterable[str] | None = None, newest: int | None = None) -> dict[str, Any]:
         """Everything the static renderings draw, with times in ms since the first event.
 
         Args:
             objects: Only these object keys (``binding:name``); None for all.
+            newest: Only the attempts of the newest this many transactions (``view`` still
+                describes all of them).
         """
         wanted = None if objects is None else list(objects)
-        selected = self.bars(objects=wanted)
+        txn_rows = self.transactions(objects=wanted)
+        total_txns = len(txn_rows)
+        if newest is not None and len(txn_rows) > newest:
+            txn_rows = txn_rows[-newest:]
+            selected = sorted((self._bars[txn_id] for txn in txn_rows for txn_id in txn.attempts), key=_txn_id)
+        else:
+            selected = self.bars(objects=wanted)
         rows = self.rows(selected)
         bars = [{**self.bar_json(bar), "row": rows[bar.txn_id]} for bar in selected]
         depth: dict[str, int] = {}
@@ -501,13 +518,30 @@ class TimelineModel:
         return {
             "lanes": lanes,
             "bars": bars,
-            "txns": [self.txn_json(txn) for txn in self.transactions(objects=wanted)],
+            "txns": [self.txn_json(txn) for txn in txn_rows],
+            "total_txns": total_txns,
             "commits": [self.commit_json(mark) for mark in self.commits() if mark.lane in shown],
             "objects": view["objects"],
             "end": view["end"],
             "counts": view["counts"],
             "view": view,
         }
+
+
+def _newer(items: Iterable[Any], since: int) -> list[Any]:
+    return [item for item in items if item.rev > since]
+
+
+def _txn_id(bar: Bar) -> int:
+    return bar.txn_id
+
+
+def _root(txn: Transaction) -> int:
+    return txn.root
+
+
+def _time(mark: CommitMark) -> float:
+    return mark.time
 
 
 def _request_label(event: TraceEvent) -> str:
