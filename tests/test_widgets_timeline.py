@@ -418,3 +418,19 @@ def test_a_disposed_emulator_turns_live_off_with_a_notice() -> None:
         assert "re-run %do_timeline" in timeline.notice
     finally:
         timeline.close()
+
+
+def test_static_timeline_has_the_summary_an_idle_break_and_glyphs() -> None:
+    late = [
+        TraceEvent(seq=100, time=70.0, kind="txn.begin", txn_id=9, attempt=1, **OBJ),
+        TraceEvent(seq=101, time=70.05, kind="txn.commit", txn_id=9, attempt=1, data={"version": 4}, **OBJ),
+    ]
+    model = TimelineModel()
+    model.feed([*CONFLICTING, *late])
+    html = timeline_html(model.to_json())
+    assert "2 transactions · 3 attempts · 1 conflict · hottest key `count`" in html
+    assert "idle 60 s" in html
+    assert ">✕</text>" in html and ">✓</text>" in html
+    capped = timeline_html(model.to_json(newest=1))
+    assert "drawn: the newest 1 of 2 transactions" in capped
+    assert "data-txn-id='9'" in capped and "data-txn-id='1'" not in capped

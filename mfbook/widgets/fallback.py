@@ -29,12 +29,20 @@ class StaticFallback:
         render: Returns the current ``(html, plain_text)``.
         version: Returns something that changes whenever the data may have changed.
         shell: The IPython shell whose ``post_run_cell`` triggers updates (None: no updates).
+        update: Replaces the shown output: ``update(bundle, display_id)`` (default: IPython's
+            ``update_display``; injectable for tests).
     """
 
     def __init__(
-        self, render: Callable[[], tuple[str, str]], *, version: Callable[[], object], shell: Any = None
+        self,
+        render: Callable[[], tuple[str, str]],
+        *,
+        version: Callable[[], object],
+        shell: Any = None,
+        update: Callable[[dict[str, str], str], None] | None = None,
     ) -> None:
         self._render = render
+        self._update = update or _update_display
         self._version = version
         self._rendered_version: object = None
         self._shell = shell
@@ -68,13 +76,10 @@ class StaticFallback:
             return
         if current == self._shown:
             return
-        from IPython.display import update_display
-
         self._shown = current
-        update_display(  # type: ignore[no-untyped-call]
+        self._update(
             {"text/html": f"<div class='mf-static-fallback'>{current[0]}</div>", "text/plain": current[1]},
-            raw=True,
-            display_id=self.display_id,
+            self.display_id,
         )
 
     def close(self) -> None:
@@ -85,3 +90,9 @@ class StaticFallback:
             except ValueError:
                 pass
             self._hooked = False
+
+
+def _update_display(bundle: dict[str, str], display_id: str) -> None:
+    from IPython.display import update_display
+
+    update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]

@@ -143,6 +143,11 @@ def timeline_html(data: dict[str, Any], *, width: int = 760, max_rows: int = 300
                 f"<text x='{x(part['start']):.1f}' y='12' font-size='10' fill='#616161'>"
                 f"{_e(format_duration(part['start'] - axis['start']))}</text>"
             )
+    if axis["parts"]:
+        parts.append(
+            f"<text x='{x(axis['end']):.1f}' y='12' font-size='10' fill='#616161' text-anchor='end'>"
+            f"{_e(format_duration(axis['end'] - axis['start']))}</text>"
+        )
     y = top
     for txn in txns:
         parts.append(
@@ -163,7 +168,7 @@ def timeline_html(data: dict[str, Any], *, width: int = 760, max_rows: int = 300
                 continue
             end = view["end"] if bar["end"] is None else bar["end"]
             left = max(x(bar["start"]), right_edge + 1)
-            bar_width = max(6.0, x(end) - left)
+            bar_width = max(8.0, x(end) - left)
             right_edge = left + bar_width
             parts.append(
                 f"<rect data-txn-id='{bar['txn_id']}' data-outcome='{bar['outcome']}' x='{left:.1f}' "

@@ -172,6 +172,9 @@ def test_widgets_explain_conflicts_and_stay_usable(
             assert column["right"] <= layout["boxRight"] + 1, layout
         assert layout["rowHeight"] < 40, layout
 
+        storage.scroll_into_view_if_needed()
+        _screenshot(storage, artifacts_dir, f"{prefix}-storage-browser.png", saved)
+
         # Typing narrows the rows without leaving the input (no blur needed).
         storage.locator(".mf-prefix").click()
         page.keyboard.type("pro")
@@ -186,8 +189,7 @@ def test_widgets_explain_conflicts_and_stay_usable(
         storage.locator('tr[data-key="profile"] .mf-expand').click()
         storage.locator(".mf-tree summary").first.wait_for(timeout=TIMEOUT_MS)
         assert "roles" in storage.locator(".mf-tree").inner_text()
-        storage.scroll_into_view_if_needed()
-        _screenshot(storage, artifacts_dir, f"{prefix}-storage-browser.png", saved)
+        _screenshot(storage, artifacts_dir, f"{prefix}-storage-filtered.png", saved)
 
         # ---------------------------------------------------------------- timeline
         timeline = page.locator(".mf-timeline").first
@@ -238,8 +240,11 @@ def test_widgets_explain_conflicts_and_stay_usable(
     if os.environ.get("MFBOOK_UPDATE_SCREENSHOTS") and app == "lab":
         target = REPO / "docs" / "screenshots"
         target.mkdir(parents=True, exist_ok=True)
-        for path in saved[:2]:
-            shutil.copy(path, target / path.name)
+        suffix = "" if theme == "light" else "-dark"
+        for path in saved:
+            for kind in ("storage-browser", "storage-filtered", "timeline"):
+                if path.name == f"{prefix}-{kind}.png":
+                    shutil.copy(path, target / f"{kind}{suffix}.png")
 
 
 def test_a_cell_answers_quickly_beside_a_live_timeline_under_load(
