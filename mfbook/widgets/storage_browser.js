@@ -19,24 +19,36 @@ function formatBytes(size) {
   return `${(size / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+function copyIcon() {
+  // Two overlapping sheets, drawn (a glyph such as ⧉ is missing from many fonts).
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 12 12");
+  svg.setAttribute("width", "11");
+  svg.setAttribute("height", "11");
+  svg.setAttribute("aria-hidden", "true");
+  for (const [x, y] of [[3.5, 0.5], [0.5, 3.5]]) {
+    const rect = document.createElementNS(ns, "rect");
+    for (const [name, value] of Object.entries({ x, y, width: 8, height: 8, rx: 1, fill: "var(--mf-bg)", stroke: "currentColor" })) {
+      rect.setAttribute(name, value);
+    }
+    svg.append(rect);
+  }
+  return svg;
+}
+
 function copyButton(text, what) {
-  return h(
-    "button",
-    {
-      class: "mf-copy",
-      title: `Copy ${what}`,
-      "aria-label": `Copy ${what}`,
-      onclick: (event) => {
-        event.stopPropagation();
-        navigator.clipboard?.writeText(text).then(
-          () => (event.target.textContent = "✓"),
-          () => (event.target.textContent = "!"),
-        );
-        setTimeout(() => (event.target.textContent = "⧉"), 1200);
-      },
-    },
-    "⧉",
-  );
+  const button = h("button", { class: "mf-copy", title: `Copy ${what}`, "aria-label": `Copy ${what}` }, copyIcon());
+  button.addEventListener("click", (event) => {
+    event.stopPropagation();
+    const done = (mark) => {
+      button.replaceChildren(mark);
+      setTimeout(() => button.replaceChildren(copyIcon()), 1200);
+    };
+    if (navigator.clipboard) navigator.clipboard.writeText(text).then(() => done("✓"), () => done("!"));
+    else done("!");
+  });
+  return button;
 }
 
 function treeNode(node, key) {
@@ -55,7 +67,7 @@ function treeNode(node, key) {
 
 function render({ model, el }) {
   const expanded = new Set(); // keys whose tree or full text is open
-  const widths = { key: 220, type: 80, size: 76, actions: 120 }; // px; the value column takes the rest
+  const widths = { key: 220, type: 96, size: 76, actions: 120 }; // px; the value column takes the rest
   let editing = null; // {key, draft, error, pending}
   let confirmDelete = null;
   let nextId = 1;

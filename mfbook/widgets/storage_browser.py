@@ -102,6 +102,7 @@ class StorageBrowser(anywidget.AnyWidget):
             track_changes=True,
         )
         self.view.learn_names(mf.trace.events())
+        self._interval = interval
         self._throttle = Throttle(self._refresh_live, interval=interval)
         self._unsubscribe = mf.trace.subscribe(self._on_event)
         self.changes = 0  # commits seen (the static fallback's version)
@@ -170,11 +171,14 @@ class StorageBrowser(anywidget.AnyWidget):
             self._throttle.poke()
 
     def _refresh_live(self) -> None:
+        started = time.perf_counter()
         with self._lock:
             changed, self._changed = self._changed, set()
             for object_id in changed:
                 self.view.invalidate(object_id)
             self.refresh(objects=True)
+        # Under a flood of commits the refreshes space out (at most a fifth of the time).
+        self._throttle.interval = max(self._interval, 5 * (time.perf_counter() - started))
 
     # ------------------------------------------------------------------ front end
     def _on_namespace(self, change: dict[str, Any]) -> None:

@@ -175,6 +175,25 @@ def test_widgets_explain_conflicts_and_stay_usable(
         storage.scroll_into_view_if_needed()
         _screenshot(storage, artifacts_dir, f"{prefix}-storage-browser.png", saved)
 
+        # A bad edit: the editor stays open with the text and says what is wrong, inline.
+        storage.locator('tr[data-key="joined"] .mf-edit').click()
+        editor = storage.locator("textarea.mf-edit-text")
+        assert editor.input_value() == "2023-05-17T09:30:00.000Z"
+        assert "Date: an ISO date" in storage.locator(".mf-edit-hint").inner_text()
+        editor.fill("next tuesday")
+        storage.locator(".mf-save").click()
+        storage.locator(".mf-edit-error").wait_for(timeout=TIMEOUT_MS)
+        assert "not an ISO date" in storage.locator(".mf-edit-error").inner_text()
+        assert editor.input_value() == "next tuesday"
+        editor.fill("2024-02-29T08:00:00Z")
+        storage.locator(".mf-save").click()
+        editor.wait_for(state="detached", timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "() => document.querySelector('.mf-storage-browser tr[data-key=joined] .mf-value-text')"
+            "?.textContent.includes('2024-02-29T08:00:00.000Z')",
+            timeout=TIMEOUT_MS,
+        )
+
         # Typing narrows the rows without leaving the input (no blur needed).
         storage.locator(".mf-prefix").click()
         page.keyboard.type("pro")
