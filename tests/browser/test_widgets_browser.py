@@ -250,6 +250,29 @@ def test_widgets_explain_conflicts_and_stay_usable(
         assert not timeline.locator(".mf-follow-box").is_checked()  # a click stops following
         _screenshot(timeline, artifacts_dir, f"{prefix}-timeline.png", saved)
         _screenshot(page, artifacts_dir, f"{prefix}-page.png", saved)
+
+        # Brushing the overview zooms to that range (follow stays off); "fit" shows everything.
+        timeline.locator(".mf-zoom-fit").click()
+        box = timeline.locator(".mf-overview").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + 10)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + 10, steps=4)
+        page.mouse.up()
+        page.wait_for_timeout(100)
+        wide = timeline.locator('rect.mf-bar[data-outcome="conflict"]').evaluate_all(
+            "bars => bars.map(bar => bar.getBoundingClientRect().width)"
+        )
+        assert max(wide) > 2 * max(widths), (wide, widths)
+        assert not timeline.locator(".mf-follow-box").is_checked()
+        # A narrower page re-lays the chart out (ResizeObserver), no re-run needed.
+        before = float(timeline.locator("svg.mf-axis").get_attribute("width") or 0)
+        page.set_viewport_size({"width": 1000, "height": 1000})
+        page.wait_for_function(
+            "(before) => Number(document.querySelector('.mf-timeline svg.mf-axis').getAttribute('width')) < before - 100",
+            arg=before,
+            timeout=TIMEOUT_MS,
+        )
         assert not errors, errors
     finally:
         try:
