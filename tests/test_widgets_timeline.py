@@ -434,3 +434,14 @@ def test_static_timeline_has_the_summary_an_idle_break_and_glyphs() -> None:
     capped = timeline_html(model.to_json(newest=1))
     assert "drawn: the newest 1 of 2 transactions" in capped
     assert "data-txn-id='9'" in capped and "data-txn-id='1'" not in capped
+
+
+def test_rows_are_labelled_with_the_url_of_the_request_that_ran_them(mf: Miniflare) -> None:
+    mf.dispatch_fetch("http://localhost/inc?name=alice&wait=0")
+    mf.get_durable_object_namespace("COUNTER").storage("bob").transaction(lambda txn: txn.put("k", 1))
+    model = TimelineModel()
+    model.feed(mf.trace.events())
+    assert [(txn.label, txn.object_key) for txn in model.transactions()] == [
+        ("GET /inc?name=alice&wait=0", "COUNTER:alice"),
+        ("Python", "COUNTER:bob"),
+    ]

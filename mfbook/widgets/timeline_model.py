@@ -180,7 +180,7 @@ class TimelineModel:
                 self.origin = event.time
             self.latest = event.time
             if event.kind == "request.start" and event.request_id is not None:
-                self._requests[event.request_id] = (event.time, _request_label(event))
+                self._requests[event.request_id] = (event.time, self._request_label(event))
             elif event.kind.startswith("txn.") or event.kind == "storage.commit":
                 if not changed:
                     changed = True
@@ -192,6 +192,14 @@ class TimelineModel:
         if len(self._bars) > self.max_bars:
             self._drop(sorted(self._bars)[: len(self._bars) - self.max_bars])
         return changed
+
+    def _request_label(self, event: TraceEvent) -> str:
+        """A call made by another request is labelled by that request (its URL, say)."""
+        own = _request_label(event)
+        parent = self._requests.get(event.data.get("parent", -1))
+        if parent is None or parent[1].endswith(f"#{event.data.get('parent')}"):
+            return own
+        return parent[1] if event.data.get("kind") == "fetch" else f"{parent[1]} → {own}"
 
     def _drop(self, txn_ids: list[int]) -> None:
         for txn_id in txn_ids:
