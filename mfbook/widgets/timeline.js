@@ -51,6 +51,11 @@ function unitFor(ms) {
   return ms < 2000 ? "ms" : ms < 120000 ? "s" : "min";
 }
 
+/** A moment (ms since the first activity) precisely enough to tell attempts apart. */
+function at(ms) {
+  return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(ms < 60000 ? 3 : 2)} s`;
+}
+
 /** `ms` in `unit` (the kernel's timeline_axis.format_duration). */
 function fmt(ms, unit) {
   unit = unit ?? (Math.abs(ms) < 1000 ? "ms" : Math.abs(ms) < 60000 ? "s" : "min");
@@ -313,17 +318,18 @@ function render({ model, el }) {
     // Break labels first: tick labels keep out of their way.
     const taken = axis.parts
       .filter((part) => part.kind === "break")
-      .map((part) => [Math.max(2, x(part.f0) + 2) - 50, Math.max(2, x(part.f0) + 2) + 75]);
+      .map((part) => (x(part.f0) + 90 > width ? [x(part.f1) - 140, x(part.f1)] : [Math.max(2, x(part.f0) + 2) - 50, Math.max(2, x(part.f0) + 2) + 75]));
     for (const [index, part] of axis.parts.entries()) {
       const left = x(part.f0);
       const right = x(part.f1);
       if (right < 0 || left > width) continue;
       if (part.kind === "break") {
         const idle = part.end - part.start;
+        const atEnd = left + 90 > width; // near the right edge: the label goes to the left
         parts.push(
           s("g", { class: "mf-break", "data-idle-ms": idle },
             s("rect", { x: left, y: 0, width: Math.max(3, right - left), height: AXIS_HEIGHT }),
-            s("text", { x: Math.max(2, left + 2), y: 15 }, `⋯ ${fmt(idle)} idle`),
+            s("text", { x: atEnd ? right - 2 : Math.max(2, left + 2), y: 15, "text-anchor": atEnd ? "end" : "start" }, `⋯ ${fmt(idle)} idle`),
           ),
         );
         continue;
@@ -495,7 +501,7 @@ function render({ model, el }) {
     const rows = [
       ["what happened", explain(bar, state)],
       ["outcome", h("b", { class: `mf-text-${bar.outcome}` }, `${GLYPH[bar.outcome]} ${WORD[bar.outcome]}`)],
-      ["time", `${fmt(bar.start)} → ${bar.end === null ? "running" : fmt(bar.end)}` + (bar.end === null ? "" : ` (took ${fmt(bar.end - bar.start)})`)],
+      ["time", `${at(bar.start)} → ${bar.end === null ? "running" : at(bar.end)}` + (bar.end === null ? "" : ` (took ${fmt(bar.end - bar.start)})`)],
       ["read set", keys(bar.read)],
       ["write set", keys(bar.write)],
       ["versions", `read at v${bar.read_version ?? "?"}` + (bar.version !== null ? ` · committed v${bar.version}` : "")],

@@ -91,7 +91,7 @@ class Timeline(anywidget.AnyWidget):
         self._fallback = StaticFallback(self._static_pair, version=lambda: self.changes, shell=_shell())
         self.object_filter = list(objects or [])
         self.live = live
-        self.sent: list[dict[str, Any]] = []  # the last messages sent (for tests and debugging)
+        self.sent: list[dict[str, Any]] = []  # the last two messages sent (for tests and debugging)
         self._feed()
         self.observe(self._on_filter, names="object_filter")
         self.observe(self._on_live, names="live")
@@ -146,7 +146,7 @@ class Timeline(anywidget.AnyWidget):
         self.send(message)
 
     def _remember(self, message: dict[str, Any]) -> None:
-        self.sent = [*self.sent[-9:], message]
+        self.sent = [*self.sent[-1:], message]  # the last two (a full sync can be megabytes)
 
     def _on_event(self, event: TraceEvent) -> None:
         # Emulator thread: poke only; the refresh pulls events on the timer thread.
