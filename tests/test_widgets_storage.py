@@ -237,13 +237,39 @@ def test_live_browser_recounts_only_the_object_that_changed(mf: Miniflare) -> No
     namespace = mf.get_durable_object_namespace("COUNTER")
     for name in ("a", "b", "c", "d"):
         namespace.storage(name).put("k", name)
-    browser = StorageBrowser(mf, "COUNTER", "a", names=["a", "b", "c", "d"], interval=0.02)
+    browser = StorageBrowser(mf, "COUNTER", "c", names=["a", "b", "c", "d"], interval=0.02)
     try:
         before = browser.view.recounts
         assert before == 4
         namespace.storage("c").put("k2", 2)
         _eventually(lambda: any(item["label"] == "c · 2 keys · 7 B" for item in browser.objects))
         assert browser.view.recounts == before + 1
+    finally:
+        browser.close()
+
+
+def test_objects_other_than_the_shown_one_are_recounted_at_a_slower_pace(mf: Miniflare) -> None:
+    from mfbook.widgets import StorageBrowser
+
+    namespace = mf.get_durable_object_namespace("COUNTER")
+    for name in ("a", "b"):
+        namespace.storage(name).put("k", name)
+    now = [0.0]
+    browser = StorageBrowser(
+        mf, "COUNTER", "a", names=["a", "b"], live=False, others_interval=2.0, clock=lambda: now[0]
+    )
+    try:
+        before = browser.view.recounts
+        namespace.storage("b").put("k2", 2)
+        namespace.storage("a").put("k2", 2)
+        browser._refresh_live()
+        labels = sorted(item["label"] for item in browser.objects)
+        assert labels == ["a · 2 keys · 7 B", "b · 1 key · 4 B"]  # b waits
+        assert browser.view.recounts == before + 1
+        now[0] += 2.5
+        browser._refresh_live()
+        assert sorted(item["label"] for item in browser.objects) == ["a · 2 keys · 7 B", "b · 2 keys · 7 B"]
+        assert browser.view.recounts == before + 2
     finally:
         browser.close()
 

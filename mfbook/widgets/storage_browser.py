@@ -13,7 +13,7 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,9 @@ class StorageBrowser(anywidget.AnyWidget):
         names: Object names to show in the picker for ids never seen on the trace.
         live: Refresh on commits (throttled to ``interval`` seconds).
         interval: Minimum seconds between two live refreshes.
+        others_interval: Objects other than the shown one are recounted (for the picker's key
+            counts) at most this often, so a hot object elsewhere costs little.
+        clock: Monotonic clock (injectable for tests).
 
     >>> StorageBrowser(mf, "COUNTER", "alice")     # doctest: +SKIP
     """
@@ -85,11 +88,17 @@ class StorageBrowser(anywidget.AnyWidget):
         names: Iterable[str] = (),
         live: bool = True,
         interval: float = 0.2,
+        others_interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self._mf = mf
         self._lock = threading.RLock()
         self._changed: set[str] = set()  # ids of objects committed to since the last refresh
+        self._stale: set[str] = set()  # changed objects, not shown, whose recount waits
+        self._clock = clock
+        self.others_interval = others_interval
+        self._others_at = clock()
         self.last_result: dict[str, Any] | None = None  # the answer to the last action with an id
         self.view = StorageView(
             mf,
@@ -174,8 +183,20 @@ class StorageBrowser(anywidget.AnyWidget):
         started = time.perf_counter()
         with self._lock:
             changed, self._changed = self._changed, set()
-            for object_id in changed:
-                self.view.invalidate(object_id)
+            shown = self.view.object_id
+            if shown in changed:
+                self.view.invalidate(shown)
+            self._stale |= changed - {shown}
+            now = self._clock()
+            if self._stale and now - self._others_at >= self.others_interval:
+                for object_id in self._stale:
+                    self.view.invalidate(object_id)
+                self._stale.clear()
+                self._others_at = now
+            elif self._stale:  # come back when the other objects are due
+                timer = threading.Timer(self.others_interval - (now - self._others_at), self._throttle.poke)
+                timer.daemon = True
+                timer.start()
             self.refresh(objects=True)
         # Under a flood of commits the refreshes space out (at most a fifth of the time).
         self._throttle.interval = max(self._interval, 5 * (time.perf_counter() - started))
