@@ -289,3 +289,20 @@ def test_a_disposed_emulator_shows_a_clear_state_and_live_goes_off() -> None:
         assert [row["key"] for row in browser.page["rows"]] == ["k"]  # the last data stays readable
     finally:
         browser.close()
+
+
+def test_an_error_belongs_to_its_object_and_clears_when_switching(mf: Miniflare) -> None:
+    from mfbook.widgets import StorageBrowser
+
+    namespace = mf.get_durable_object_namespace("COUNTER")
+    namespace.storage("a").put("k", 1)
+    namespace.storage("b").put("k", 2)
+    browser = StorageBrowser(mf, "COUNTER", "a", names=["a", "b"], live=False)
+    try:
+        browser._on_message(browser, {"action": "jump", "key": "zzz"}, [])
+        assert browser.error.startswith("ValueError: no key 'zzz'")
+        browser.object_id = namespace.id_from_name("b").hex
+        assert browser.error == ""
+        assert [row["preview"] for row in browser.page["rows"]] == ["2"]
+    finally:
+        browser.close()

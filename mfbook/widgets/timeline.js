@@ -247,7 +247,7 @@ function render({ model, el }) {
       lastObjects = signature;
       filterSelect.replaceChildren(
         h("option", { value: "" }, "all objects"),
-        objects.map((key) => h("option", { value: key, selected: filter.includes(key) }, key)),
+        ...objects.map((key) => h("option", { value: key, selected: filter.includes(key) }, key)),
       );
     }
     const counts = view?.counts ?? {};
@@ -267,11 +267,9 @@ function render({ model, el }) {
     summaryLine.textContent = view?.summary ?? "";
     const message = model.get("notice");
     notice.hidden = !message;
+    const paused = !model.get("live") && !model.get("disposed");
     notice.replaceChildren(
-      message,
-      !model.get("live") && !model.get("disposed")
-        ? h("button", { class: "mf-resume", onclick: () => model.send({ type: "resume" }) }, "Resume")
-        : null,
+      ...[message, paused ? h("button", { class: "mf-resume", onclick: () => model.send({ type: "resume" }) }, "Resume") : null].filter(Boolean),
     );
   }
 
@@ -489,8 +487,9 @@ function render({ model, el }) {
   }
 
   function drawDetails() {
+    const filter = model.get("object_filter");
     const bar = selected === null ? undefined : state.bars.get(selected);
-    if (!bar) {
+    if (!bar || (filter.length && !filter.includes(bar.object))) { // the details follow the filter too
       details.replaceChildren(h("div", { class: "mf-details mf-details-empty" }, "Click (or focus and press Enter on) an attempt for its read and write sets."));
       return;
     }
@@ -524,6 +523,7 @@ function render({ model, el }) {
     const began = performance.now();
     drawn += 1;
     root.dataset.draws = String(drawn);
+    root.dataset.window = windowF.map((f) => f.toFixed(3)).join(" "); // the zoom window (for tests)
     const view = state.view;
     drawToolbar(view);
     const rows = shownRows();
