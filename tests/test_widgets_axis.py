@@ -84,3 +84,13 @@ def test_summary_without_conflicts_shows_waiting_and_the_cap() -> None:
         "2 transactions waited 1.5 s (input gate) · showing the last 3 of 9,000 attempts"
     )
     assert summary([], [], total_attempts=0).startswith("No transactions yet")
+
+
+def test_a_short_burst_after_a_break_still_gets_a_fair_share_of_the_width() -> None:
+    axis = fit_axis([(0.0, 90.0), (60_090.0, 60_095.0)])
+    first, gap, last = axis.parts
+    # Half by duration, half equally: 0.96 * (0.5 * 5/95 + 0.25) of the axis for the 5 ms burst.
+    assert last.f1 - last.f0 == pytest.approx(0.96 * (0.5 * 5 / 95 + 0.25), abs=1e-5)
+    assert last.f1 - last.f0 > 0.25
+    # Within a burst, time is to scale.
+    assert axis.fraction(45.0) == pytest.approx(first.f1 / 2)

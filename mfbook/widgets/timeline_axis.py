@@ -1,10 +1,11 @@
 """The timeline's time axis and its words: fitted span, idle breaks, units, summary, legend.
 
 The axis covers only the time where something happened (after a filter, only the shown
-transactions). Idle gaps collapse into marked breaks of a small fixed share of the axis, so a
-burst after a minute of idle time is drawn as wide as the burst itself. Positions on the axis
-are *fractions* (0 at the first activity, 1 at the last): the front end maps a fraction to
-pixels, zooming is a window of fractions.
+transactions). Idle gaps collapse into marked breaks of a small fixed share of the axis, and
+the bursts between breaks share the rest half by duration and half equally, so a short burst
+after a minute of idle time gets room (within a burst, time is to scale). Positions on the
+axis are *fractions* (0 at the first activity, 1 at the last): the front end maps a fraction
+to pixels, zooming is a window of fractions.
 
 >>> axis = fit_axis([(0.0, 100.0), (60_100.0, 60_200.0)])
 >>> [(part.kind, part.start, part.end) for part in axis.parts]
@@ -133,11 +134,15 @@ def fit_axis(
             runs[-1][1] = end
     durations = [max(end - start, 1e-3) for start, end in runs]
     break_share = min(BREAK_SHARE, BREAKS_MAX / len(gaps)) if gaps else 0.0
-    scale = (1.0 - break_share * len(gaps)) / sum(durations)
+    # Bursts between breaks share the width half by duration, half equally: a short burst
+    # after an idle minute (often the one just run) still gets room.
+    room = 1.0 - break_share * len(gaps)
+    total = sum(durations)
+    shares = [room * (0.5 * duration / total + 0.5 / len(runs)) for duration in durations]
     parts: list[AxisPart] = []
     position = 0.0
     for index, (start, end) in enumerate(runs):
-        width = durations[index] * scale
+        width = shares[index]
         parts.append(AxisPart("time", start, end, round(position, 6), round(position + width, 6)))
         position += width
         if index < len(gaps):

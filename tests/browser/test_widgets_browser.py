@@ -314,6 +314,44 @@ def test_widgets_explain_conflicts_and_stay_usable(
                     shutil.copy(path, target / f"{kind}{suffix}.png")
 
 
+def test_the_quickstart_conflict_is_a_clickable_bar_at_fit_after_an_idle_minute(
+    jupyter_lab: dict[str, Any], browser: Any, artifacts_dir: Path
+) -> None:
+    notebook = nbformat.read(REPO / "notebooks" / "quickstart.ipynb", as_version=4)
+    worker = next(index for index, cell in enumerate(notebook.cells) if cell.source.startswith("%%worker"))
+    conflict = next(index for index, cell in enumerate(notebook.cells) if "storage.transaction(bump)" in cell.source)
+    # An injected trace clock instead of sleeping: a minute passes before the conflict.
+    notebook.cells.insert(conflict, nbformat.v4.new_code_cell("skew[0] += 60.0"))
+    notebook.cells.insert(
+        worker + 1,
+        nbformat.v4.new_code_cell("import time\nskew = [0.0]\nmf.trace._clock = lambda: time.monotonic() + skew[0]"),
+    )
+    name = f"quickstart-{uuid.uuid4().hex[:6]}.ipynb"
+    nbformat.write(notebook, jupyter_lab["root"] / name)
+    errors: list[str] = []
+    page = _new_page(browser, errors)
+    try:
+        _open_and_run(page, f"{jupyter_lab['base']}/lab/tree/{name}?reset", "light")
+        timeline = page.locator(".mf-timeline").first
+        timeline.locator('rect.mf-bar[data-outcome="conflict"]').first.wait_for(timeout=TIMEOUT_MS)
+        page.locator(".mf-storage-browser tr[data-key='count']").wait_for(timeout=TIMEOUT_MS)
+        timeline.locator(".mf-zoom-fit").click()
+        timeline.scroll_into_view_if_needed()
+        page.wait_for_timeout(100)
+        assert timeline.locator(".mf-break").count() >= 1
+        width = timeline.locator('rect.mf-bar[data-outcome="conflict"]').first.evaluate(
+            "bar => bar.getBoundingClientRect().width"
+        )
+        assert width >= 8, width
+        hits = timeline.evaluate(HITS_JS)
+        assert hits["checked"] >= 2 and hits["misses"] == [], hits
+        assert "1 conflict" in timeline.locator(".mf-summary").inner_text()
+        _screenshot(timeline, artifacts_dir, "quickstart-timeline.png", [])
+        assert not errors, errors
+    finally:
+        page.close()
+
+
 def test_a_cell_answers_quickly_beside_a_live_timeline_under_load(
     jupyter_lab: dict[str, Any], browser: Any, artifacts_dir: Path
 ) -> None:
