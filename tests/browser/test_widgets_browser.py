@@ -171,6 +171,16 @@ def test_widgets_explain_conflicts_and_stay_usable(
             assert column["width"] >= 30, layout
             assert column["right"] <= layout["boxRight"] + 1, layout
         assert layout["rowHeight"] < 40, layout
+        # Columns resize by dragging the grip at a header's right edge.
+        grip = storage.locator('th[data-column="key"] .mf-resizer').bounding_box()
+        key_width = storage.locator('th[data-column="key"]').bounding_box()
+        assert grip is not None and key_width is not None
+        page.mouse.move(grip["x"] + 3, grip["y"] + 5)
+        page.mouse.down()
+        page.mouse.move(grip["x"] + 83, grip["y"] + 5, steps=4)
+        page.mouse.up()
+        wider = storage.locator('th[data-column="key"]').bounding_box()
+        assert wider is not None and wider["width"] > key_width["width"] + 60, (key_width, wider)
 
         storage.scroll_into_view_if_needed()
         _screenshot(storage, artifacts_dir, f"{prefix}-storage-browser.png", saved)
