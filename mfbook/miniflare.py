@@ -205,7 +205,8 @@ class Miniflare:
                 runtime.start_event(kind, actor.worker, actor, request, payload, done)
             else:
                 worker = runtime.workers[worker_name or runtime.entry_worker or ""]
-                runtime.start_event(kind, worker, None, request, payload, done, trace_data=_fetch_label(kind, payload))
+                label = _fetch_label(kind, payload) if runtime.trace.enabled else None
+                runtime.start_event(kind, worker, None, request, payload, done, trace_data=label)
         except WorkerError as error:
             done(False, {"name": error.name, "message": error.js_message, "stack": error.stack})
         return request
