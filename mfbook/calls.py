@@ -75,6 +75,8 @@ class Calls:
             data: dict[str, Any] = {"kind": kind, "direct": True}
             if method is not None:
                 data["method"] = method
+            if caller.request is not None:  # the timeline labels a call by the request that made it
+                data["parent"] = caller.request.request_id
             self.trace.emit("request.start", request_id=request.request_id, data=data, **self._object_fields(actor))
 
     @staticmethod

@@ -224,7 +224,8 @@ class Miniflare:
                 runtime.start_event(kind, actor.worker, actor, request, payload, done)
             else:
                 worker = runtime.workers[worker_name or runtime.entry_worker or ""]
-                runtime.start_event(kind, worker, None, request, payload, done)
+                label = _fetch_label(kind, payload) if runtime.trace.enabled else None
+                runtime.start_event(kind, worker, None, request, payload, done, trace_data=label)
         except WorkerError as error:
             done(False, {"name": error.name, "message": error.js_message, "stack": error.stack})
         return request
@@ -476,6 +477,7 @@ class Miniflare:
         """Stops the emulator thread and frees the isolates; later use raises DisposedError."""
         if self._loop.closed:
             return
+        self.trace.emit("emulator.dispose")  # live widgets show that they stopped
         self._finalizer()
 
     async def dispose_async(self) -> None:
@@ -519,3 +521,11 @@ _LEVELS = {
     "warn": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+def _fetch_label(kind: str, payload: tuple[Any, ...]) -> dict[str, Any] | None:
+    """``url`` and ``http_method`` of a fetch from Python, for the trace (small requests only)."""
+    if kind != "fetch" or not payload or not isinstance(payload[0], str) or len(payload[0]) > 16_384:
+        return None
+    wire = json.loads(payload[0])
+    return {"url": wire.get("url"), "http_method": wire.get("method")}

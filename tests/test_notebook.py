@@ -74,5 +74,5 @@ def test_quickstart_outputs(executed: nbformat.NotebookNode) -> None:
     assert by_source["total = %do_call COUNTER alice add 10"].strip() == "52"
     assert "([52, 1000], 1001)" in by_source['storage = mf.get_durable_object_namespace("COUNTER").storage("alice")']
     assert "conflict" in by_source["%do_timeline"]  # widget or static table, either shows the conflict
-    assert "reloaded (storage kept)" in _text(code[-3])
+    assert "reloaded (storage kept)" in _text(code[-4])
     assert '"count": 1101' in by_source["%do_fetch /"]

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from mfbook import codec
-from mfbook.widgets.values import describe, editable_text, parse_edit, preview, type_label
+from mfbook.widgets.values import describe, editable_text, parse_edit, preview, tree, type_label
 
 
 @pytest.mark.parametrize(
@@ -54,10 +54,54 @@ def test_preview_is_short_and_full_text_is_kept_when_cut() -> None:
 
 def test_editable_text_is_json_then_python_literal_else_none() -> None:
     assert editable_text({"a": [1, None]}) == '{"a": [1, null]}'
-    assert editable_text({1, 2}) == "{1, 2}"
     assert editable_text(b"ab") == "b'ab'"
-    assert editable_text(codec.JSMap([("a", 1)])) is None
-    assert editable_text(datetime(2024, 1, 1, tzinfo=timezone.utc)) is None
+    assert editable_text(codec.JSMap([(1, {2, 3})])) is None  # a Set inside: not JSON
+    assert editable_text(codec.JSRegExp("a+", "g")) is None
+
+
+def test_dates_maps_and_sets_edit_as_their_type_and_round_trip() -> None:
+    joined = datetime(2023, 5, 17, 9, 30, tzinfo=timezone.utc)
+    visits = codec.JSMap([("2024-01-01", 3), ("2024-01-02", 5)])
+    tags = {"web", "api"}
+    assert editable_text(joined) == "2023-05-17T09:30:00.000Z"
+    assert editable_text(visits) == '[["2024-01-01", 3], ["2024-01-02", 5]]'
+    assert editable_text(tags) == '["api", "web"]'
+    for value, kind in ((joined, "Date"), (visits, "Map"), (tags, "Set")):
+        text = editable_text(value)
+        assert text is not None
+        assert parse_edit(text, kind=kind) == value
+        assert type_label(parse_edit(text, kind=kind)) == kind
+    assert parse_edit('{"a": 1}', kind="Map") == codec.JSMap([("a", 1)])
+    assert isinstance(parse_edit('[{"a": 1}]', kind="Set"), codec.JSSet)
+
+
+def test_type_aware_edits_reject_text_of_another_shape() -> None:
+    with pytest.raises(ValueError, match="not an ISO date"):
+        parse_edit("yesterday", kind="Date")
+    with pytest.raises(ValueError, match="a Map is a JSON object or a list of"):
+        parse_edit("[1, 2]", kind="Map")
+    with pytest.raises(ValueError, match="a Set is a JSON list"):
+        parse_edit('{"a": 1}', kind="Set")
+    with pytest.raises(ValueError, match="a Set is edited as JSON"):
+        parse_edit("{1, 2", kind="Set")
+
+
+def test_containers_become_trees_capped_per_node() -> None:
+    assert tree(5) is None
+    node = tree({"profile": {"roles": ["admin"]}, "n": 1})
+    assert node == {
+        "label": "Object(2)",
+        "children": [
+            {
+                "key": "profile",
+                "label": "Object(1)",
+                "children": [{"key": "roles", "label": "Array(1)", "children": [{"key": "0", "label": '"admin"'}]}],
+            },
+            {"key": "n", "label": "1"},
+        ],
+    }
+    big = tree(list(range(250)))
+    assert big is not None and (len(big["children"]), big["more"]) == (100, 150)
 
 
 def test_parse_edit_reads_json_and_python_literals() -> None:

@@ -67,3 +67,53 @@ class Throttle:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+
+
+class FlowControl:
+    """Back-pressure for live updates: one unacknowledged update at a time, pause on a stall.
+
+    The kernel sends an update, the front end acknowledges it after drawing it; updates that
+    arrive meanwhile wait and go out together with the next one. When an update stays
+    unacknowledged for ``stall_after`` seconds (the front end is flooded, or gone), the widget
+    pauses live updates and says so.
+
+    Args:
+        stall_after: Seconds without an acknowledgement that count as a stall.
+        clock: Monotonic clock (injectable for tests).
+
+    >>> flow = FlowControl(stall_after=5)
+    >>> flow.may_send(), flow.sent(3), flow.may_send(), flow.acked(3), flow.may_send()
+    (True, None, False, None, True)
+    """
+
+    def __init__(self, *, stall_after: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stall_after = stall_after
+        self._clock = clock
+        self.in_flight: int | None = None
+        self._sent_at = 0.0
+        self.waiting = False
+
+    def may_send(self) -> bool:
+        """Whether an update may go out now (else it waits: ``waiting`` becomes True)."""
+        if self.in_flight is None:
+            return True
+        self.waiting = True
+        return False
+
+    def sent(self, rev: int) -> None:
+        self.in_flight = rev
+        self._sent_at = self._clock()
+        self.waiting = False
+
+    def acked(self, rev: int) -> None:
+        """The front end drew everything up to ``rev``."""
+        if self.in_flight is not None and rev >= self.in_flight:
+            self.in_flight = None
+
+    def reset(self) -> None:
+        """Forgets the update in flight (a front end asked for everything again)."""
+        self.in_flight = None
+        self.waiting = False
+
+    def stalled(self) -> bool:
+        return self.in_flight is not None and self._clock() - self._sent_at > self.stall_after

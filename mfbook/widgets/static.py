@@ -15,7 +15,17 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["plain_text", "storage_html", "storage_rich", "timeline_html", "timeline_rich", "with_fallback"]
+from .timeline_axis import format_duration
+
+__all__ = [
+    "plain_text",
+    "storage_html",
+    "storage_rich",
+    "timeline_html",
+    "timeline_rich",
+    "timeline_text",
+    "with_fallback",
+]
 
 COLORS = {
     "committed": "#2e9d5b",
@@ -24,6 +34,7 @@ COLORS = {
     "giveup": "#8b1e1e",
     "open": "#4a7bd0",
 }
+GLYPHS = {"committed": "✓", "conflict": "✕", "rolledback": "↺", "giveup": "✕✕", "open": "▸"}
 RICH_COLORS = {"committed": "green", "conflict": "red", "rolledback": "grey50", "giveup": "dark_red", "open": "blue"}
 _STYLE = "font-family: var(--jp-code-font-family, monospace); font-size: 12px; border-collapse: collapse;"
 
@@ -99,71 +110,109 @@ def _tooltip(bar: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def timeline_html(data: dict[str, Any], *, width: int = 760) -> str:
-    """An inline SVG of timeline data (``TimelineModel.to_json()``)."""
-    label_width, row_height, top = 170, 16, 22
-    span = max(data["end"], 1.0)
-    scale = (width - label_width - 10) / span
-    offsets: dict[str, int] = {}
-    y = top
+def timeline_html(data: dict[str, Any], *, width: int = 760, max_rows: int = 300) -> str:
+    """An inline SVG of timeline data (``TimelineModel.to_json()``): one row per transaction.
+
+    The axis is the fitted one of ``data["view"]`` (idle gaps drawn as marked breaks); each
+    attempt has its outcome's glyph next to it, so the picture reads without colour. At most
+    ``max_rows`` transactions are drawn (the newest), and the heading says so.
+    """
+    view = data["view"]
+    axis = view["axis"]
+    label_width, row_height, top = 170, 18, 24
+    plot = width - label_width - 30
+    bars = {bar["txn_id"]: bar for bar in data["bars"]}
+    txns = data["txns"][-max_rows:]
+    total_txns = data.get("total_txns", len(data["txns"]))
+
+    def x(ms: float) -> float:
+        return label_width + 4 + _fraction(axis, ms) * plot
+
     parts = []
-    for lane in data["lanes"]:
-        offsets[lane["key"]] = y
-        height = lane["rows"] * row_height + 6
-        parts.append(
-            f"<text x='4' y='{y + 12}' font-size='11'>{_e(lane['label'])}</text>"
-            f"<line x1='{label_width}' x2='{width}' y1='{y + height}' y2='{y + height}' stroke='#ddd'/>"
-        )
-        y += height
-    for bar in data["bars"]:
-        x = label_width + bar["start"] * scale
-        end = data["end"] if bar["end"] is None else bar["end"]
-        bar_width = max(2.0, (end - bar["start"]) * scale)
-        bar_y = offsets[bar["lane"]] + 3 + bar["row"] * row_height
-        parts.append(
-            f"<rect data-txn-id='{bar['txn_id']}' data-outcome='{bar['outcome']}' x='{x:.1f}' "
-            f"y='{bar_y}' width='{bar_width:.1f}' height='{row_height - 4}' rx='2' "
-            f"fill='{COLORS[bar['outcome']]}'><title>{_e(_tooltip(bar))}</title></rect>"
-        )
-    for mark in data["commits"]:
-        if mark["txn_id"] is None and mark["lane"] in offsets:
-            x = label_width + mark["time"] * scale
+    for part in axis["parts"]:
+        if part["kind"] == "break":
+            left, right = x(part["start"]), x(part["end"])
+            idle = _e(format_duration(part["end"] - part["start"]))
             parts.append(
-                f"<path d='M{x:.1f},{offsets[mark['lane']]} l4,-6 h-8 z' fill='#555'>"
-                f"<title>commit v{mark['version']}: {_e(_keys(mark['keys']))}</title></path>"
+                f"<rect x='{left:.1f}' y='0' width='{max(3.0, right - left):.1f}' height='100%' fill='#9e9e9e' "
+                f"opacity='0.35'/><text x='{(left + right) / 2:.1f}' y='12' font-size='10' text-anchor='middle'>"
+                f"idle {idle}</text>"
             )
-    ticks = "".join(
-        f"<text x='{label_width + t * scale:.1f}' y='12' font-size='10' fill='#777'>{t:g} ms</text>"
-        for t in _ticks(span)
+        else:
+            parts.append(
+                f"<text x='{x(part['start']):.1f}' y='12' font-size='10' fill='#616161'>"
+                f"{_e(format_duration(part['start'] - axis['start']))}</text>"
+            )
+    if axis["parts"]:
+        parts.append(
+            f"<text x='{x(axis['end']):.1f}' y='12' font-size='10' fill='#616161' text-anchor='end'>"
+            f"{_e(format_duration(axis['end'] - axis['start']))}</text>"
+        )
+    y = top
+    for txn in txns:
+        parts.append(
+            f"<text x='4' y='{y + 13}' font-size='11'>{_e(txn['label'])} · {_e(txn['object'])}</text>"
+            f"<line x1='0' x2='{width}' y1='{y + row_height}' y2='{y + row_height}' stroke='#e0e0e0'/>"
+        )
+        if txn["wait_start"] is not None and txn["wait"] >= 1:
+            left, right = x(txn["wait_start"]), x(txn["start"])
+            parts.append(
+                f"<rect x='{left:.1f}' y='{y + 5}' width='{max(1.0, right - left):.1f}' height='8' fill='#e65100' "
+                f"fill-opacity='0.3' stroke='#e65100' stroke-dasharray='3 2'><title>waited "
+                f"{_e(format_duration(txn['wait']))} (input gate)</title></rect>"
+            )
+        right_edge = -1.0
+        for txn_id in txn["attempts"]:
+            bar = bars.get(txn_id)
+            if bar is None:
+                continue
+            end = view["end"] if bar["end"] is None else bar["end"]
+            left = max(x(bar["start"]), right_edge + 1)
+            bar_width = max(8.0, x(end) - left)
+            right_edge = left + bar_width
+            parts.append(
+                f"<rect data-txn-id='{bar['txn_id']}' data-outcome='{bar['outcome']}' x='{left:.1f}' "
+                f"y='{y + 2}' width='{bar_width:.1f}' height='{row_height - 4}' rx='2' "
+                f"fill='{COLORS[bar['outcome']]}'><title>{_e(_tooltip(bar))}</title></rect>"
+                f"<text x='{right_edge + 2:.1f}' y='{y + 13}' font-size='10'>{GLYPHS[bar['outcome']]}</text>"
+            )
+        y += row_height
+    note = f" · drawn: the newest {len(txns)} of {total_txns:,} transactions" if len(txns) < total_txns else ""
+    legend = " · ".join(
+        f"<span style='color:{COLORS[name]}'>■</span> {GLYPHS[name]} {name} {view['counts'][name]}" for name in COLORS
     )
-    counts = data["counts"]
-    legend = " · ".join(f"<span style='color:{COLORS[name]}'>■</span> {name} {counts[name]}" for name in COLORS)
     return (
-        f"<div class='mf-timeline-static' style='font-family:sans-serif;font-size:12px'>"
-        f"<div>{legend} · retries {counts['retry']}</div>"
-        f"<svg width='{width}' height='{y + 4}' xmlns='http://www.w3.org/2000/svg'>{ticks}{''.join(parts)}</svg></div>"
+        "<div class='mf-timeline-static' style='font-family:sans-serif;font-size:12px'>"
+        f"<div style='font-weight:600'>{_e(view['summary'])}{_e(note)}</div>"
+        f"<div>{legend} · retries {view['counts']['retry']}</div>"
+        f"<div style='color:#616161'>{_e(view['legend'])}</div>"
+        f"<svg width='{width}' height='{y + 4}' xmlns='http://www.w3.org/2000/svg'>{''.join(parts)}</svg></div>"
     )
 
 
-def _ticks(span: float) -> list[float]:
-    step = 10 ** len(str(int(span / 5))) / 10 or 1.0
-    for factor in (1, 2, 5, 10):
-        if span / (step * factor) <= 6:
-            step *= factor
-            break
-    return [index * step for index in range(int(span / step) + 1)]
+def _fraction(axis: dict[str, Any], ms: float) -> float:
+    for part in axis["parts"]:
+        if ms <= part["end"]:
+            if ms <= part["start"] or part["end"] == part["start"]:
+                return float(part["f0"])
+            return float(part["f0"] + (part["f1"] - part["f0"]) * (ms - part["start"]) / (part["end"] - part["start"]))
+    return 1.0
 
 
-def timeline_rich(data: dict[str, Any]) -> Group:
-    """A rich table of attempts (with a text bar) for terminals."""
+def timeline_rich(data: dict[str, Any], *, max_rows: int | None = None) -> Group:
+    """A rich table of attempts (with a text bar) for terminals: the newest ``max_rows`` (None: all)."""
     span = max(data["end"], 1.0)
-    table = Table(title="transaction attempts", title_justify="left")
+    shown = data["bars"] if max_rows is None else data["bars"][-max_rows:]
+    title = "transaction attempts"
+    if len(shown) < len(data["bars"]):
+        title += f" (the newest {len(shown)} of {len(data['bars'])})"
+    table = Table(title=title, title_justify="left")
     for column in ("lane", "txn", "try", "ms"):
         table.add_column(column, no_wrap=True)
     table.add_column("", no_wrap=True, width=24)
     for column in ("outcome", "read", "write"):
         table.add_column(column)
-    for bar in data["bars"]:
+    for bar in shown:
         end = data["end"] if bar["end"] is None else bar["end"]
         first = min(23, int(bar["start"] / span * 24))
         cells = " " * first + "█" * max(1, int(end / span * 24) - first)
@@ -182,7 +231,20 @@ def timeline_rich(data: dict[str, Any]) -> Group:
         )
     counts = data["counts"]
     summary = Text(" · ".join(f"{name} {counts[name]}" for name in (*COLORS, "retry")))
-    return Group(summary, table)
+    return Group(summary, Text(data["view"]["summary"]), table)
+
+
+def timeline_text(data: dict[str, Any], *, max_rows: int = 12) -> str:
+    """A short plain-text account of timeline data (cheap: for the static fallback's ``text/plain``)."""
+    view = data["view"]
+    lines = [view["summary"]]
+    for bar in data["bars"][-max_rows:]:
+        took = "running" if bar["end"] is None else format_duration(bar["end"] - bar["start"])
+        line = f"  {GLYPHS[bar['outcome']]} txn {bar['txn_id']} attempt {bar['attempt']} {bar['outcome']} ({took})"
+        if bar["conflict_keys"]:
+            line += f" conflict on {_keys(bar['conflict_keys'])} vs v{bar['winning_version']}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def plain_text(renderable: Any, *, width: int = 110) -> str:

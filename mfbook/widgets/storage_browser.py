@@ -1,8 +1,11 @@
 """``StorageBrowser``: a live key/value browser of Durable Object storage (anywidget).
 
-Pick a namespace and an object, page through its keys with decoded values, filter by prefix,
-edit or delete a key. The table refreshes (throttled) when a commit lands on the shown object,
-from JS or Python. Without a widget front end the same page renders as HTML or rich text.
+Pick a namespace and an object, page through its keys with decoded values ("1–50 of 1,234",
+last page, jump to a key), sort by key or size, filter by prefix as you type, edit (Date, Map
+and Set as their type) or delete a key. The table refreshes (throttled) when a commit lands,
+from JS or Python, and recounts only the objects that changed. Without a widget front end the
+same page renders as HTML or rich text; in a notebook a static copy sits beside the widget
+for exports (see :mod:`.fallback`).
 """
 
 from __future__ import annotations
@@ -10,18 +13,21 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
 
+from ..errors import DisposedError
 from ..trace import TraceEvent
+from .fallback import StaticFallback
 from .frontend import esm
 from .live import Throttle
-from .static import storage_html, storage_rich, with_fallback
+from .static import plain_text, storage_html, storage_rich, with_fallback
 from .storage_model import StorageView
+from .timeline import _shell, show_widget_with_fallback
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -32,6 +38,7 @@ __all__ = ["StorageBrowser"]
 
 _HERE = pathlib.Path(__file__).parent
 _REFRESH_KINDS = ("storage.commit", "txn.commit")
+DISPOSED = "Emulator disposed — re-run %do_storage (or create a new StorageBrowser) to browse a new one."
 
 
 class StorageBrowser(anywidget.AnyWidget):
@@ -47,6 +54,9 @@ class StorageBrowser(anywidget.AnyWidget):
         names: Object names to show in the picker for ids never seen on the trace.
         live: Refresh on commits (throttled to ``interval`` seconds).
         interval: Minimum seconds between two live refreshes.
+        others_interval: Objects other than the shown one are recounted (for the picker's key
+            counts) at most this often, so a hot object elsewhere costs little.
+        clock: Monotonic clock (injectable for tests).
 
     >>> StorageBrowser(mf, "COUNTER", "alice")     # doctest: +SKIP
     """
@@ -59,10 +69,12 @@ class StorageBrowser(anywidget.AnyWidget):
     objects = traitlets.List(traitlets.Dict()).tag(sync=True)
     object_id = traitlets.Unicode("").tag(sync=True)
     prefix = traitlets.Unicode("").tag(sync=True)
+    sort = traitlets.Unicode("key").tag(sync=True)
     page = traitlets.Dict().tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     live = traitlets.Bool(True).tag(sync=True)
+    disposed = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -76,17 +88,36 @@ class StorageBrowser(anywidget.AnyWidget):
         names: Iterable[str] = (),
         live: bool = True,
         interval: float = 0.2,
+        others_interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self._mf = mf
         self._lock = threading.RLock()
-        self._dirty_objects = False
+        self._changed: set[str] = set()  # ids of objects committed to since the last refresh
+        self._stale: set[str] = set()  # changed objects, not shown, whose recount waits
+        self._clock = clock
+        self.others_interval = others_interval
+        self._others_at = clock()
+        self.last_result: dict[str, Any] | None = None  # the answer to the last action with an id
         self.view = StorageView(
-            mf, binding=binding, object_name=name, object_id=object_id, prefix=prefix, page_size=page_size, names=names
+            mf,
+            binding=binding,
+            object_name=name,
+            object_id=object_id,
+            prefix=prefix,
+            page_size=page_size,
+            names=names,
+            track_changes=True,
         )
         self.view.learn_names(mf.trace.events())
+        self._interval = interval
         self._throttle = Throttle(self._refresh_live, interval=interval)
         self._unsubscribe = mf.trace.subscribe(self._on_event)
+        self.changes = 0  # commits seen (the static fallback's version)
+        self._fallback = StaticFallback(
+            self._static_pair, version=lambda: (self.changes, self.object_id, self.prefix, self.sort), shell=_shell()
+        )
         with self.hold_trait_notifications():
             self.namespaces = self.view.namespaces
             self.namespace = self.view.binding or ""
@@ -96,6 +127,7 @@ class StorageBrowser(anywidget.AnyWidget):
         self.observe(self._on_namespace, names="namespace")
         self.observe(self._on_object, names="object_id")
         self.observe(self._on_prefix, names="prefix")
+        self.observe(self._on_sort, names="sort")
         self.on_msg(self._on_message)
 
     # ------------------------------------------------------------------ data
@@ -115,28 +147,59 @@ class StorageBrowser(anywidget.AnyWidget):
                     "has_next": page.has_next,
                     "has_previous": page.has_previous,
                     "page_size": self.view.page_size,
+                    "offset": page.offset,
+                    "total": page.total,
+                    "capped": page.capped,
+                    "range": page.range_text,
                     "rows": [asdict(row) for row in page.rows],
                 }
-                self.status = (
-                    f"{len(page.rows)} key{'s' if len(page.rows) != 1 else ''} shown · "
-                    f"updated {time.strftime('%H:%M:%S')}"
-                )
+                self.status = f"updated {time.strftime('%H:%M:%S')}"
+            except DisposedError:
+                self._mark_disposed()
             except Exception as error:  # noqa: BLE001 - shown in the widget instead of lost on a thread
                 self.error = f"{type(error).__name__}: {error}"
 
+    def _mark_disposed(self) -> None:
+        self.disposed = True
+        self.live = False
+        self.error = DISPOSED
+
     def _on_event(self, event: TraceEvent) -> None:
         # Emulator thread: record and poke only (never call mf from here).
+        if event.kind == "emulator.dispose":
+            self._mark_disposed()
+            return
         if event.kind not in _REFRESH_KINDS or event.binding != self.view.binding:
             return
         if event.object_name and event.object_id and self.view.name_of(event.object_id) is None:
             self.view.learn_names([event])
-        self._dirty_objects = True
+        if event.object_id:
+            self._changed.add(event.object_id)
+        self.changes += 1
         if self.live:
             self._throttle.poke()
 
     def _refresh_live(self) -> None:
-        self._dirty_objects = False
-        self.refresh(objects=True)
+        started = time.perf_counter()
+        with self._lock:
+            changed, self._changed = self._changed, set()
+            shown = self.view.object_id
+            if shown in changed:
+                self.view.invalidate(shown)
+            self._stale |= changed - {shown}
+            now = self._clock()
+            if self._stale and now - self._others_at >= self.others_interval:
+                for object_id in self._stale:
+                    self.view.invalidate(object_id)
+                self._stale.clear()
+                self._others_at = now
+            elif self._stale:  # come back when the other objects are due
+                timer = threading.Timer(self.others_interval - (now - self._others_at), self._throttle.poke)
+                timer.daemon = True
+                timer.start()
+            self.refresh(objects=True)
+        # Under a flood of commits the refreshes space out (at most a fifth of the time).
+        self._throttle.interval = max(self._interval, 5 * (time.perf_counter() - started))
 
     # ------------------------------------------------------------------ front end
     def _on_namespace(self, change: dict[str, Any]) -> None:
@@ -152,6 +215,8 @@ class StorageBrowser(anywidget.AnyWidget):
         with self._lock:
             if change["new"] and change["new"] != self.view.object_id:
                 self.view.select_object(change["new"])
+                if not self.disposed:
+                    self.error = ""  # an error belongs to the object it happened on
                 self.refresh(objects=False)
 
     def _on_prefix(self, change: dict[str, Any]) -> None:
@@ -159,29 +224,60 @@ class StorageBrowser(anywidget.AnyWidget):
             self.view.set_prefix(change["new"])
             self.refresh(objects=False)
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        action = content.get("action")
+    def _on_sort(self, change: dict[str, Any]) -> None:
         with self._lock:
             try:
+                self.view.set_sort(change["new"])
+            except ValueError as error:
+                self.error = str(error)
+            self.refresh(objects=False)
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        action = str(content.get("action"))
+        handler = self._actions.get(action)
+        with self._lock:
+            if self.disposed:
+                return
+            error: str | None = None
+            try:
+                if handler is None:
+                    raise ValueError(f"unknown action {action!r}")
+                handler(self, content)
                 self.error = ""
-                if action == "next":
-                    self.view.next_page()
-                elif action == "previous":
-                    self.view.previous_page()
-                elif action == "first":
-                    self.view.first_page()
-                elif action == "put":
-                    self.view.put(str(content.get("key", "")), str(content.get("text", "")))
-                elif action == "delete":
-                    self.view.delete(str(content.get("key", "")))
-            except Exception as error:  # noqa: BLE001 - a bad edit is shown, not raised into the comm
-                self.error = f"{type(error).__name__}: {error}"
+            except DisposedError:
+                self._mark_disposed()
+                return
+            except Exception as caught:  # noqa: BLE001 - a bad edit is shown, not raised into the comm
+                error = f"{type(caught).__name__}: {caught}"
+                if action != "put":  # an edit's error shows inline, in the editor that keeps the text
+                    self.error = error
+            if action == "refresh":
+                self.view.invalidate()
             self.refresh(objects=action in ("put", "delete", "refresh"))
+            if "id" in content:
+                self.last_result = {"type": "result", "id": content["id"], "ok": error is None, "error": error or ""}
+                self.send(self.last_result)
+
+    def _put(self, content: dict[str, Any]) -> None:
+        kind = content.get("kind")
+        self.view.put(str(content.get("key", "")), str(content.get("text", "")), kind=kind if kind else None)
+
+    _actions: dict[str, Any] = {
+        "next": lambda self, _: self.view.next_page(),
+        "previous": lambda self, _: self.view.previous_page(),
+        "first": lambda self, _: self.view.first_page(),
+        "last": lambda self, _: self.view.last_page(),
+        "jump": lambda self, content: self.view.jump_to(str(content.get("key", ""))),
+        "put": _put,
+        "delete": lambda self, content: self.view.delete(str(content.get("key", ""))),
+        "refresh": lambda self, _: None,
+    }
 
     def close(self) -> None:
         """Stops live refresh and closes the widget."""
         self._unsubscribe()
         self._throttle.close()
+        self._fallback.close()
         super().close()
 
     # ------------------------------------------------------------------ static renderings
@@ -203,5 +299,15 @@ class StorageBrowser(anywidget.AnyWidget):
     def __rich__(self) -> Group:
         return storage_rich(self.snapshot())
 
+    def _static_pair(self) -> tuple[str, str]:
+        with self._lock:
+            if not self.disposed:
+                self.refresh(objects=False)
+            return self._repr_html_(), plain_text(self.__rich__())
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return with_fallback(super()._repr_mimebundle_(**kwargs), self._repr_html_(), self.__rich__())
+
+    def _ipython_display_(self) -> None:
+        """Two outputs: the static fallback (for exports), then the live widget."""
+        show_widget_with_fallback(self, self._fallback)

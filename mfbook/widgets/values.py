@@ -17,10 +17,12 @@ from typing import Any
 
 from .. import codec
 
-__all__ = ["describe", "editable_text", "parse_edit", "preview", "type_label"]
+__all__ = ["describe", "editable_text", "parse_edit", "preview", "tree", "type_label"]
 
 PREVIEW_CHARS = 120
 FULL_CHARS = 20_000
+TREE_ITEMS = 100
+TREE_DEPTH = 6
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
@@ -219,13 +221,23 @@ def _is_json(value: Any) -> bool:
 
 
 def editable_text(value: Any) -> str | None:
-    """Text to edit ``value`` with: JSON if it is plain JSON, else a Python literal, else None.
+    """Text to edit ``value`` with, or None when it cannot be edited as text.
 
-    >>> editable_text({"a": [1, 2]}), editable_text({1, 2}), editable_text(codec.JSMap())
-    ('{"a": [1, 2]}', '{1, 2}', None)
+    JSON stays JSON; a Date is an ISO date, a Map a JSON list of ``[key, value]`` pairs, a Set a
+    JSON list (when their contents are JSON); anything else a Python literal if it round-trips.
+
+    >>> editable_text({"a": [1, 2]}), editable_text({2, 1}), editable_text(codec.JSMap([("a", 1)]))
+    ('{"a": [1, 2]}', '[1, 2]', '[["a", 1]]')
     """
     if _is_json(value):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime):
+        return _date_text(value).removeprefix("Date ")
+    if isinstance(value, codec.JSMap) and all(_is_json(key) and _is_json(item) for key, item in value.items()):
+        return json.dumps([[key, item] for key, item in value.items()], ensure_ascii=False)
+    if isinstance(value, (set, frozenset, codec.JSSet)) and all(_is_json(member) for member in value):
+        members = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else list(value)
+        return json.dumps(members, ensure_ascii=False)
     text = repr(value)
     try:
         if ast.literal_eval(text) == value and type(ast.literal_eval(text)) is type(value):
@@ -235,16 +247,29 @@ def editable_text(value: Any) -> str | None:
     return None
 
 
-def parse_edit(text: str) -> Any:
+def parse_edit(text: str, *, kind: str | None = None) -> Any:
     """Reads an edited value: JSON first, then a Python literal (sets, bytes, tuples...).
 
-    Raises:
-        ValueError: The text is neither.
+    Args:
+        text: The edited text.
+        kind: ``"Date"``, ``"Map"`` or ``"Set"`` to read the text as that JS type (see
+            :func:`editable_text`); anything else reads JSON or a Python literal.
 
-    >>> parse_edit('{"a": 1}'), parse_edit("{1, 2}"), parse_edit("b'x'")
-    ({'a': 1}, {1, 2}, b'x')
+    Raises:
+        ValueError: The text does not parse (as ``kind``, when given).
+
+    >>> parse_edit('{"a": 1}'), parse_edit("{1, 2}"), parse_edit('["x"]', kind="Set")
+    ({'a': 1}, {1, 2}, {'x'})
     """
     text = text.strip()
+    if kind == "Date":
+        return _parse_date(text)
+    if kind in ("Map", "Set"):
+        try:
+            parsed = json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"a {kind} is edited as JSON: {error}") from None
+        return _as_map(parsed) if kind == "Map" else _as_set(parsed)
     try:
         return json.loads(text)
     except ValueError:
@@ -253,3 +278,65 @@ def parse_edit(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
         raise ValueError(f"not JSON or a Python literal: {error}") from None
+
+
+def _parse_date(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip('"').replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not an ISO date such as 2024-01-31T12:00:00.000Z: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _as_map(parsed: Any) -> codec.JSMap:
+    if isinstance(parsed, dict):
+        return codec.JSMap(parsed.items())
+    if isinstance(parsed, list) and all(isinstance(pair, list) and len(pair) == 2 for pair in parsed):
+        return codec.JSMap((key, item) for key, item in parsed)
+    raise ValueError('a Map is a JSON object or a list of [key, value] pairs, e.g. [["a", 1]]')
+
+
+def _as_set(parsed: Any) -> Any:
+    if not isinstance(parsed, list):
+        raise ValueError("a Set is a JSON list, e.g. [1, 2]")
+    try:
+        return set(parsed)
+    except TypeError:  # objects as members: a JS set keeps them by identity
+        return codec.JSSet(parsed)
+
+
+def tree(value: Any, *, depth: int = 0) -> dict[str, Any] | None:
+    """A container value as an expandable tree: ``{"label", "children": [{"key", ...}]}``.
+
+    Scalars give None (their preview says it all). At most ``TREE_ITEMS`` children per node and
+    ``TREE_DEPTH`` levels are kept (``"more"`` counts what was left out).
+
+    >>> tree({"a": [1]})
+    {'label': 'Object(1)', 'children': [{'key': 'a', 'label': 'Array(1)', 'children': [{'key': '0', 'label': '1'}]}]}
+    """
+    items: list[tuple[str, Any]]
+    if isinstance(value, codec.JSMap):
+        items = [(describe(key, limit=80)[0], item) for key, item in value.items()]
+    elif isinstance(value, (set, frozenset, codec.JSSet)):
+        members = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else list(value)
+        items = [(str(index), member) for index, member in enumerate(members)]
+    elif isinstance(value, codec.JSArray):
+        items = [(str(index), item) for index, item in enumerate(value.to_list())] + list(value.props.items())
+    elif isinstance(value, (list, tuple)):
+        items = [(str(index), item) for index, item in enumerate(value)]
+    elif isinstance(value, dict):
+        items = [(str(key), item) for key, item in value.items()]
+    else:
+        return None
+    node: dict[str, Any] = {"label": f"{type_label(value)}({len(items)})"}
+    if depth >= TREE_DEPTH:
+        node["more"] = len(items)
+        return node
+    children = []
+    for key, item in items[:TREE_ITEMS]:
+        child = tree(item, depth=depth + 1)
+        children.append({"key": key, **(child if child is not None else {"label": preview(item, chars=200)[0]})})
+    node["children"] = children
+    if len(items) > TREE_ITEMS:
+        node["more"] = len(items) - TREE_ITEMS
+    return node

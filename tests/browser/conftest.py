@@ -48,7 +48,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A JupyterLab server on a free loopback port, no token; stopped by its pid at the end."""
+    """A Jupyter server (JupyterLab and Notebook 7) on a free loopback port, no token; stopped at the end."""
     if importlib.util.find_spec("jupyterlab") is None:
         _missing("jupyterlab")
     root = tmp_path_factory.mktemp("lab")
@@ -80,6 +80,7 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             "--ServerApp.disable_check_xsrf=True",
             f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
         ],
         cwd=root,
         env=env,

@@ -1,8 +1,13 @@
-"""The notebook the browser test runs: a conflicting workload and both widgets.
+"""The notebooks the browser tests run.
 
-``build_notebook()`` returns it as an ``nbformat`` notebook. The workload is deterministic:
+``build_notebook()``: a conflicting workload and both widgets. The workload is deterministic:
 the Python write waits until the JS transaction has read ``count`` (watching the trace), and
-the two Python transactions on ``bob`` meet at a barrier after their reads.
+the two Python transactions on ``bob`` meet at a barrier after their reads. Before it, the
+trace clock jumps a minute ahead (an injected clock instead of sleeping), so the timeline has
+an idle minute between the first request and the conflicts, like the quickstart.
+
+``build_load_notebook()``: a sustained conflicting workload on a background thread, with a
+live timeline, for the "a cell still answers quickly" check.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ alice.put({{
     "notes": "Alice likes long notes. " * 12,
 }})
 carol.put({{f"item:{{index:03d}}": {{"index": index}} for index in range(120)}})
+alice.put("session:" + "x" * 172, "a 180-character key")
+
+# An injected trace clock: the first request happens, then a minute of idle time passes.
+skew = [0.0]
+mf.trace._clock = lambda: time.monotonic() + skew[0]  # test hook: no 60 s sleep
+mf.dispatch_fetch("http://localhost/inc?name=carol&wait=1")
+skew[0] += 60.0
 """
 
 SHOW_STORAGE = 'browser = StorageBrowser(mf, "COUNTER", "alice", names=["bob", "carol"], page_size=12)\nbrowser'
@@ -76,6 +88,44 @@ for thread in depositors:
 time.sleep(0.5)  # let the live views catch up
 print("workload done:", timeline.model.counts(), sorted(alice.list()))
 """
+
+
+LOAD = """\
+import threading, time
+from mfbook import Miniflare
+from mfbook.widgets import Timeline
+
+WORKER = {worker!r}
+mf = Miniflare(script=WORKER, modules=True, durable_objects={{"COUNTER": "Counter"}})
+alice = mf.get_durable_object_namespace("COUNTER").storage("alice")
+stop = threading.Event()
+done = []
+
+def requests():
+    while not stop.is_set():
+        mf.dispatch_fetch("http://localhost/inc?name=alice&wait=2")
+        done.append(1)
+
+def writes():  # a write every 15 ms lands inside some transactions: they conflict and retry
+    while not stop.is_set():
+        alice.put("count", len(done))
+        time.sleep(0.015)
+
+workers = [threading.Thread(target=requests, daemon=True) for _ in range(2)]
+workers.append(threading.Thread(target=writes, daemon=True))
+for thread in workers:
+    thread.start()
+timeline = Timeline(mf)
+timeline
+"""
+
+
+def build_load_notebook() -> Any:
+    """A notebook that leaves a conflicting workload running beside a live timeline."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(LOAD.format(worker=WORKER))]
+    return notebook
 
 
 def build_notebook() -> Any:
