@@ -30,6 +30,7 @@ from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
+from .sql.backend import SqlBackends
 from .storage import ObjectStorage
 from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
 from .trace import Trace
@@ -93,6 +94,8 @@ class Runtime(StorageOps, Calls):
         self.sync_handlers = pure_handlers()
         self.sync_handlers.update(DeliveryHostCalls(self).handlers())
         self.alarms = AlarmScheduler(self)
+        #: Databases of SQLite-backed classes, beside each KV backend.
+        self.sql_backends = SqlBackends()
         self.background_errors: list[WorkerError] = []
         # Backends other processes may write while objects cache their reads (files).
         self._watched = [
@@ -168,7 +171,8 @@ class Runtime(StorageOps, Calls):
 
     def backend_for(self, namespace: NamespaceSpec) -> Backend:
         """The backend holding the objects of ``namespace`` (that of the class's worker)."""
-        return self.worker_backends.get(namespace.script_name, self.backend)
+        backend = self.worker_backends.get(namespace.script_name, self.backend)
+        return self.sql_backends.over(backend) if namespace.sqlite else backend
 
     def actor_for(self, namespace: NamespaceSpec, hex_id: str, name: str | None = None) -> Actor:
         key = f"{namespace.binding}:{hex_id}"
@@ -624,6 +628,7 @@ class Runtime(StorageOps, Calls):
                 worker.isolate.close()
         for event in list(self.events.values()):
             self._finish_event(event, False, {"name": "Error", "message": "The emulator was disposed.", "stack": ""})
+        self.sql_backends.close()
         for backend in {id(backend): backend for backend in [self.backend, *self.worker_backends.values()]}.values():
             backend.close()
 

@@ -233,6 +233,8 @@ class ObjectStorage:
                 ``on_foreign_write`` run so that cache is dropped.
         """
         if not self.has_staged:
+            if self.store.in_transaction():  # SQL writes of this event (SQLite-backed objects)
+                return self.store.commit(puts={}, deletes=())
             return None
         puts = {key: value for key, value in self._staged.items() if value is not None}
         deletes = [key for key, value in self._staged.items() if value is None]
