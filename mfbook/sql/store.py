@@ -78,8 +78,12 @@ class SqlObjectStore(ObjectStore):
                 trusted.execute(statement)
         self._database = database
         if self.bookmarks.empty:
-            self.bookmarks.record(take_image(connection))
+            self._snapshot(database)
         return database
+
+    def _snapshot(self, database: SqlDatabase) -> None:
+        with database.trusted() as connection:  # the image is read through an internal table
+            self.bookmarks.record(take_image(connection))
 
     def _db(self) -> SqlDatabase:
         database = self.database()
@@ -95,7 +99,8 @@ class SqlObjectStore(ObjectStore):
         return opened
 
     def in_transaction(self) -> bool:
-        return self._database is not None and self._database.in_transaction
+        pending = self.pending_restore is not None
+        return pending or (self._database is not None and self._database.in_transaction)
 
     # ------------------------------------------------------------------ reads
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
@@ -207,7 +212,7 @@ class SqlObjectStore(ObjectStore):
                 raise SqlError(f"{error}", code=getattr(error, "sqlite_errorname", "SQLITE_ERROR")) from error
             raise
         if changed:
-            self.bookmarks.record(take_image(connection))
+            self._snapshot(database)
             if self._on_commit is not None:
                 self._on_commit()
         if self.pending_restore is not None:
@@ -321,8 +326,9 @@ class SqlObjectStore(ObjectStore):
         if database.in_transaction:
             raise SqlError("Cannot restore a bookmark while a transaction is open.", code="SQLITE_ERROR")
         undo = self.bookmarks.current()
-        load_image(image, database.connection)
-        self.bookmarks.record(take_image(database.connection))
+        with database.trusted() as connection:
+            load_image(image, connection)
+        self._snapshot(database)
         if self._on_commit is not None:
             self._on_commit()
         return undo
