@@ -716,9 +716,19 @@
     }
   }
 
+  // What sql_storage.js needs of the kernel to build the SQLite-only API of an object.
+  const sqlHelpers = {
+    touch: (actor) => host.emit(ownedBy(actor, { op: "st", a: actor.key, m: "sync" })),
+    encodeValue: (value) => encodeValue(value),
+    decode: (text) => codec.decode(text),
+    listOptions: (options) => normaliseListOptions(options),
+    clearCache: (actor) => cacheClear(actor),
+  };
+
   class DurableObjectStorage extends StorageOperator {
     constructor(actor) {
       super(actor, "DurableObjectStorage", undefined);
+      host.sqlStorage.attach(this, actor, sqlHelpers);
     }
     deleteAll(options) {
       cacheClear(this._actor);
@@ -738,9 +748,6 @@
       } finally {
         actor.blocking--;
       }
-    }
-    transactionSync() {
-      throw new Error("transactionSync() is only available on SQLite-backed Durable Objects.");
     }
   }
 
@@ -830,6 +837,12 @@
     }
     getWebSockets() {
       return [];
+    }
+    /** Resets the object: this event fails and the next one constructs a new instance. */
+    abort(reason) {
+      const actor = this.#actor;
+      if (actors.get(actor.key) === actor) actors.delete(actor.key);
+      throw reason instanceof Error ? reason : new Error("Application called abort() to reset Durable Object.");
     }
   }
 
@@ -1077,6 +1090,7 @@
       instance: null,
       rpc: cls.prototype instanceof DurableObject,
       cache: target.cache ? new Map() : null,
+      sql: target.sql === true,
       epoch: 0,
       inflight: 0, // events being handled (delivered by Python or direct calls)
       ops: 0, // storage and blockConcurrencyWhile operations awaiting the host

@@ -284,7 +284,7 @@ class SqlDatabase:
         """Opens one ``transactionSync`` level (inside the implicit transaction); returns its depth."""
         self.begin()
         with self.trusted() as connection:
-            connection.execute(f"SAVEPOINT _cf_sync_{self._depth}")
+            connection.execute(f"SAVEPOINT _cf_sync_savepoint_{self._depth}")
         self._depth += 1
         return self._depth
 
@@ -300,7 +300,7 @@ class SqlDatabase:
         if self._depth == 0:
             raise SqlError("No transactionSync() is open.", code="SQLITE_ERROR")
         self._depth -= 1
-        name = f"_cf_sync_{self._depth}"
+        name = f"_cf_sync_savepoint_{self._depth}"
         with self.trusted() as connection:
             connection.execute(f"{verb} {name}")
             if then_release:

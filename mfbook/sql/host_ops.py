@@ -9,7 +9,8 @@ JS error with the runtime's name and text.
 Wire formats (JS ⇄ Python, inside JSON):
 
 - a binding is a JSON number (a JS number, bound as a double like workerd does), a string,
-  ``null``, ``{"$i": "<decimal>"}`` (a BigInt) or ``{"$b": "<latin-1>"}`` (bytes);
+  ``null``, ``{"$i": "<decimal>"}`` (a BigInt), ``{"$d": "Infinity"}`` (an infinite number) or
+  ``{"$b": "<latin-1>"}`` (bytes);
 - an ``exec`` result is ``{"c": columns, "r": rows, "rr": rows read, "rw": rows written,
   "o": 1 if it opened the event's implicit transaction}`` plus ``"b": [[row, column], ...]``
   naming cells that hold bytes (sent as latin-1 strings) and ``"x": [[row, column], ...]``
@@ -31,6 +32,7 @@ __all__ = ["SQL_SYNC_HANDLERS", "decode_binding", "encode_result"]
 
 
 class _Actor(Protocol):
+    key: str
     storage: ObjectStorage
 
 
@@ -48,15 +50,18 @@ class SyncCallLike(Protocol):
     def request(self) -> _Request | None: ...
 
 
-def _storage(call: SyncCallLike) -> ObjectStorage:
+def _storage(call: SyncCallLike, payload: Any) -> ObjectStorage:
+    """The running object's storage; the payload's object key must name that object."""
     actor = call.actor
     if actor is None:
         raise WorkerError("Error", "The SQL API is only available inside a Durable Object.")
+    if isinstance(payload, dict) and payload.get("a", actor.key) != actor.key:
+        raise WorkerError("Error", "Cannot perform I/O on behalf of a different Durable Object.")
     return actor.storage
 
 
-def _sql(call: SyncCallLike) -> ObjectSql:
-    return ObjectSql.of(_storage(call))
+def _sql(call: SyncCallLike, payload: Any) -> ObjectSql:
+    return ObjectSql.of(_storage(call, payload))
 
 
 def decode_binding(value: Any) -> Any:
@@ -70,6 +75,8 @@ def decode_binding(value: Any) -> Any:
             return str(value["$b"]).encode("latin-1")
         if "$i" in value:
             return int(value["$i"])
+        if "$d" in value:
+            return float(value["$d"])
         raise WorkerError("TypeError", "Unsupported SQL binding value.")
     return value
 
@@ -103,7 +110,7 @@ def _exec(call: SyncCallLike, payload: dict[str, Any]) -> dict[str, Any]:
         raise WorkerError("TypeError", "Failed to execute 'exec' on 'SqlStorage': parameter 1 is not of type 'string'.")
     bindings = [decode_binding(value) for value in payload.get("b") or ()]
     request = call.request
-    result, opened = _sql(call).exec(query, bindings, request_id=request.request_id if request else None)
+    result, opened = _sql(call, payload).exec(query, bindings, request_id=request.request_id if request else None)
     wire = encode_result(result.columns, result.rows)
     wire["rr"] = result.rows_read
     wire["rw"] = result.rows_written
@@ -112,57 +119,57 @@ def _exec(call: SyncCallLike, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _size(call: SyncCallLike, payload: Any) -> int:
-    return _sql(call).size()
+    return _sql(call, payload).size()
 
 
 def _kv_get(call: SyncCallLike, payload: dict[str, Any]) -> str | None:
-    storage = _storage(call)
+    storage = _storage(call, payload)
     sql_store(storage)
     value = storage.get(str(payload["k"]))
     return None if value is None else value.decode("utf-8")
 
 
 def _kv_put(call: SyncCallLike, payload: dict[str, Any]) -> None:
-    storage = _storage(call)
+    storage = _storage(call, payload)
     sql_store(storage)
     storage.put([(str(payload["k"]), str(payload["v"]).encode("utf-8"))])
 
 
 def _kv_delete(call: SyncCallLike, payload: dict[str, Any]) -> bool:
-    storage = _storage(call)
+    storage = _storage(call, payload)
     sql_store(storage)
     return storage.delete([str(payload["k"])]) > 0
 
 
 def _kv_list(call: SyncCallLike, payload: dict[str, Any]) -> list[list[str]]:
-    storage = _storage(call)
+    storage = _storage(call, payload)
     sql_store(storage)
     rows = storage.list(ListOptions.from_mapping(payload.get("options") or {}))
     return [[key, value.decode("utf-8")] for key, value in rows]
 
 
 def _txn_begin(call: SyncCallLike, payload: Any) -> int:
-    return int(_sql(call).begin_sync())
+    return int(_sql(call, payload).begin_sync())
 
 
 def _txn_end(call: SyncCallLike, payload: dict[str, Any]) -> None:
-    _sql(call).end_sync(commit=bool(payload["commit"]))
+    _sql(call, payload).end_sync(commit=bool(payload["commit"]))
 
 
 def _delete_all(call: SyncCallLike, payload: Any) -> int:
-    return int(_sql(call).delete_all())
+    return int(_sql(call, payload).delete_all())
 
 
 def _bookmark_current(call: SyncCallLike, payload: Any) -> str:
-    return sql_store(_storage(call)).bookmarks.current()
+    return sql_store(_storage(call, payload)).bookmarks.current()
 
 
 def _bookmark_for_time(call: SyncCallLike, payload: dict[str, Any]) -> str:
-    return sql_store(_storage(call)).bookmarks.for_time(float(payload["t"]))
+    return sql_store(_storage(call, payload)).bookmarks.for_time(float(payload["t"]))
 
 
 def _bookmark_restore_next(call: SyncCallLike, payload: dict[str, Any]) -> str:
-    store = sql_store(_storage(call))
+    store = sql_store(_storage(call, payload))
     bookmark = str(payload["b"])
     store.bookmarks.image(bookmark)  # unknown or expired: fail now
     store.pending_restore = bookmark

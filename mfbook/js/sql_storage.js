@@ -1,0 +1,298 @@
+// mfbook SQL storage: `ctx.storage.sql`, `ctx.storage.kv`, `transactionSync` and the
+// point-in-time-recovery bookmarks of SQLite-backed Durable Objects.
+//
+// Everything here is a synchronous host call, `__mfHost.call(op, payload)`, answered by
+// `mfbook/sql/host_ops.py` (which documents the wire formats). The database, its implicit
+// transaction per event, the KV table and the bookmarks live in Python; this file builds the
+// runtime's objects (SqlStorage, SqlStorageCursor, the kv facade) around the answers.
+// The kernel calls `__mfHost.sqlStorage.attach(storage, actor, helpers)` for every
+// DurableObjectStorage it makes.
+(function (host) {
+  "use strict";
+
+  const SQL_NOT_ENABLED =
+    "SQL is not enabled for this Durable Object class. To enable it, change " +
+    "`new_classes` to `new_sqlite_classes` within the 'migrations' field in " +
+    "your wrangler.jsonc or wrangler.toml file. If using workerd directly," +
+    "set `enableSql = true` in your workerd config for the class. Note " +
+    "that this change cannot be made after the class is " +
+    "already deployed to production.";
+  const KV_NOT_ENABLED =
+    "The storage.kv (synchronous KV) API is only available for SQLite-backed Durable " +
+    "Objects, but this object's namespace is not declared to use SQLite. You can use " +
+    "the older, asyncronous interface via methods of `storage` itself (e.g. " +
+    "`storage.get()`). Alternatively, to enable SQLite, change `new_classes` to " +
+    "`new_sqlite_classes` within the 'migrations' field in your wrangler.jsonc or " +
+    "wrangler.toml file. If using workerd directly, set `enableSql = true` in your workerd " +
+    "config for the class. Note that this change cannot be made after the class is " +
+    "already deployed to production.";
+  const NOT_SQL = "Durable Object is not backed by SQL.";
+  const NO_RESULTS = "Expected exactly one result from SQL query, but got no results.";
+  const MANY_RESULTS = "Expected exactly one result from SQL query, but got multiple results.";
+
+  // ---------------------------------------------------------------- values on the wire
+  function latin1(bytes) {
+    let text = "";
+    for (let i = 0; i < bytes.length; i += 8192) {
+      text += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+    }
+    return text;
+  }
+
+  function bufferFromLatin1(text) {
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    return bytes.buffer;
+  }
+
+  function encodeBinding(value) {
+    if (value === null || value === undefined) return null;
+    switch (typeof value) {
+      case "string":
+        return value;
+      case "number":
+        return Number.isFinite(value) || Number.isNaN(value) ? value : { $d: String(value) };
+      case "bigint":
+        return { $i: value.toString() };
+      case "boolean":
+        return value ? 1 : 0;
+    }
+    if (value instanceof ArrayBuffer) return { $b: latin1(new Uint8Array(value)) };
+    if (ArrayBuffer.isView(value)) {
+      return { $b: latin1(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)) };
+    }
+    throw new TypeError(
+      "Failed to execute 'exec' on 'SqlStorage': parameter 2 is not of type 'ArrayBuffer or ArrayBufferView or string or number or bigint or null'."
+    );
+  }
+
+  /** Rows of an `exec` answer as JS values (blobs become ArrayBuffers, marked cells restored). */
+  function decodeRows(wire) {
+    const rows = wire.r;
+    if (wire.b !== undefined) for (const [i, j] of wire.b) rows[i][j] = bufferFromLatin1(rows[i][j]);
+    if (wire.x !== undefined) for (const [i, j] of wire.x) rows[i][j] = rows[i][j] === "inf" ? Infinity : -Infinity;
+    return rows;
+  }
+
+  // ---------------------------------------------------------------- cursors
+  class SqlStorageCursor {
+    #columns;
+    #rows;
+    #index = 0;
+    #read;
+    #written;
+    constructor(wire) {
+      this.#columns = wire.c;
+      this.#rows = decodeRows(wire);
+      this.#read = wire.rr;
+      this.#written = wire.rw;
+    }
+    #object(row) {
+      const result = {};
+      const columns = this.#columns;
+      for (let j = 0; j < columns.length; j++) result[columns[j]] = row[j];
+      return result;
+    }
+    #take() {
+      return this.#index < this.#rows.length ? this.#rows[this.#index++] : undefined;
+    }
+    next() {
+      const row = this.#take();
+      return row === undefined ? { done: true, value: undefined } : { done: false, value: this.#object(row) };
+    }
+    toArray() {
+      const out = [];
+      for (let row = this.#take(); row !== undefined; row = this.#take()) out.push(this.#object(row));
+      return out;
+    }
+    one() {
+      const row = this.#take();
+      if (row === undefined) throw new Error(NO_RESULTS);
+      if (this.#index < this.#rows.length) {
+        this.#index = this.#rows.length;
+        throw new Error(MANY_RESULTS);
+      }
+      return this.#object(row);
+    }
+    raw() {
+      const cursor = this;
+      const take = () => this.#take();
+      const iterator = {
+        next() {
+          const row = take();
+          return row === undefined ? { done: true, value: undefined } : { done: false, value: row };
+        },
+        toArray() {
+          const out = [];
+          for (let row = take(); row !== undefined; row = take()) out.push(row);
+          return out;
+        },
+        get columnNames() {
+          return cursor.columnNames;
+        },
+        [Symbol.iterator]() {
+          return iterator;
+        },
+      };
+      return iterator;
+    }
+    get columnNames() {
+      return this.#columns.slice();
+    }
+    get rowsRead() {
+      return this.#read;
+    }
+    get rowsWritten() {
+      return this.#written;
+    }
+    [Symbol.iterator]() {
+      return this;
+    }
+    get [Symbol.toStringTag]() {
+      return "SqlStorageCursor";
+    }
+  }
+
+  // ---------------------------------------------------------------- ctx.storage.sql / kv
+  function makeSql(actor, helpers) {
+    const call = (op, payload) => host.call(op, payload);
+    class SqlStorage {
+      exec(query, ...bindings) {
+        const wire = call("sql.exec", { a: actor.key, q: String(query), b: bindings.map(encodeBinding) });
+        if (wire.o) helpers.touch(actor);
+        return new SqlStorageCursor(wire);
+      }
+      prepare(query) {
+        const text = String(query);
+        return (...bindings) => this.exec(text, ...bindings);
+      }
+      get databaseSize() {
+        return call("sql.size", { a: actor.key });
+      }
+      get [Symbol.toStringTag]() {
+        return "SqlStorage";
+      }
+    }
+    return new SqlStorage();
+  }
+
+  function makeKv(actor, helpers) {
+    const call = (op, payload) => host.call(op, payload);
+    return Object.freeze({
+      get(key) {
+        const text = call("kv.get", { a: actor.key, k: String(key) });
+        return text === null ? undefined : helpers.decode(text);
+      },
+      put(key, value) {
+        if (value === undefined) throw new TypeError("put() called with undefined value.");
+        const name = String(key);
+        call("kv.put", { a: actor.key, k: name, v: helpers.encodeValue(value) });
+        helpers.touch(actor);
+      },
+      delete(key) {
+        const found = call("kv.delete", { a: actor.key, k: String(key) });
+        helpers.touch(actor);
+        return found;
+      },
+      list(options) {
+        const entries = call("kv.list", { a: actor.key, options: helpers.listOptions(options) });
+        return entries.map(([key, text]) => [key, helpers.decode(text)])[Symbol.iterator]();
+      },
+    });
+  }
+
+  function attachSql(storage, actor, helpers) {
+    const call = (op, payload) => host.call(op, payload);
+    const sql = makeSql(actor, helpers);
+    const kv = makeKv(actor, helpers);
+    Object.defineProperties(storage, {
+      sql: { get: () => sql, configurable: true },
+      kv: { get: () => kv, configurable: true },
+      transactionSync: {
+        configurable: true,
+        value(closure) {
+          if (typeof closure !== "function") {
+            throw new TypeError("Failed to execute 'transactionSync' on 'DurableObjectStorage': parameter 1 is not of type 'Function'.");
+          }
+          if (call("sql.txnBegin", { a: actor.key })) helpers.touch(actor);
+          let ok = false;
+          try {
+            const result = closure();
+            ok = true;
+            return result;
+          } finally {
+            call("sql.txnEnd", { a: actor.key, commit: ok });
+          }
+        },
+      },
+      deleteAll: {
+        configurable: true,
+        value() {
+          try {
+            helpers.clearCache(actor);
+            call("sql.deleteAll", { a: actor.key });
+            helpers.touch(actor);
+            return Promise.resolve();
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        },
+      },
+      getCurrentBookmark: {
+        configurable: true,
+        value() {
+          return attempt(() => call("bookmark.current", { a: actor.key }));
+        },
+      },
+      getBookmarkForTime: {
+        configurable: true,
+        value(time) {
+          const ms = time instanceof Date ? time.getTime() : Number(time);
+          return attempt(() => call("bookmark.forTime", { a: actor.key, t: ms }));
+        },
+      },
+      onNextSessionRestoreBookmark: {
+        configurable: true,
+        value(bookmark) {
+          return attempt(() => {
+            const undo = call("bookmark.restoreNext", { a: actor.key, b: String(bookmark) });
+            helpers.touch(actor);
+            return undo;
+          });
+        },
+      },
+    });
+  }
+
+  function attempt(run) {
+    try {
+      return Promise.resolve(run());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function attachKvOnly(storage) {
+    const fail = (message) => () => {
+      throw new Error(message);
+    };
+    Object.defineProperties(storage, {
+      sql: { get: fail(SQL_NOT_ENABLED), configurable: true },
+      kv: { get: fail(KV_NOT_ENABLED), configurable: true },
+      transactionSync: { value: fail(NOT_SQL), configurable: true },
+    });
+  }
+
+  host.sqlStorage = {
+    /**
+     * Gives a DurableObjectStorage its SQLite-only API (or the runtime's errors for it).
+     * `helpers`: `touch(actor)` (the output gate must commit this object's storage),
+     * `encodeValue(value)`, `decode(text)`, `listOptions(options)`, `clearCache(actor)`.
+     */
+    attach(storage, actor, helpers) {
+      if (actor.sql) attachSql(storage, actor, helpers);
+      else attachKvOnly(storage);
+    },
+    SqlStorageCursor,
+  };
+})(globalThis.__mfHost);
