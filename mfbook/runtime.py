@@ -31,6 +31,7 @@ from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .sql.backend import SqlBackends
+from .sql.host_ops import SqlCall, sql_handlers
 from .storage import ObjectStorage
 from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
 from .trace import Trace
@@ -93,6 +94,7 @@ class Runtime(StorageOps, Calls):
         #: Synchronous host operations of every isolate (see :mod:`mfbook.bridge.sync_ops`).
         self.sync_handlers = pure_handlers()
         self.sync_handlers.update(DeliveryHostCalls(self).handlers())
+        self.sync_handlers.update(sql_handlers(self._sql_caller))
         self.alarms = AlarmScheduler(self)
         #: Databases of SQLite-backed classes, beside each KV backend.
         self.sql_backends = SqlBackends()
@@ -136,6 +138,7 @@ class Runtime(StorageOps, Calls):
             binding["cls"] = namespace.class_name
             binding["local"] = namespace.script_name == spec.name
             binding["cache"] = self.backend_for(namespace).read_cache
+            binding["sql"] = namespace.sqlite
         return bindings
 
     def namespace(self, binding: str, worker_name: str | None = None) -> NamespaceSpec:
@@ -168,6 +171,23 @@ class Runtime(StorageOps, Calls):
         elif name is not None and storage.object_name is None:
             storage.object_name = name
         return storage
+
+    def _sql_caller(self, payload: Any) -> SqlCall:
+        """Who a synchronous SQL operation comes from: the object its key names, if that
+        object's class belongs to the worker whose isolate is being driven, else nobody.
+
+        An object called directly in this delivery has no Python side until the outbox is
+        read, so it is made here.
+        """
+        key = payload.get("a") if isinstance(payload, dict) else None
+        worker = next((w for w in self.workers.values() if w.isolate is self._delivering), None)
+        if self.current is None or worker is None or not isinstance(key, str):
+            return SqlCall(None, None)
+        binding, _, hex_id = key.rpartition(":")
+        for namespace in worker.spec.namespaces.values():
+            if namespace.binding == binding and namespace.script_name == worker.spec.name:
+                return SqlCall(self.actor_for(namespace, hex_id), self.current.request)
+        return SqlCall(None, None)
 
     def backend_for(self, namespace: NamespaceSpec) -> Backend:
         """The backend holding the objects of ``namespace`` (that of the class's worker)."""

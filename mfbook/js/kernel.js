@@ -353,7 +353,7 @@
       try {
         if (actor === undefined) {
           try {
-            actor = getActor({ key, binding: spec.binding, hex: hexId, cls: spec.cls, cache: spec.cache === true });
+            actor = getActor({ key, binding: spec.binding, hex: hexId, cls: spec.cls, cache: spec.cache === true, sql: spec.sql === true });
           } finally {
             constructing.delete(key);
           }

@@ -1,10 +1,11 @@
 """The synchronous host operations behind ``ctx.storage.sql``, ``ctx.storage.kv`` and friends.
 
-Each handler takes the bridge's call context (``call.actor`` is the object whose code runs,
-from the host's own record, never from the payload; ``call.request`` its request) and a
-JSON payload from ``mfbook/js/sql_storage.js``, and returns a JSON-able result. Errors are
-raised as :class:`~mfbook.errors.WorkerError`/:class:`~mfbook.errors.SqlError` and become the
-JS error with the runtime's name and text.
+Each handler takes the caller (:class:`SqlCall`: the object and the request, resolved by the
+runtime from the object key the kernel puts in the payload, as for every storage operation,
+and accepted only when that object lives in the isolate being driven) and a JSON payload from
+``mfbook/js/sql_storage.js``, and returns a JSON-able result. Errors are raised as
+:class:`~mfbook.errors.WorkerError`/:class:`~mfbook.errors.SqlError` and become the JS error
+with the runtime's name and text.
 
 Wire formats (JS ⇄ Python, inside JSON):
 
@@ -22,13 +23,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import WorkerError
 from ..storage import ListOptions, ObjectStorage
 from .object_sql import ObjectSql, sql_store
 
-__all__ = ["SQL_SYNC_HANDLERS", "decode_binding", "encode_result"]
+__all__ = ["SqlCall", "decode_binding", "encode_result", "sql_handlers"]
 
 
 class _Actor(Protocol):
@@ -40,27 +42,27 @@ class _Request(Protocol):
     request_id: int
 
 
-class SyncCallLike(Protocol):
-    """What the handlers need of the bridge's call context."""
+@dataclass(frozen=True)
+class SqlCall:
+    """Who a synchronous SQL operation comes from (resolved by the runtime, see :func:`sql_handlers`).
 
-    @property
-    def actor(self) -> _Actor | None: ...
+    Attributes:
+        actor: The object whose storage the code uses; ``None`` outside an object.
+        request: The running delivery's request.
+    """
 
-    @property
-    def request(self) -> _Request | None: ...
+    actor: _Actor | None
+    request: _Request | None
 
 
-def _storage(call: SyncCallLike, payload: Any) -> ObjectStorage:
-    """The running object's storage; the payload's object key must name that object."""
+def _storage(call: SqlCall, payload: Any) -> ObjectStorage:
     actor = call.actor
     if actor is None:
-        raise WorkerError("Error", "The SQL API is only available inside a Durable Object.")
-    if isinstance(payload, dict) and payload.get("a", actor.key) != actor.key:
         raise WorkerError("Error", "Cannot perform I/O on behalf of a different Durable Object.")
     return actor.storage
 
 
-def _sql(call: SyncCallLike, payload: Any) -> ObjectSql:
+def _sql(call: SqlCall, payload: Any) -> ObjectSql:
     return ObjectSql.of(_storage(call, payload))
 
 
@@ -104,7 +106,7 @@ def encode_result(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict
     return result
 
 
-def _exec(call: SyncCallLike, payload: dict[str, Any]) -> dict[str, Any]:
+def _exec(call: SqlCall, payload: dict[str, Any]) -> dict[str, Any]:
     query = payload.get("q")
     if not isinstance(query, str):
         raise WorkerError("TypeError", "Failed to execute 'exec' on 'SqlStorage': parameter 1 is not of type 'string'.")
@@ -118,57 +120,57 @@ def _exec(call: SyncCallLike, payload: dict[str, Any]) -> dict[str, Any]:
     return wire
 
 
-def _size(call: SyncCallLike, payload: Any) -> int:
+def _size(call: SqlCall, payload: Any) -> int:
     return _sql(call, payload).size()
 
 
-def _kv_get(call: SyncCallLike, payload: dict[str, Any]) -> str | None:
+def _kv_get(call: SqlCall, payload: dict[str, Any]) -> str | None:
     storage = _storage(call, payload)
     sql_store(storage)
     value = storage.get(str(payload["k"]))
     return None if value is None else value.decode("utf-8")
 
 
-def _kv_put(call: SyncCallLike, payload: dict[str, Any]) -> None:
+def _kv_put(call: SqlCall, payload: dict[str, Any]) -> None:
     storage = _storage(call, payload)
     sql_store(storage)
     storage.put([(str(payload["k"]), str(payload["v"]).encode("utf-8"))])
 
 
-def _kv_delete(call: SyncCallLike, payload: dict[str, Any]) -> bool:
+def _kv_delete(call: SqlCall, payload: dict[str, Any]) -> bool:
     storage = _storage(call, payload)
     sql_store(storage)
     return storage.delete([str(payload["k"])]) > 0
 
 
-def _kv_list(call: SyncCallLike, payload: dict[str, Any]) -> list[list[str]]:
+def _kv_list(call: SqlCall, payload: dict[str, Any]) -> list[list[str]]:
     storage = _storage(call, payload)
     sql_store(storage)
     rows = storage.list(ListOptions.from_mapping(payload.get("options") or {}))
     return [[key, value.decode("utf-8")] for key, value in rows]
 
 
-def _txn_begin(call: SyncCallLike, payload: Any) -> int:
+def _txn_begin(call: SqlCall, payload: Any) -> int:
     return int(_sql(call, payload).begin_sync())
 
 
-def _txn_end(call: SyncCallLike, payload: dict[str, Any]) -> None:
+def _txn_end(call: SqlCall, payload: dict[str, Any]) -> None:
     _sql(call, payload).end_sync(commit=bool(payload["commit"]))
 
 
-def _delete_all(call: SyncCallLike, payload: Any) -> int:
+def _delete_all(call: SqlCall, payload: Any) -> int:
     return int(_sql(call, payload).delete_all())
 
 
-def _bookmark_current(call: SyncCallLike, payload: Any) -> str:
+def _bookmark_current(call: SqlCall, payload: Any) -> str:
     return sql_store(_storage(call, payload)).bookmarks.current()
 
 
-def _bookmark_for_time(call: SyncCallLike, payload: dict[str, Any]) -> str:
+def _bookmark_for_time(call: SqlCall, payload: dict[str, Any]) -> str:
     return sql_store(_storage(call, payload)).bookmarks.for_time(float(payload["t"]))
 
 
-def _bookmark_restore_next(call: SyncCallLike, payload: dict[str, Any]) -> str:
+def _bookmark_restore_next(call: SqlCall, payload: dict[str, Any]) -> str:
     store = sql_store(_storage(call, payload))
     bookmark = str(payload["b"])
     store.bookmarks.image(bookmark)  # unknown or expired: fail now
@@ -176,8 +178,7 @@ def _bookmark_restore_next(call: SyncCallLike, payload: dict[str, Any]) -> str:
     return store.bookmarks.current()
 
 
-#: Operation name -> handler, merged into the bridge's table of synchronous host calls.
-SQL_SYNC_HANDLERS: dict[str, Callable[[Any, Any], Any]] = {
+_HANDLERS: dict[str, Callable[[SqlCall, Any], Any]] = {
     "sql.exec": _exec,
     "sql.size": _size,
     "sql.deleteAll": _delete_all,
@@ -191,3 +192,17 @@ SQL_SYNC_HANDLERS: dict[str, Callable[[Any, Any], Any]] = {
     "bookmark.forTime": _bookmark_for_time,
     "bookmark.restoreNext": _bookmark_restore_next,
 }
+
+
+def sql_handlers(resolve: Callable[[Any], SqlCall]) -> dict[str, Callable[[Any], Any]]:
+    """The operations for the bridge's table (``handler(payload)``).
+
+    Args:
+        resolve: Finds the caller of one operation from its payload and the runtime's record
+            of the running delivery.
+    """
+
+    def bind(handler: Callable[[SqlCall, Any], Any]) -> Callable[[Any], Any]:
+        return lambda payload: handler(resolve(payload), payload)
+
+    return {name: bind(handler) for name, handler in _HANDLERS.items()}
