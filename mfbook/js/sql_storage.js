@@ -84,7 +84,9 @@
     constructor(wire) {
       this.#columns = wire.c;
       this.#rows = decodeRows(wire);
-      this.#read = wire.rr;
+      // Rows read count as the cursor consumes them (as the runtime steps its statement);
+      // what the statements read besides the rows they return counts at once.
+      this.#read = Math.max(0, wire.rr - this.#rows.length);
       this.#written = wire.rw;
     }
     #object(row) {
@@ -137,10 +139,13 @@
       return iterator;
     }
     get columnNames() {
-      return this.#columns.slice();
+      // Cloudflare's documentation calls `columnNames.toArray()`: keep that working too.
+      const names = this.#columns.slice();
+      Object.defineProperty(names, "toArray", { value: () => names.slice() });
+      return names;
     }
     get rowsRead() {
-      return this.#read;
+      return this.#read + this.#index;
     }
     get rowsWritten() {
       return this.#written;
@@ -180,19 +185,17 @@
     const call = (op, payload) => host.call(op, payload);
     return Object.freeze({
       get(key) {
-        const text = call("kv.get", { a: actor.key, k: String(key) });
+        const text = call("kv.get", { a: actor.key, k: helpers.normaliseKeys(String(key)) });
         return text === null ? undefined : helpers.decode(text);
       },
       put(key, value) {
-        if (value === undefined) throw new TypeError("put() called with undefined value.");
-        const name = String(key);
-        call("kv.put", { a: actor.key, k: name, v: helpers.encodeValue(value) });
+        call("kv.put", { a: actor.key, entries: helpers.normalisePut(String(key), value) });
         helpers.touch(actor);
       },
       delete(key) {
-        const found = call("kv.delete", { a: actor.key, k: String(key) });
+        const count = call("kv.delete", { a: actor.key, keys: [helpers.normaliseKeys(String(key))] });
         helpers.touch(actor);
-        return found;
+        return count > 0;
       },
       list(options) {
         const entries = call("kv.list", { a: actor.key, options: helpers.listOptions(options) });
@@ -201,11 +204,57 @@
     });
   }
 
+  /**
+   * The asynchronous KV API of a SQLite-backed object answers in the same turn through the
+   * same host calls as `storage.kv`, so both always see the same data (transactions keep the
+   * kernel's path: their writes are buffered until they commit).
+   */
+  function asyncKv(storage, actor, helpers) {
+    const call = (op, payload) => host.call(op, payload);
+    const original = { get: storage.get, put: storage.put, delete: storage.delete, list: storage.list };
+    const decodeMap = (entries) => new Map(entries.map(([key, text]) => [key, helpers.decode(text)]));
+    return {
+      get(keys, options) {
+        if (keys === undefined) return original.get.call(storage, keys, options);
+        return attempt(() => {
+          const normalised = helpers.normaliseKeys(keys);
+          if (Array.isArray(normalised)) return decodeMap(call("kv.getMany", { a: actor.key, keys: normalised }));
+          const text = call("kv.get", { a: actor.key, k: normalised });
+          return text === null ? undefined : helpers.decode(text);
+        });
+      },
+      put(keyOrEntries, value, options) {
+        if (keyOrEntries === undefined) return original.put.call(storage, keyOrEntries, value, options);
+        call("kv.put", { a: actor.key, entries: helpers.normalisePut(keyOrEntries, value) });
+        helpers.touch(actor);
+        return Promise.resolve();
+      },
+      delete(keys, options) {
+        if (keys === undefined) return original.delete.call(storage, keys, options);
+        return attempt(() => {
+          const normalised = helpers.normaliseKeys(keys);
+          const many = Array.isArray(normalised);
+          const count = call("kv.delete", { a: actor.key, keys: many ? normalised : [normalised] });
+          helpers.touch(actor);
+          return many ? count : count > 0;
+        });
+      },
+      list(options) {
+        return attempt(() => decodeMap(call("kv.list", { a: actor.key, options: helpers.listOptions(options) })));
+      },
+    };
+  }
+
   function attachSql(storage, actor, helpers) {
     const call = (op, payload) => host.call(op, payload);
     const sql = makeSql(actor, helpers);
     const kv = makeKv(actor, helpers);
+    const kvAsync = asyncKv(storage, actor, helpers);
     Object.defineProperties(storage, {
+      get: { value: kvAsync.get, configurable: true },
+      put: { value: kvAsync.put, configurable: true },
+      delete: { value: kvAsync.delete, configurable: true },
+      list: { value: kvAsync.list, configurable: true },
       sql: { get: () => sql, configurable: true },
       kv: { get: () => kv, configurable: true },
       transactionSync: {
@@ -287,7 +336,8 @@
     /**
      * Gives a DurableObjectStorage its SQLite-only API (or the runtime's errors for it).
      * `helpers`: `touch(actor)` (the output gate must commit this object's storage),
-     * `encodeValue(value)`, `decode(text)`, `listOptions(options)`, `clearCache(actor)`.
+     * `normaliseKeys(keys)`, `normalisePut(keyOrEntries, value)` (validated `[key, text]`
+     * pairs), `decode(text)`, `listOptions(options)`, `clearCache(actor)`.
      */
     attach(storage, actor, helpers) {
       if (actor.sql) attachSql(storage, actor, helpers);

@@ -124,29 +124,51 @@ def _size(call: SqlCall, payload: Any) -> int:
     return _sql(call, payload).size()
 
 
-def _kv_get(call: SqlCall, payload: dict[str, Any]) -> str | None:
+def _kv_storage(call: SqlCall, payload: Any) -> ObjectStorage:
     storage = _storage(call, payload)
     sql_store(storage)
-    value = storage.get(str(payload["k"]))
+    return storage
+
+
+def _trace(call: SqlCall, storage: ObjectStorage, kind: str, keys: tuple[str, ...], **data: Any) -> None:
+    if storage.trace.enabled:
+        request_id = call.request.request_id if call.request is not None else None
+        storage._emit(kind, request_id=request_id, keys=keys, data={"sync": True, **data})
+
+
+def _kv_get(call: SqlCall, payload: dict[str, Any]) -> str | None:
+    storage = _kv_storage(call, payload)
+    key = str(payload["k"])
+    value = storage.get(key)
+    _trace(call, storage, "storage.get", (key,))
     return None if value is None else value.decode("utf-8")
 
 
+def _kv_get_many(call: SqlCall, payload: dict[str, Any]) -> list[list[str]]:
+    storage = _kv_storage(call, payload)
+    keys = [str(key) for key in payload["keys"]]
+    _trace(call, storage, "storage.get", tuple(keys))
+    return [[key, value.decode("utf-8")] for key, value in storage.get_many(keys)]
+
+
 def _kv_put(call: SqlCall, payload: dict[str, Any]) -> None:
-    storage = _storage(call, payload)
-    sql_store(storage)
-    storage.put([(str(payload["k"]), str(payload["v"]).encode("utf-8"))])
+    storage = _kv_storage(call, payload)
+    entries = [(str(key), str(text).encode("utf-8")) for key, text in payload["entries"]]
+    storage.put(entries)
+    _trace(call, storage, "storage.put", tuple(key for key, _ in entries))
 
 
-def _kv_delete(call: SqlCall, payload: dict[str, Any]) -> bool:
-    storage = _storage(call, payload)
-    sql_store(storage)
-    return storage.delete([str(payload["k"])]) > 0
+def _kv_delete(call: SqlCall, payload: dict[str, Any]) -> int:
+    storage = _kv_storage(call, payload)
+    keys = [str(key) for key in payload["keys"]]
+    _trace(call, storage, "storage.delete", tuple(keys))
+    return storage.delete(keys)
 
 
 def _kv_list(call: SqlCall, payload: dict[str, Any]) -> list[list[str]]:
-    storage = _storage(call, payload)
-    sql_store(storage)
+    storage = _kv_storage(call, payload)
     rows = storage.list(ListOptions.from_mapping(payload.get("options") or {}))
+    _trace(call, storage, "storage.list", (), count=len(rows))
     return [[key, value.decode("utf-8")] for key, value in rows]
 
 
@@ -185,6 +207,7 @@ _HANDLERS: dict[str, Callable[[SqlCall, Any], Any]] = {
     "sql.txnBegin": _txn_begin,
     "sql.txnEnd": _txn_end,
     "kv.get": _kv_get,
+    "kv.getMany": _kv_get_many,
     "kv.put": _kv_put,
     "kv.delete": _kv_delete,
     "kv.list": _kv_list,
