@@ -22,6 +22,7 @@ from .errors import ConflictError, StorageRangeError, StorageTypeError
 from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId, ensure_id_for, id_from_name, id_from_string, new_unique_id
 from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, UNDEFINED_KEY_SUFFIX, text
+from .sql.python_api import PySql
 from .storage import ListOptions, ObjectStorage, Transaction
 
 if TYPE_CHECKING:
@@ -119,6 +120,20 @@ class DurableObjectStorage(_Operator):
     def __init__(self, mf: Miniflare, namespace: NamespaceSpec, object_id: DurableObjectId) -> None:
         super().__init__(mf, lambda: mf._runtime.storage_for(namespace, object_id.hex, object_id.name))
         self.id = object_id
+
+    # ---------------------------------------------------------------- SQLite-backed objects
+    @property
+    def sql(self) -> PySql:
+        """The SQL API of a SQLite-backed object: ``storage.sql.exec("SELECT ...", *bindings)``."""
+        return PySql(self._call, self._call_async)
+
+    def bookmark(self) -> str:
+        """A bookmark of the object's current state (SQLite-backed objects)."""
+        return self.sql.bookmark()
+
+    def restore(self, target: str | datetime) -> str:
+        """Restores the whole storage to a bookmark or a ``datetime``; returns an undo bookmark."""
+        return self.sql.restore(target)
 
     # ---------------------------------------------------------------- reads
     def _get(self, keys: Any) -> Callable[[ObjectStorage], Any]:

@@ -145,7 +145,7 @@ class BookmarkLog:
             SqlError: The time is in the future, or older than what the log still keeps.
         """
         self._load()
-        if time_ms > self.now_ms():
+        if int(time_ms) > self.now_ms():
             raise SqlError("Cannot get a bookmark for a time in the future.", code="SQLITE_ERROR")
         if time_ms < self.now_ms() - self.retention_ms:
             raise SqlError("Requested time is outside the point-in-time recovery window.", code="SQLITE_ERROR")

@@ -20,6 +20,7 @@ Values: JS numbers arrive as ``float`` (as in workerd, which binds doubles), Big
 from __future__ import annotations
 
 import re
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from typing import Any
 from ..errors import SqlError
 from .authorizer import TRANSACTION_MESSAGE, Authorizer
 
-__all__ = ["SqlDatabase", "SqlResult", "open_connection", "split_statements"]
+__all__ = ["SqlDatabase", "SqlResult", "TrustedConnection", "open_connection", "split_statements"]
 
 # workerd's limits (SqliteDatabase::setupSecurity); set where Python can (3.11+).
 _LIMITS = {
@@ -60,6 +61,7 @@ _NEAR = re.compile(r'^near "(.*)": syntax error$', re.S)
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _COMMENTS = re.compile(r"--[^\n]*(\n|$)|/\*.*?(\*/|$)", re.S)
 _NO_STATEMENT = "SQL code did not contain a statement."
+_TRUSTED_MARK = f"/* mfbook {secrets.token_hex(16)} */ "
 _PARAMETERS_ONLY_LAST = (
     "When executing multiple SQL statements in a single call, only the last statement can have parameters."
 )
@@ -159,6 +161,33 @@ def _error(error: sqlite3.Error, statement: str) -> SqlError:
     return SqlError(message, code=extended_name)
 
 
+class TrustedConnection:
+    """The connection as mfbook's own code uses it (only inside :meth:`SqlDatabase.trusted`).
+
+    SQLite asks the authorizer when a statement is *prepared*, and :mod:`sqlite3` caches
+    prepared statements by their text: were a user statement spelled like one of mfbook's,
+    it would reuse the trusted preparation. So every trusted statement starts with a comment
+    holding a secret made at import (128 random bits), which user code cannot spell.
+    """
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.raw = connection
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.raw.execute(_TRUSTED_MARK + sql, parameters)
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        return self.raw.executemany(_TRUSTED_MARK + sql, rows)
+
+    @property
+    def total_changes(self) -> int:
+        return self.raw.total_changes
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.in_transaction
+
+
 class SqlDatabase:
     """The SQL side of one object (see the module docstring).
 
@@ -170,16 +199,17 @@ class SqlDatabase:
         self.connection = connection
         self._authorizer = Authorizer()
         connection.set_authorizer(self._authorizer)
+        self._trusted = TrustedConnection(connection)
         self._depth = 0
 
     # ------------------------------------------------------------------ trusted access
     @contextmanager
-    def trusted(self) -> Iterator[sqlite3.Connection]:
+    def trusted(self) -> Iterator[TrustedConnection]:
         """mfbook's own statements (KV table, metadata): the authorizer lets everything pass."""
         previous = self._authorizer.trusted
         self._authorizer.trusted = True
         try:
-            yield self.connection
+            yield self._trusted
         finally:
             self._authorizer.trusted = previous
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..backends.base import KEEP, TOMBSTONE_BATCH, CommitConflict, Keep, ObjectStore, decode_key, encode_key
 from ..errors import SqlError
 from .bookmarks import BookmarkLog
-from .database import SqlDatabase, open_connection
+from .database import SqlDatabase, TrustedConnection, open_connection
 from .images import load_image, take_image
 
 __all__ = ["SqlObjectStore"]
@@ -68,12 +68,12 @@ class SqlObjectStore(ObjectStore):
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = open_connection(":memory:" if self.path is None else str(self.path))
-        if self.path is not None:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            connection.execute("PRAGMA busy_timeout = 10000")
         database = SqlDatabase(connection)
         with database.trusted() as trusted:
+            if self.path is not None:
+                trusted.execute("PRAGMA journal_mode = WAL")
+                trusted.execute("PRAGMA synchronous = NORMAL")
+                trusted.execute("PRAGMA busy_timeout = 10000")
             for statement in _SCHEMA:
                 trusted.execute(statement)
         self._database = database
@@ -83,7 +83,7 @@ class SqlObjectStore(ObjectStore):
 
     def _snapshot(self, database: SqlDatabase) -> None:
         with database.trusted() as connection:  # the image is read through an internal table
-            self.bookmarks.record(take_image(connection))
+            self.bookmarks.record(take_image(connection.raw))
 
     def _db(self) -> SqlDatabase:
         database = self.database()
@@ -187,14 +187,11 @@ class SqlObjectStore(ObjectStore):
     ) -> int:
         writes = bool(puts or deletes or delete_all or alarm is not KEEP)
         database = self._db()
-        connection = database.connection
-        implicit = database.in_transaction
-        if not implicit:
-            with database.trusted():
-                connection.execute("BEGIN IMMEDIATE")
-            self._changes_at_begin = connection.total_changes
         try:
-            with database.trusted():
+            with database.trusted() as connection:
+                if not database.in_transaction:
+                    connection.execute("BEGIN IMMEDIATE")
+                    self._changes_at_begin = connection.total_changes
                 current, alarm_version, floor, tombstones = connection.execute(
                     "SELECT version, alarm_version, floor, tombstones FROM _cf_mfbook_meta WHERE id = 0"
                 ).fetchone()
@@ -204,7 +201,7 @@ class SqlObjectStore(ObjectStore):
                 if writes:
                     version += 1
                     self._write(connection, version, puts, deletes, alarm, delete_all, tombstones)
-            changed = connection.total_changes != self._changes_at_begin
+                changed = connection.total_changes != self._changes_at_begin
             database.commit()
         except BaseException as error:
             database.rollback()
@@ -222,7 +219,7 @@ class SqlObjectStore(ObjectStore):
 
     def _write(
         self,
-        connection: sqlite3.Connection,
+        connection: TrustedConnection,
         version: int,
         puts: Mapping[str, bytes],
         deletes: Collection[str],
@@ -258,7 +255,7 @@ class SqlObjectStore(ObjectStore):
             self._count_tombstones(connection, tombstones + made, version)
 
     @staticmethod
-    def _drop_everything(connection: sqlite3.Connection, version: int) -> None:
+    def _drop_everything(connection: TrustedConnection, version: int) -> None:
         """``deleteAll()``: every KV pair and every table, view, index and trigger of the object."""
         connection.execute("INSERT OR REPLACE INTO _cf_mfbook_versions SELECT key, ? FROM _cf_KV", (version,))
         connection.execute("DELETE FROM _cf_KV")
@@ -280,7 +277,7 @@ class SqlObjectStore(ObjectStore):
             connection.execute("UPDATE _cf_mfbook_meta SET version = ? WHERE id = 0", (current + 1,))
 
     @staticmethod
-    def _count_tombstones(connection: sqlite3.Connection, tombstones: int, version: int) -> None:
+    def _count_tombstones(connection: TrustedConnection, tombstones: int, version: int) -> None:
         if tombstones >= TOMBSTONE_BATCH:
             live = connection.execute("SELECT count(*) FROM _cf_KV").fetchone()[0]
             if tombstones >= live:
@@ -291,7 +288,7 @@ class SqlObjectStore(ObjectStore):
 
     @staticmethod
     def _check(
-        connection: sqlite3.Connection,
+        connection: TrustedConnection,
         read_keys: Iterable[str],
         read_alarm: bool,
         read_version: int,
@@ -327,7 +324,7 @@ class SqlObjectStore(ObjectStore):
             raise SqlError("Cannot restore a bookmark while a transaction is open.", code="SQLITE_ERROR")
         undo = self.bookmarks.current()
         with database.trusted() as connection:
-            load_image(image, connection)
+            load_image(image, connection.raw)
         self._snapshot(database)
         if self._on_commit is not None:
             self._on_commit()

@@ -166,3 +166,14 @@ def test_database_size_counts_used_pages(db: SqlDatabase) -> None:
     db.exec("INSERT INTO t VALUES (randomblob(20000))")
     assert db.size() > empty + 16384
     assert db.size() % 4096 == 0
+
+
+def test_user_sql_spelled_like_mfbooks_own_statements_is_still_checked(db: SqlDatabase) -> None:
+    with db.trusted() as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS _cf_KV (key BLOB PRIMARY KEY, value BLOB)")
+        connection.execute("SELECT key, value FROM _cf_KV")
+    with pytest.raises(SqlError, match="access to _cf_KV.key is prohibited"):
+        db.exec("SELECT key, value FROM _cf_KV")
+    with pytest.raises(SqlError) as caught:
+        db.exec("BEGIN")  # the implicit transaction was opened with a trusted BEGIN
+    assert str(caught.value) == TRANSACTION_MESSAGE
