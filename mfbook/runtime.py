@@ -173,21 +173,18 @@ class Runtime(StorageOps, Calls):
         return storage
 
     def _sql_caller(self, payload: Any) -> SqlCall:
-        """Who a synchronous SQL operation comes from: the object its key names, if that
-        object's class belongs to the worker whose isolate is being driven, else nobody.
-
-        An object called directly in this delivery has no Python side until the outbox is
-        read, so it is made here.
-        """
-        key = payload.get("a") if isinstance(payload, dict) else None
-        worker = next((w for w in self.workers.values() if w.isolate is self._delivering), None)
-        if self.current is None or worker is None or not isinstance(key, str):
+        """Who a synchronous SQL operation comes from: the object its key names, if the worker
+        of the running delivery runs it (as for storage operations, :mod:`mfbook.host_calls`)."""
+        worker, ctx = self.current_worker, self.current
+        actor = self.actors.get(str(payload.get("a"))) if isinstance(payload, dict) else None
+        if worker is None or ctx is None or actor is None or actor.worker is not worker:
             return SqlCall(None, None)
-        binding, _, hex_id = key.rpartition(":")
-        for namespace in worker.spec.namespaces.values():
-            if namespace.binding == binding and namespace.script_name == worker.spec.name:
-                return SqlCall(self.actor_for(namespace, hex_id), self.current.request)
-        return SqlCall(None, None)
+        op_ctx = self._op_context(worker, ctx, payload) if "d" in payload else ctx
+        return SqlCall(actor, op_ctx.request, self._touch)
+
+    def _touch(self, storage: ObjectStorage) -> None:
+        """The running delivery wrote ``storage`` synchronously: the output gate flushes it."""
+        self._sync_touched[id(storage)] = storage
 
     def backend_for(self, namespace: NamespaceSpec) -> Backend:
         """The backend holding the objects of ``namespace`` (that of the class's worker)."""

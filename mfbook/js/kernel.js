@@ -718,7 +718,6 @@
 
   // What sql_storage.js needs of the kernel to build the SQLite-only API of an object.
   const sqlHelpers = {
-    touch: (actor) => host.emit(ownedBy(actor, { op: "st", a: actor.key, m: "sync" })),
     normaliseKeys: (keys) => normaliseKeys(keys),
     normalisePut: (keyOrEntries, value) => normalisePut(keyOrEntries, value),
     decode: (text) => codec.decode(text),

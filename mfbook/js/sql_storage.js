@@ -164,7 +164,6 @@
     class SqlStorage {
       exec(query, ...bindings) {
         const wire = call("sql.exec", { a: actor.key, q: String(query), b: bindings.map(encodeBinding) });
-        if (wire.o) helpers.touch(actor);
         return new SqlStorageCursor(wire);
       }
       prepare(query) {
@@ -190,11 +189,9 @@
       },
       put(key, value) {
         call("kv.put", { a: actor.key, entries: helpers.normalisePut(String(key), value) });
-        helpers.touch(actor);
       },
       delete(key) {
         const count = call("kv.delete", { a: actor.key, keys: [helpers.normaliseKeys(String(key))] });
-        helpers.touch(actor);
         return count > 0;
       },
       list(options) {
@@ -204,57 +201,11 @@
     });
   }
 
-  /**
-   * The asynchronous KV API of a SQLite-backed object answers in the same turn through the
-   * same host calls as `storage.kv`, so both always see the same data (transactions keep the
-   * kernel's path: their writes are buffered until they commit).
-   */
-  function asyncKv(storage, actor, helpers) {
-    const call = (op, payload) => host.call(op, payload);
-    const original = { get: storage.get, put: storage.put, delete: storage.delete, list: storage.list };
-    const decodeMap = (entries) => new Map(entries.map(([key, text]) => [key, helpers.decode(text)]));
-    return {
-      get(keys, options) {
-        if (keys === undefined) return original.get.call(storage, keys, options);
-        return attempt(() => {
-          const normalised = helpers.normaliseKeys(keys);
-          if (Array.isArray(normalised)) return decodeMap(call("kv.getMany", { a: actor.key, keys: normalised }));
-          const text = call("kv.get", { a: actor.key, k: normalised });
-          return text === null ? undefined : helpers.decode(text);
-        });
-      },
-      put(keyOrEntries, value, options) {
-        if (keyOrEntries === undefined) return original.put.call(storage, keyOrEntries, value, options);
-        call("kv.put", { a: actor.key, entries: helpers.normalisePut(keyOrEntries, value) });
-        helpers.touch(actor);
-        return Promise.resolve();
-      },
-      delete(keys, options) {
-        if (keys === undefined) return original.delete.call(storage, keys, options);
-        return attempt(() => {
-          const normalised = helpers.normaliseKeys(keys);
-          const many = Array.isArray(normalised);
-          const count = call("kv.delete", { a: actor.key, keys: many ? normalised : [normalised] });
-          helpers.touch(actor);
-          return many ? count : count > 0;
-        });
-      },
-      list(options) {
-        return attempt(() => decodeMap(call("kv.list", { a: actor.key, options: helpers.listOptions(options) })));
-      },
-    };
-  }
-
   function attachSql(storage, actor, helpers) {
     const call = (op, payload) => host.call(op, payload);
     const sql = makeSql(actor, helpers);
     const kv = makeKv(actor, helpers);
-    const kvAsync = asyncKv(storage, actor, helpers);
     Object.defineProperties(storage, {
-      get: { value: kvAsync.get, configurable: true },
-      put: { value: kvAsync.put, configurable: true },
-      delete: { value: kvAsync.delete, configurable: true },
-      list: { value: kvAsync.list, configurable: true },
       sql: { get: () => sql, configurable: true },
       kv: { get: () => kv, configurable: true },
       transactionSync: {
@@ -263,7 +214,7 @@
           if (typeof closure !== "function") {
             throw new TypeError("Failed to execute 'transactionSync' on 'DurableObjectStorage': parameter 1 is not of type 'Function'.");
           }
-          if (call("sql.txnBegin", { a: actor.key })) helpers.touch(actor);
+          call("sql.txnBegin", { a: actor.key });
           let ok = false;
           try {
             const result = closure();
@@ -280,7 +231,6 @@
           try {
             helpers.clearCache(actor);
             call("sql.deleteAll", { a: actor.key });
-            helpers.touch(actor);
             return Promise.resolve();
           } catch (error) {
             return Promise.reject(error);
@@ -304,9 +254,7 @@
         configurable: true,
         value(bookmark) {
           return attempt(() => {
-            const undo = call("bookmark.restoreNext", { a: actor.key, b: String(bookmark) });
-            helpers.touch(actor);
-            return undo;
+            return call("bookmark.restoreNext", { a: actor.key, b: String(bookmark) });
           });
         },
       },
@@ -335,8 +283,7 @@
   host.sqlStorage = {
     /**
      * Gives a DurableObjectStorage its SQLite-only API (or the runtime's errors for it).
-     * `helpers`: `touch(actor)` (the output gate must commit this object's storage),
-     * `normaliseKeys(keys)`, `normalisePut(keyOrEntries, value)` (validated `[key, text]`
+     * `helpers`: `normaliseKeys(keys)`, `normalisePut(keyOrEntries, value)` (validated `[key, text]`
      * pairs), `decode(text)`, `listOptions(options)`, `clearCache(actor)`.
      */
     attach(storage, actor, helpers) {

@@ -49,10 +49,17 @@ class SqlCall:
     Attributes:
         actor: The object whose storage the code uses; ``None`` outside an object.
         request: The running delivery's request.
+        touch: Marks a storage the delivery wrote, for the output gate.
     """
 
     actor: _Actor | None
     request: _Request | None
+    touch: Callable[[ObjectStorage], None] | None = None
+
+    def wrote(self, storage: ObjectStorage) -> None:
+        """Tells the runtime that the delivery wrote ``storage`` (the output gate commits it)."""
+        if self.touch is not None:
+            self.touch(storage)
 
 
 def _storage(call: SqlCall, payload: Any) -> ObjectStorage:
@@ -112,7 +119,10 @@ def _exec(call: SqlCall, payload: dict[str, Any]) -> dict[str, Any]:
         raise WorkerError("TypeError", "Failed to execute 'exec' on 'SqlStorage': parameter 1 is not of type 'string'.")
     bindings = [decode_binding(value) for value in payload.get("b") or ()]
     request = call.request
-    result, opened = _sql(call, payload).exec(query, bindings, request_id=request.request_id if request else None)
+    sql = _sql(call, payload)
+    result, opened = sql.exec(query, bindings, request_id=request.request_id if request else None)
+    if opened:
+        call.wrote(sql.storage)
     wire = encode_result(result.columns, result.rows)
     wire["rr"] = result.rows_read
     wire["rw"] = result.rows_written
@@ -155,6 +165,7 @@ def _kv_put(call: SqlCall, payload: dict[str, Any]) -> None:
     storage = _kv_storage(call, payload)
     entries = [(str(key), str(text).encode("utf-8")) for key, text in payload["entries"]]
     storage.put(entries)
+    call.wrote(storage)
     _trace(call, storage, "storage.put", tuple(key for key, _ in entries))
 
 
@@ -162,6 +173,7 @@ def _kv_delete(call: SqlCall, payload: dict[str, Any]) -> int:
     storage = _kv_storage(call, payload)
     keys = [str(key) for key in payload["keys"]]
     _trace(call, storage, "storage.delete", tuple(keys))
+    call.wrote(storage)
     return storage.delete(keys)
 
 
@@ -172,16 +184,20 @@ def _kv_list(call: SqlCall, payload: dict[str, Any]) -> list[list[str]]:
     return [[key, value.decode("utf-8")] for key, value in rows]
 
 
-def _txn_begin(call: SqlCall, payload: Any) -> int:
-    return int(_sql(call, payload).begin_sync())
+def _txn_begin(call: SqlCall, payload: Any) -> None:
+    sql = _sql(call, payload)
+    if sql.begin_sync():
+        call.wrote(sql.storage)
 
 
 def _txn_end(call: SqlCall, payload: dict[str, Any]) -> None:
     _sql(call, payload).end_sync(commit=bool(payload["commit"]))
 
 
-def _delete_all(call: SqlCall, payload: Any) -> int:
-    return int(_sql(call, payload).delete_all())
+def _delete_all(call: SqlCall, payload: Any) -> None:
+    sql = _sql(call, payload)
+    sql.delete_all()
+    call.wrote(sql.storage)
 
 
 def _bookmark_current(call: SqlCall, payload: Any) -> str:
@@ -197,6 +213,7 @@ def _bookmark_restore_next(call: SqlCall, payload: dict[str, Any]) -> str:
     bookmark = str(payload["b"])
     store.bookmarks.image(bookmark)  # unknown or expired: fail now
     store.pending_restore = bookmark
+    call.wrote(_storage(call, payload))
     return store.bookmarks.current()
 
 
