@@ -180,7 +180,8 @@ class Runtime(StorageOps, Calls):
         if worker is None or ctx is None or actor is None or actor.worker is not worker:
             return SqlCall(None, None)
         op_ctx = self._op_context(worker, ctx, payload) if "d" in payload else ctx
-        return SqlCall(actor, op_ctx.request, self._touch)
+        isolate = self._delivering
+        return SqlCall(actor, op_ctx.request, self._touch, isolate.interrupter.expired if isolate else None)
 
     def _touch(self, storage: ObjectStorage) -> None:
         """The running delivery wrote ``storage`` synchronously: the output gate flushes it."""

@@ -23,7 +23,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +61,8 @@ _NEAR = re.compile(r'^near "(.*)": syntax error$', re.S)
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _COMMENTS = re.compile(r"--[^\n]*(\n|$)|/\*.*?(\*/|$)", re.S)
 _NO_STATEMENT = "SQL code did not contain a statement."
+#: SQLite virtual-machine steps between two polls of the CPU budget.
+_PROGRESS_STEPS = 20_000
 _TRUSTED_MARK = f"/* mfbook {secrets.token_hex(16)} */ "
 _PARAMETERS_ONLY_LAST = (
     "When executing multiple SQL statements in a single call, only the last statement can have parameters."
@@ -214,12 +216,27 @@ class SqlDatabase:
             self._authorizer.trusted = previous
 
     # ------------------------------------------------------------------ user SQL
-    def exec(self, query: str, bindings: Sequence[Any] = ()) -> SqlResult:
+    def exec(self, query: str, bindings: Sequence[Any] = (), *, stop: Callable[[], bool] | None = None) -> SqlResult:
         """Runs ``sql.exec(query, ...bindings)``; the caller has opened the implicit transaction.
+
+        Args:
+            query: One or more statements.
+            bindings: Values for the last statement's parameters.
+            stop: Polled while SQLite works; when it returns True the statement is interrupted
+                (the request's CPU budget is spent).
 
         Raises:
             SqlError: Any failure, with the runtime's text.
         """
+        if stop is None:
+            return self._exec(query, bindings)
+        self.connection.set_progress_handler(lambda: 1 if stop() else 0, _PROGRESS_STEPS)
+        try:
+            return self._exec(query, bindings)
+        finally:
+            self.connection.set_progress_handler(None, 0)
+
+    def _exec(self, query: str, bindings: Sequence[Any]) -> SqlResult:
         started = time.perf_counter()
         statements = split_statements(_usv(query))
         parameters = [_usv(value) for value in bindings]

@@ -50,11 +50,13 @@ class SqlCall:
         actor: The object whose storage the code uses; ``None`` outside an object.
         request: The running delivery's request.
         touch: Marks a storage the delivery wrote, for the output gate.
+        stop: True once the request's CPU budget is spent (a slow statement is interrupted).
     """
 
     actor: _Actor | None
     request: _Request | None
     touch: Callable[[ObjectStorage], None] | None = None
+    stop: Callable[[], bool] | None = None
 
     def wrote(self, storage: ObjectStorage) -> None:
         """Tells the runtime that the delivery wrote ``storage`` (the output gate commits it)."""
@@ -120,7 +122,7 @@ def _exec(call: SqlCall, payload: dict[str, Any]) -> dict[str, Any]:
     bindings = [decode_binding(value) for value in payload.get("b") or ()]
     request = call.request
     sql = _sql(call, payload)
-    result, opened = sql.exec(query, bindings, request_id=request.request_id if request else None)
+    result, opened = sql.exec(query, bindings, request_id=request.request_id if request else None, stop=call.stop)
     if opened:
         call.wrote(sql.storage)
     wire = encode_result(result.columns, result.rows)

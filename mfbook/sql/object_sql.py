@@ -10,7 +10,7 @@ the staged KV writes so that a throwing callback undoes both.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import WorkerError
@@ -73,7 +73,12 @@ class ObjectSql:
         return database
 
     def exec(
-        self, query: str, bindings: Sequence[Any] = (), *, request_id: int | None = None
+        self,
+        query: str,
+        bindings: Sequence[Any] = (),
+        *,
+        request_id: int | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> tuple[SqlResult, bool]:
         """Runs one ``sql.exec`` in the event's implicit transaction.
 
@@ -85,7 +90,7 @@ class ObjectSql:
             SqlError: The statement failed (the runtime's text).
         """
         opened = self.store.begin()
-        result = self.database.exec(query, bindings)
+        result = self.database.exec(query, bindings, stop=stop)
         statement = query if len(query) <= _STATEMENT_TRACE_LIMIT else query[:_STATEMENT_TRACE_LIMIT] + "…"
         self.storage._emit(
             "sql.exec",

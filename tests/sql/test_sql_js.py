@@ -318,3 +318,20 @@ def test_kv_backed_classes_refuse_the_sqlite_api_with_workerds_texts() -> None:
         assert call(mf, "kv").startswith("The storage.kv (synchronous KV) API is only available for SQLite-backed")
         assert call(mf, "txn") == "Durable Object is not backed by SQL."
         assert call(mf, "put") == 1
+
+
+def test_a_slow_statement_is_stopped_by_the_cpu_budget() -> None:
+    routes = {
+        "slow": "return storage.sql.exec('WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) AS c FROM n').one().c;",
+        "fast": "return storage.sql.exec('SELECT 42 AS v').one().v;",
+    }
+    with Miniflare(
+        script=object_worker(routes),
+        modules=True,
+        durable_objects={"TEST": {"class_name": "Test", "sqlite": True}},
+        cpu_limit_ms=200,
+    ) as mf:
+        response = mf.dispatch_fetch("http://localhost/slow")
+        assert response.status == 500
+        assert "interrupted: SQLITE_INTERRUPT" in response.text()
+        assert call(mf, "fast") == 42  # the emulator keeps serving
