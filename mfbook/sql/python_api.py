@@ -24,6 +24,7 @@ __all__ = ["PySql", "SqlRows", "python_binding"]
 
 T = TypeVar("T")
 Run = Callable[[Callable[[ObjectStorage], Any]], Any]
+_TEXT_ROWS = 20
 
 
 def python_binding(value: Any) -> Any:
@@ -79,8 +80,19 @@ class SqlRows:
         return len(self.raw)
 
     def __repr__(self) -> str:
-        counts = f"rows_read={self.rows_read}, rows_written={self.rows_written}"
-        return f"SqlRows(columns={list(self.columns)}, rows={len(self.raw)}, {counts})"
+        """A text table (the first 20 rows) and the counts."""
+        counts = f"({len(self.raw)} rows, read {self.rows_read}, written {self.rows_written})"
+        if not self.columns:
+            return counts
+        shown = [[_cell(value) for value in row] for row in self.raw[:_TEXT_ROWS]]
+        widths = [max([len(name), *(len(row[index]) for row in shown)]) for index, name in enumerate(self.columns)]
+        lines = [" | ".join(name.ljust(width) for name, width in zip(self.columns, widths, strict=True))]
+        lines.append("-+-".join("-" * width for width in widths))
+        lines += [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in shown]
+        if len(self.raw) > _TEXT_ROWS:
+            lines.append(f"... {len(self.raw) - _TEXT_ROWS} more rows")
+        lines.append(counts)
+        return "\n".join(line.rstrip() for line in lines)
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(name)}</th>" for name in self.columns)

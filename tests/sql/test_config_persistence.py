@@ -110,14 +110,23 @@ def test_toml_migrations(tmp_path: Path) -> None:
 
 def test_sqlite_option_must_be_a_bool() -> None:
     with pytest.raises(ConfigError, match="sqlite must be True or False") as caught:
-        Miniflare(script=TEMPLATE_SHAPED, modules=True, durable_objects={"B": {"class_name": "MyDurableObject", "sqlite": "yes"}})
+        Miniflare(
+            script=TEMPLATE_SHAPED,
+            modules=True,
+            durable_objects={"B": {"class_name": "MyDurableObject", "sqlite": "yes"}},
+        )
     assert caught.value.option == "durable_objects"
 
 
 def test_one_sqlite_binding_makes_the_class_sqlite_backed_everywhere() -> None:
     with Miniflare(
         workers=[
-            {"name": "main", "script": TEMPLATE_SHAPED, "modules": True, "durable_objects": {"MY_DURABLE_OBJECT": "MyDurableObject"}},
+            {
+                "name": "main",
+                "script": TEMPLATE_SHAPED,
+                "modules": True,
+                "durable_objects": {"MY_DURABLE_OBJECT": "MyDurableObject"},
+            },
             {
                 "name": "other",
                 "script": "export default { fetch: () => new Response('') }",
@@ -178,7 +187,11 @@ while True:
 def test_kill_9_mid_commit_leaves_a_consistent_database(tmp_path: Path) -> None:
     tests = str(Path(__file__).resolve().parents[1])
     script = textwrap.dedent(KILLED.format(tests=tests, root=str(tmp_path)))
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(Path(tests).parent)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(tests).parent)},
+    )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == b"ready"
     time.sleep(0.2)

@@ -42,7 +42,9 @@ def test_lone_surrogates_become_replacement_characters(db: SqlDatabase) -> None:
 
 
 def test_multi_statement_runs_all_and_returns_the_last(db: SqlDatabase) -> None:
-    result = db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (?), (?) RETURNING id", ["a", "b"])
+    result = db.exec(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (?), (?) RETURNING id", ["a", "b"]
+    )
     assert result.rows == [(1,), (2,)]
     assert result.rows_written == 2
     assert result.statements == 2

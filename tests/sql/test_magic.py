@@ -81,9 +81,7 @@ def test_kv_backed_class_says_sql_is_not_enabled(shell: InteractiveShell) -> Non
 
 
 def test_bind_parameters_skips_strings_comments_and_escaped_braces() -> None:
-    sql, values = bind_parameters(
-        "SELECT {a}, '{a}', \"{a}\", {{a}} -- {a}\n, /* {a} */ {b.real}", {"a": 1, "b": 2}
-    )
+    sql, values = bind_parameters("SELECT {a}, '{a}', \"{a}\", {{a}} -- {a}\n, /* {a} */ {b.real}", {"a": 1, "b": 2})
     assert sql == "SELECT ?, '{a}', \"{a}\", {a} -- {a}\n, /* {a} */ ?"
     assert values == [1, 2]
     with pytest.raises(ValueError, match="unclosed"):

@@ -43,7 +43,9 @@ def storage_of(mf: Miniflare, name: str = "a", binding: str = "NOTES"):  # type:
 
 def test_exec_from_python_returns_rows_columns_and_counts_without_constructing(mf: Miniflare) -> None:
     sql = storage_of(mf).sql
-    created = sql.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes (text) VALUES (?), (?)", "a", "b")
+    created = sql.exec(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes (text) VALUES (?), (?)", "a", "b"
+    )
     assert created.rows_written == 2
     result = sql.exec("SELECT id, text FROM notes ORDER BY id")
     assert isinstance(result, SqlRows)
@@ -66,7 +68,9 @@ def test_python_and_javascript_see_each_others_writes(mf: Miniflare) -> None:
 
 def test_python_bindings_and_blobs(mf: Miniflare) -> None:
     sql = storage_of(mf).sql
-    assert sql.exec("SELECT ?, ?, ?, ?, ?", 2**62, 1.5, "s", b"\x00\xff", None).raw == [(2**62, 1.5, "s", b"\x00\xff", None)]
+    assert sql.exec("SELECT ?, ?, ?, ?, ?", 2**62, 1.5, "s", b"\x00\xff", None).raw == [
+        (2**62, 1.5, "s", b"\x00\xff", None)
+    ]
     with pytest.raises(TypeError, match="cannot bind a dict"):
         sql.exec("SELECT ?", {})
 

@@ -165,7 +165,11 @@ def test_cursor_methods(mf: Miniflare) -> None:
     assert call(mf, "schema") == 3
     out = call(mf, "cursor")
     alice = {"artistid": 123, "artistname": "Alice"}
-    assert out["iterated"] == [alice, {"artistid": 456, "artistname": "Bob"}, {"artistid": 789, "artistname": "Charlie"}]
+    assert out["iterated"] == [
+        alice,
+        {"artistid": 456, "artistname": "Bob"},
+        {"artistid": 789, "artistname": "Charlie"},
+    ]
     assert out["spread"] == ["Alice", "Bob", "Charlie"]
     assert out["raw"] == [[123, "Alice"], [456, "Bob"], [789, "Charlie"]]
     assert out["columns"] == out["columnsToArray"] == ["artistid", "artistname"]

@@ -39,7 +39,10 @@ def test_kv_pairs_live_in_cf_kv() -> None:
     database = store.database()
     assert database is not None
     with database.trusted() as connection:
-        assert connection.execute("SELECT key, value FROM _cf_KV ORDER BY key").fetchall() == [(b"a", b"1"), (b"b", b"2")]
+        assert connection.execute("SELECT key, value FROM _cf_KV ORDER BY key").fetchall() == [
+            (b"a", b"1"),
+            (b"b", b"2"),
+        ]
 
 
 def test_kv_commit_commits_the_sql_of_the_same_event() -> None:
