@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Protocol
 
 from ..errors import WorkerError
@@ -93,17 +94,27 @@ def decode_binding(value: Any) -> Any:
 
 
 def encode_result(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """Rows for the wire: bytes as latin-1 strings and non-finite floats as strings, both marked."""
+    """Rows for the wire: bytes as latin-1 strings and non-finite floats as strings, both marked.
+
+    Most results hold neither, and a 1,000-row result must not cost a Python loop per cell:
+    the cells' types are collected at C speed first, and only a result holding bytes or an
+    infinity is rewritten cell by cell.
+    """
+    cells = list(chain.from_iterable(rows))
+    kinds = set(map(type, cells))
+    odd_floats = float in kinds and (math.inf in cells or -math.inf in cells)
+    if bytes not in kinds and not odd_floats:
+        return {"c": list(columns), "r": rows}
     out: list[list[Any]] = []
     blobs: list[list[int]] = []
     odd: list[list[int]] = []
     for row_index, row in enumerate(rows):
         values = list(row)
         for column_index, value in enumerate(values):
-            if isinstance(value, bytes):
+            if type(value) is bytes:
                 values[column_index] = value.decode("latin-1")
                 blobs.append([row_index, column_index])
-            elif isinstance(value, float) and not math.isfinite(value):
+            elif type(value) is float and not math.isfinite(value):
                 values[column_index] = repr(value)
                 odd.append([row_index, column_index])
         out.append(values)

@@ -44,6 +44,10 @@ ROUTES = {
         const write = sql.exec("UPDATE artist SET artistname = artistname WHERE artistid > 200");
         out.written = [write.rowsWritten, write.toArray().length];
         out.tag = Object.prototype.toString.call(sql.exec("SELECT 1"));
+        out.duplicate = sql.exec("SELECT 1 AS a, 2 AS a").one();
+        out.odd = sql.exec(`SELECT 1 AS "we""ird ${'$'}{x}", 2 AS "b c"`).one();
+        const proto = sql.exec('SELECT 3 AS "__proto__"').one();
+        out.proto = [Object.keys(proto).length, typeof proto];
         return out;
     """,
     "bindings": """
@@ -184,6 +188,9 @@ def test_cursor_methods(mf: Miniflare) -> None:
     assert out["none"] == "Expected exactly one result from SQL query, but got no results."
     assert out["written"] == [2, 0]
     assert out["tag"] == "[object SqlStorageCursor]"
+    assert out["duplicate"] == {"a": 2}
+    assert out["odd"] == {'we"ird ${x}': 1, "b c": 2}
+    assert out["proto"] == [0, "object"]
 
 
 def test_binding_types_and_returned_values(mf: Miniflare) -> None:
