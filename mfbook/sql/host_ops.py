@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from ..errors import WorkerError
 from ..storage import ListOptions, ObjectStorage
 from .object_sql import ObjectSql, sql_store
+from .store import SqlObjectStore
 
 __all__ = ["SqlCall", "decode_binding", "encode_result", "sql_handlers"]
 
@@ -213,6 +214,14 @@ def _delete_all(call: SqlCall, payload: Any) -> None:
     call.wrote(sql.storage)
 
 
+def _abort(call: SqlCall, payload: Any) -> None:
+    """``ctx.abort()``: the event's writes are dropped (the output gate never opens for them)."""
+    storage = _storage(call, payload)
+    storage.discard_staged()
+    if isinstance(storage.store, SqlObjectStore):
+        ObjectSql.of(storage).abort()
+
+
 def _bookmark_current(call: SqlCall, payload: Any) -> str:
     return sql_store(_storage(call, payload)).bookmarks.current()
 
@@ -241,6 +250,7 @@ _HANDLERS: dict[str, Callable[[SqlCall, Any], Any]] = {
     "kv.put": _kv_put,
     "kv.delete": _kv_delete,
     "kv.list": _kv_list,
+    "object.abort": _abort,
     "bookmark.current": _bookmark_current,
     "bookmark.forTime": _bookmark_for_time,
     "bookmark.restoreNext": _bookmark_restore_next,

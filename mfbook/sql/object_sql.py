@@ -133,3 +133,8 @@ class ObjectSql:
         self.storage.drop_staged_keys()
         self.store.delete_all_now()
         return opened
+
+    def abort(self) -> None:
+        """Drops the event's SQL writes and every open ``transactionSync`` level."""
+        self._levels.clear()
+        self.database.rollback()

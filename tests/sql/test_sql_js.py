@@ -142,6 +142,8 @@ ROUTES = {
     "setName": "storage.sql.exec('CREATE TABLE IF NOT EXISTS names (v)'); storage.sql.exec('DELETE FROM names'); storage.sql.exec('INSERT INTO names VALUES (?)', new URL(request.url).searchParams.get('v')); return 'ok';",
     "getName": "return storage.sql.exec('SELECT v FROM names').one().v;",
     "restore": "const undo = await storage.onNextSessionRestoreBookmark(new URL(request.url).searchParams.get('b')); state.abort(); return undo;",
+    "writeThenAbort": "storage.sql.exec('CREATE TABLE IF NOT EXISTS ab (v)'); storage.sql.exec('INSERT INTO ab VALUES (1)'); await storage.put('ab', 1); state.abort();",
+    "countAb": "return [storage.sql.exec(\"SELECT count(*) AS n FROM sqlite_master WHERE name = 'ab'\").one().n, (await storage.get('ab')) ?? null];",
     "forTime": "return await storage.getBookmarkForTime(Date.now());",
 }
 
@@ -320,6 +322,8 @@ KV_ONLY = {
     "kv": "try { storage.kv; return null; } catch (e) { return e.message; }",
     "txn": "try { storage.transactionSync(() => 1); return null; } catch (e) { return e.message; }",
     "put": "await storage.put('k', 1); return await storage.get('k');",
+    "abortPut": "await storage.put('gone', 1); state.abort();",
+    "getGone": "return (await storage.get('gone')) ?? null;",
 }
 
 
@@ -329,6 +333,8 @@ def test_kv_backed_classes_refuse_the_sqlite_api_with_workerds_texts() -> None:
         assert call(mf, "kv").startswith("The storage.kv (synchronous KV) API is only available for SQLite-backed")
         assert call(mf, "txn") == "Durable Object is not backed by SQL."
         assert call(mf, "put") == 1
+        assert "error" in call(mf, "abortPut")
+        assert call(mf, "getGone") is None
 
 
 def test_a_slow_statement_is_stopped_by_the_cpu_budget() -> None:
@@ -346,3 +352,8 @@ def test_a_slow_statement_is_stopped_by_the_cpu_budget() -> None:
         assert response.status == 500
         assert "interrupted: SQLITE_INTERRUPT" in response.text()
         assert call(mf, "fast") == 42  # the emulator keeps serving
+
+
+def test_abort_drops_the_events_writes(mf: Miniflare) -> None:
+    assert call(mf, "writeThenAbort")["error"]["message"] == "Application called abort() to reset Durable Object."
+    assert call(mf, "countAb") == [0, None]
