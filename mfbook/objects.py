@@ -547,7 +547,7 @@ class DurableObjectNamespace:
 
         def collect() -> builtins.list[str]:
             runtime = self._mf._runtime
-            ids = set(runtime.backend.list_objects(self.binding))
+            ids = set(runtime.backend_for(self._namespace).list_objects(self.binding))
             ids.update(actor.hex for actor in runtime.actors.values() if actor.namespace.binding == self.binding)
             ids.update(s.object_id for s in runtime.storages.values() if s.binding == self.binding and s.store.count())
             return sorted(ids)

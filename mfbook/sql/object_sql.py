@@ -79,6 +79,7 @@ class ObjectSql:
         *,
         request_id: int | None = None,
         stop: Callable[[], bool] | None = None,
+        trace: bool = True,
     ) -> tuple[SqlResult, bool]:
         """Runs one ``sql.exec`` in the event's implicit transaction.
 
@@ -91,6 +92,8 @@ class ObjectSql:
         """
         opened = self.store.begin()
         result = self.database.exec(query, bindings, stop=stop)
+        if not trace or not self.storage.trace.enabled:
+            return result, opened
         statement = query if len(query) <= _STATEMENT_TRACE_LIMIT else query[:_STATEMENT_TRACE_LIMIT] + "…"
         self.storage._emit(
             "sql.exec",

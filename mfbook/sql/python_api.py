@@ -124,7 +124,7 @@ class PySql:
         self._run_async = run_async
 
     @staticmethod
-    def _exec(query: str, bindings: Sequence[Any]) -> Callable[[ObjectStorage], SqlRows]:
+    def _exec(query: str, bindings: Sequence[Any], *, trace: bool = True) -> Callable[[ObjectStorage], SqlRows]:
         if not isinstance(query, str):
             raise StorageTypeError(f"query must be a str, got {type(query).__name__}")
         values = [python_binding(value) for value in bindings]
@@ -132,7 +132,7 @@ class PySql:
         def run(storage: ObjectStorage) -> SqlRows:
             sql = ObjectSql.of(storage)
             try:
-                result, _ = sql.exec(query, values)
+                result, _ = sql.exec(query, values, trace=trace)
                 storage.flush()
             except BaseException:
                 sql.database.rollback()
@@ -141,17 +141,19 @@ class PySql:
 
         return run
 
-    def exec(self, query: str, *bindings: Any) -> SqlRows:
+    def exec(self, query: str, *bindings: Any, trace: bool = True) -> SqlRows:
         """Runs SQL (one or more statements; bindings go to the last) and commits it.
+
+        ``trace=False`` leaves it off the trace (tools that read on every change use it).
 
         Raises:
             SqlError: The statement failed (the runtime's text).
             WorkerError: The class is not SQLite-backed.
         """
-        return self._run(self._exec(query, bindings))  # type: ignore[no-any-return]
+        return self._run(self._exec(query, bindings, trace=trace))  # type: ignore[no-any-return]
 
-    async def exec_async(self, query: str, *bindings: Any) -> SqlRows:
-        return await self._run_async(self._exec(query, bindings))  # type: ignore[no-any-return]
+    async def exec_async(self, query: str, *bindings: Any, trace: bool = True) -> SqlRows:
+        return await self._run_async(self._exec(query, bindings, trace=trace))  # type: ignore[no-any-return]
 
     @property
     def database_size(self) -> int:

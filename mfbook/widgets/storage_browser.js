@@ -3,7 +3,9 @@
 // Model traits (from mfbook/widgets/storage_browser.py): namespaces, namespace, objects,
 // object_id, prefix, page {index, has_next, has_previous, rows: [{key, type, preview, full,
 // size, edit}]}, error, status, live. Actions go to Python with model.send({action, ...}):
-// next, previous, first, refresh, put {key, text}, delete {key}.
+// next, previous, first, refresh, put {key, text}, delete {key}. SQLite-backed objects also
+// have tables [{name, schema, rows, columns}], table (the one shown) and table_page {table,
+// index, columns, rows, has_next, has_previous}; actions table_next, table_previous.
 
 function formatBytes(size) {
   if (size < 1024) return `${size} B`;
@@ -226,9 +228,53 @@ function render({ model, el }) {
     );
   }
 
+  function sqlTables() {
+    const tables = model.get("tables") ?? [];
+    if (tables.length === 0) return null;
+    const page = model.get("table_page") ?? {};
+    const shown = tables.find((item) => item.name === model.get("table"));
+    const picker = h(
+      "div",
+      { class: "mf-sql-tables" },
+      h("span", { class: "mf-sql-title" }, "SQL tables:"),
+      tables.map((item) =>
+        h(
+          "button",
+          {
+            class: item.name === model.get("table") ? "mf-sql-table mf-selected" : "mf-sql-table",
+            "data-table": item.name,
+            title: item.schema,
+            onclick: () => {
+              model.set("table", item.name);
+              model.save_changes();
+            },
+          },
+          `${item.name} (${item.rows})`,
+        ),
+      ),
+    );
+    const columns = page.columns ?? [];
+    const rows = (page.rows ?? []).map((row) => h("tr", { class: "mf-sql-row" }, row.map((cell) => h("td", {}, cell))));
+    if (rows.length === 0) rows.push(h("tr", { class: "mf-empty" }, h("td", { colspan: Math.max(1, columns.length) }, "(no rows)")));
+    const grid = h(
+      "table",
+      { class: "mf-sql", "data-table": page.table ?? "" },
+      h("thead", {}, h("tr", {}, columns.map((name) => h("th", {}, name)))),
+      h("tbody", {}, rows),
+    );
+    const pagerRow = h(
+      "div",
+      { class: "mf-pager" },
+      h("button", { class: "mf-sql-previous", disabled: !page.has_previous, onclick: () => send({ action: "table_previous" }) }, "‹ prev"),
+      h("span", { class: "mf-page-number" }, `page ${(page.index ?? 0) + 1}`),
+      h("button", { class: "mf-sql-next", disabled: !page.has_next, onclick: () => send({ action: "table_next" }) }, "next ›"),
+    );
+    return h("div", { class: "mf-sql-section" }, picker, shown ? h("code", { class: "mf-sql-schema" }, shown.schema) : null, grid, pagerRow);
+  }
+
   function draw() {
     const error = model.get("error");
-    const parts = [toolbar(), error ? h("div", { class: "mf-error" }, error) : null, table(), pager()];
+    const parts = [toolbar(), error ? h("div", { class: "mf-error" }, error) : null, table(), pager(), sqlTables()];
     root.replaceChildren(...parts.filter((part) => part !== null));
   }
 
@@ -236,7 +282,7 @@ function render({ model, el }) {
     confirmDelete = null;
     draw();
   };
-  const handlers = ["namespaces", "namespace", "objects", "object_id", "page", "error", "status", "live"].map(
+  const handlers = ["namespaces", "namespace", "objects", "object_id", "page", "error", "status", "live", "tables", "table", "table_page"].map(
     (name) => [`change:${name}`, name === "status" || name === "objects" ? draw : redraw],
   );
   for (const [event, handler] of handlers) model.on(event, handler);

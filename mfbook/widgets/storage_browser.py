@@ -1,7 +1,8 @@
 """``StorageBrowser``: a live key/value browser of Durable Object storage (anywidget).
 
 Pick a namespace and an object, page through its keys with decoded values, filter by prefix,
-edit or delete a key. The table refreshes (throttled) when a commit lands on the shown object,
+edit or delete a key; for a SQLite-backed object, its tables with their schema and paged rows
+are shown beside the keys. The table refreshes (throttled) when a commit lands on the shown object,
 from JS or Python. Without a widget front end the same page renders as HTML or rich text.
 """
 
@@ -20,6 +21,7 @@ import traitlets
 from ..trace import TraceEvent
 from .frontend import esm
 from .live import Throttle
+from .sql_model import SqlTablesView
 from .static import storage_html, storage_rich, with_fallback
 from .storage_model import StorageView
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["StorageBrowser"]
 
 _HERE = pathlib.Path(__file__).parent
-_REFRESH_KINDS = ("storage.commit", "txn.commit")
+_REFRESH_KINDS = ("storage.commit", "txn.commit", "sql.exec")
 
 
 class StorageBrowser(anywidget.AnyWidget):
@@ -63,6 +65,10 @@ class StorageBrowser(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     live = traitlets.Bool(True).tag(sync=True)
+    #: SQLite-backed objects: their tables (name, schema, rows), the one shown, and its page.
+    tables = traitlets.List(traitlets.Dict()).tag(sync=True)
+    table = traitlets.Unicode("").tag(sync=True)
+    table_page = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -81,6 +87,7 @@ class StorageBrowser(anywidget.AnyWidget):
         self._mf = mf
         self._lock = threading.RLock()
         self._dirty_objects = False
+        self._table_index = 0
         self.view = StorageView(
             mf, binding=binding, object_name=name, object_id=object_id, prefix=prefix, page_size=page_size, names=names
         )
@@ -96,6 +103,7 @@ class StorageBrowser(anywidget.AnyWidget):
         self.observe(self._on_namespace, names="namespace")
         self.observe(self._on_object, names="object_id")
         self.observe(self._on_prefix, names="prefix")
+        self.observe(self._on_table, names="table")
         self.on_msg(self._on_message)
 
     # ------------------------------------------------------------------ data
@@ -117,12 +125,50 @@ class StorageBrowser(anywidget.AnyWidget):
                     "page_size": self.view.page_size,
                     "rows": [asdict(row) for row in page.rows],
                 }
+                self._refresh_tables()
                 self.status = (
                     f"{len(page.rows)} key{'s' if len(page.rows) != 1 else ''} shown · "
                     f"updated {time.strftime('%H:%M:%S')}"
                 )
             except Exception as error:  # noqa: BLE001 - shown in the widget instead of lost on a thread
                 self.error = f"{type(error).__name__}: {error}"
+
+    def _refresh_tables(self) -> None:
+        """The SQL tables of the shown object and a page of the selected one."""
+        storage = self.view.storage()
+        if storage is None:
+            self.tables, self.table_page = [], {}
+            return
+        sql = SqlTablesView(storage, page_size=self.view.page_size)
+        tables = sql.tables()
+        self.tables = [
+            {
+                "name": table.name,
+                "schema": table.schema,
+                "rows": table.rows,
+                "columns": [asdict(c) for c in table.columns],
+            }
+            for table in tables
+        ]
+        names = [table.name for table in tables]
+        if self.table not in names:
+            self.table = names[0] if names else ""
+            self._table_index = 0
+        if not self.table:
+            self.table_page = {}
+            return
+        page = sql.page(self.table, self._table_index)
+        if not page.rows and page.index > 0:  # rows went away under us: back to the start
+            self._table_index = 0
+            page = sql.page(self.table, 0)
+        self.table_page = {
+            "table": page.table,
+            "index": page.index,
+            "columns": list(page.columns),
+            "rows": [list(row) for row in page.rows],
+            "has_next": page.has_next,
+            "has_previous": page.has_previous,
+        }
 
     def _on_event(self, event: TraceEvent) -> None:
         # Emulator thread: record and poke only (never call mf from here).
@@ -159,6 +205,12 @@ class StorageBrowser(anywidget.AnyWidget):
             self.view.set_prefix(change["new"])
             self.refresh(objects=False)
 
+    def _on_table(self, change: dict[str, Any]) -> None:
+        with self._lock:
+            if change["new"] != change["old"]:
+                self._table_index = 0
+                self.refresh(objects=False)
+
     def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         action = content.get("action")
         with self._lock:
@@ -170,6 +222,10 @@ class StorageBrowser(anywidget.AnyWidget):
                     self.view.previous_page()
                 elif action == "first":
                     self.view.first_page()
+                elif action == "table_next" and self.table_page.get("has_next"):
+                    self._table_index += 1
+                elif action == "table_previous":
+                    self._table_index = max(0, self._table_index - 1)
                 elif action == "put":
                     self.view.put(str(content.get("key", "")), str(content.get("text", "")))
                 elif action == "delete":
