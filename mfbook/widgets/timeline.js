@@ -118,6 +118,19 @@ function render({ model, el }) {
         bar.winner_txn !== null ? h("span", {}, " (", link(bar.winner_txn), ")") : " (a plain write)")]);
     }
     rows.push(["retry of", link(bar.retry_of)], ["retried by", link(bar.retried_by)]);
+    if ((bar.sql ?? []).length) {
+      // The SQL statements of the same request (SQLite-backed objects).
+      rows.push([
+        "SQL",
+        h(
+          "ol",
+          { class: "mf-sql-statements" },
+          bar.sql.map((item) =>
+            h("li", {}, h("code", {}, item.statement), ` · read ${item.rows_read} · wrote ${item.rows_written} · ${item.ms} ms`),
+          ),
+        ),
+      ]);
+    }
     return h(
       "table",
       { class: "mf-details", "data-txn-id": bar.txn_id },

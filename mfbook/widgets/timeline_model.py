@@ -105,6 +105,10 @@ def object_key(event: TraceEvent) -> str:
     return f"{event.binding}:{who}"
 
 
+#: SQL statements kept per request for the details panel.
+SQL_PER_REQUEST = 50
+
+
 class TimelineModel:
     """Bars, lanes and commit marks, updated incrementally from trace events.
 
@@ -125,6 +129,9 @@ class TimelineModel:
         self._bars: dict[int, Bar] = {}
         self._lanes: dict[str, Lane] = {}
         self._commits: dict[tuple[str, int], CommitMark] = {}
+        #: SQL statements by request id (statement, rows read, rows written, ms), at most
+        #: ``SQL_PER_REQUEST`` each, for the details of that request's transactions.
+        self._sql: dict[int, list[tuple[str, int, int, float]]] = {}
 
     # ------------------------------------------------------------------ feeding
     def feed(self, events: Iterable[TraceEvent]) -> bool:
@@ -140,9 +147,18 @@ class TimelineModel:
             if event.kind.startswith("txn.") or event.kind == "storage.commit":
                 self._apply(event)
                 changed = True
+            elif event.kind == "sql.exec" and event.request_id is not None:
+                statements = self._sql.setdefault(event.request_id, [])
+                if len(statements) < SQL_PER_REQUEST:
+                    data = event.data
+                    statements.append((data["statement"], data["rows_read"], data["rows_written"], data["ms"]))
+                    changed = True
         if len(self._bars) > self.max_bars:
             for txn_id in sorted(self._bars)[: len(self._bars) - self.max_bars]:
                 del self._bars[txn_id]
+        if len(self._sql) > self.max_bars:
+            for request_id in sorted(self._sql)[: len(self._sql) - self.max_bars]:
+                del self._sql[request_id]
         return changed
 
     def _lane_for(self, event: TraceEvent) -> str:
@@ -273,6 +289,15 @@ class TimelineModel:
             rows[bar.txn_id] = row
         return rows
 
+    def sql_of(self, request_id: int | None) -> list[dict[str, Any]]:
+        """The SQL statements the request ran (first ``SQL_PER_REQUEST``), for its details."""
+        if request_id is None:
+            return []
+        return [
+            {"statement": statement, "rows_read": read, "rows_written": written, "ms": round(ms, 3)}
+            for statement, read, written, ms in self._sql.get(request_id, ())
+        ]
+
     def to_json(self, *, objects: Iterable[str] | None = None) -> dict[str, Any]:
         """Everything the front end draws, with times in ms since the first event.
 
@@ -308,6 +333,9 @@ class TimelineModel:
                     "reason": bar.reason,
                 }
             )
+            statements = self.sql_of(bar.request_id)
+            if statements:
+                bars[-1]["sql"] = statements
         depth: dict[str, int] = {}
         for txn_id, row in rows.items():
             lane_key = self._bars[txn_id].lane

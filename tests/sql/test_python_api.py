@@ -171,3 +171,26 @@ def test_storage_browser_widget_shows_the_tables(mf: Miniflare) -> None:
         assert browser.table_page["rows"] == [["1", "hello"], ["2", "again"]]
     finally:
         browser.close()
+
+
+def test_timeline_details_list_the_requests_sql() -> None:
+    from mfbook.widgets.timeline_model import TimelineModel
+
+    script = """
+import { DurableObject } from "cloudflare:workers";
+export class Notes extends DurableObject {
+  async move() {
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (v)");
+    this.ctx.storage.sql.exec("INSERT INTO t VALUES (1)");
+    await this.ctx.storage.transaction(async (txn) => { await txn.put("n", ((await txn.get("n")) ?? 0) + 1); });
+  }
+}
+export default { fetch: () => new Response("") };
+"""
+    with Miniflare(script=script, modules=True, durable_objects={"N": {"class_name": "Notes", "sqlite": True}}) as mf:
+        mf.get_durable_object_namespace("N").get_by_name("a").call("move")
+        model = TimelineModel()
+        model.feed(mf.trace.events())
+        (bar,) = model.to_json()["bars"]
+        assert [item["statement"] for item in bar["sql"]] == ["CREATE TABLE IF NOT EXISTS t (v)", "INSERT INTO t VALUES (1)"]
+        assert bar["sql"][1]["rows_written"] == 1
