@@ -357,3 +357,19 @@ def test_a_slow_statement_is_stopped_by_the_cpu_budget() -> None:
 def test_abort_drops_the_events_writes(mf: Miniflare) -> None:
     assert call(mf, "writeThenAbort")["error"]["message"] == "Application called abort() to reset Durable Object."
     assert call(mf, "countAb") == [0, None]
+
+
+def test_alarms_work_on_sqlite_backed_objects() -> None:
+    routes = {
+        "arm": "storage.sql.exec('CREATE TABLE IF NOT EXISTS fired (at INTEGER)'); await storage.setAlarm(Date.now() + 60_000); return await storage.getAlarm() !== null;",
+        "fired": "return [storage.sql.exec('SELECT count(*) AS n FROM fired').one().n, await storage.getAlarm()];",
+    }
+    alarm = "this.ctx.storage.sql.exec('INSERT INTO fired VALUES (?)', Date.now());"
+    with Miniflare(
+        script=object_worker(routes, alarm=alarm),
+        modules=True,
+        durable_objects={"TEST": {"class_name": "Test", "sqlite": True}},
+    ) as mf:
+        assert call(mf, "arm") is True
+        mf.flush_alarms()
+        assert call(mf, "fired") == [1, None]
