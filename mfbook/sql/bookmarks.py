@@ -1,26 +1,28 @@
-"""Point-in-time recovery for SQLite-backed objects, done locally with snapshots.
+"""Point-in-time recovery for SQLite-backed objects, done locally with shared-page snapshots.
 
 Cloudflare's runtime keeps a log of every page written and names points in it with
 *bookmarks*. mfbook keeps something simpler and honest: after every committed event that
-changed an object's database, a compressed copy of the whole database (SQL tables, the
-``_cf_KV`` table and the alarm) is appended to the object's :class:`BookmarkLog`. A bookmark
-names one entry (``"<time ms, 16 hex>-<sequence, 8 hex>"``, so bookmarks sort by time as the
-runtime's do); restoring copies that entry back over the database.
+changed an object's database, the object's :class:`BookmarkLog` records the whole database
+image (SQL tables, the ``_cf_KV`` table and the alarm) as a list of 4 KiB pages, sharing every
+page that did not change with the previous snapshot, so a commit costs one copy of the
+database (``serialize``, a memory copy) plus the pages it changed. A bookmark names one
+snapshot (``"<time ms, 16 hex>-<sequence, 8 hex>"``, so bookmarks sort by time as the
+runtime's do); restoring copies that image back over the database.
 
-Entries older than the retention window (default 30 days, as Cloudflare's) are dropped, and
-so are the oldest beyond ``max_entries`` (default 1,000) — a local emulator's databases are
-small, but a long benchmark should not fill the memory. In memory the log lives as long as the
-emulator; on disk it is a second SQLite file beside the object's database (``bookmarks.sqlite3``),
-so bookmarks survive restarts too.
+Snapshots older than the retention window (default 30 days, as Cloudflare's) are dropped, and
+so are the oldest beyond ``max_entries`` (default 1,000). In memory the log lives as long as
+the emulator; on disk it is a second SQLite file beside the object's database
+(``bookmarks.sqlite3``: a ``pages`` table and a ``bookmarks`` table listing page ids), so
+bookmarks survive restarts too.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import re
 import sqlite3
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +34,10 @@ DEFAULT_RETENTION_DAYS = 30.0
 DEFAULT_MAX_ENTRIES = 1_000
 _BOOKMARK = re.compile(r"([0-9a-f]{16})-([0-9a-f]{8})")
 _DAY_MS = 86_400_000
+#: Snapshots are kept as pages of this many bytes (SQLite's default page size).
+PAGE = 4096
+#: On disk, unreferenced pages are collected after this many snapshots were dropped.
+_COLLECT_EVERY = 64
 
 
 def parse_bookmark(bookmark: str) -> tuple[int, int]:
@@ -68,8 +74,10 @@ class BookmarkLog:
         self.max_entries = max_entries
         self.clock = clock
         self._keys: list[tuple[int, int]] = []  # (time_ms, sequence), ascending
-        self._images: dict[tuple[int, int], bytes] = {}
+        self._pages: dict[tuple[int, int], tuple[bytes, ...]] = {}
+        self._page_ids: dict[tuple[int, int], tuple[int, ...]] = {}  # on disk only
         self._sequence = 0
+        self._pruned = 0
         self._file: sqlite3.Connection | None = None
         self._path = path  # opened on first use, so reading an object creates no file
 
@@ -81,15 +89,20 @@ class BookmarkLog:
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("CREATE TABLE IF NOT EXISTS pages (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
         connection.execute(
             "CREATE TABLE IF NOT EXISTS bookmarks (time_ms INTEGER NOT NULL, sequence INTEGER NOT NULL,"
-            " image BLOB NOT NULL, PRIMARY KEY (time_ms, sequence))"
+            " pages TEXT NOT NULL, PRIMARY KEY (time_ms, sequence))"
         )
-        for time_ms, sequence, image in connection.execute(
-            "SELECT time_ms, sequence, image FROM bookmarks ORDER BY time_ms, sequence"
+        stored = dict(connection.execute("SELECT id, data FROM pages"))
+        for time_ms, sequence, ids in connection.execute(
+            "SELECT time_ms, sequence, pages FROM bookmarks ORDER BY time_ms, sequence"
         ):
-            self._keys.append((time_ms, sequence))
-            self._images[(time_ms, sequence)] = image
+            key = (time_ms, sequence)
+            page_ids = tuple(json.loads(ids))
+            self._keys.append(key)
+            self._page_ids[key] = page_ids
+            self._pages[key] = tuple(stored[page_id] for page_id in page_ids)
             self._sequence = max(self._sequence, sequence)
         self._file = connection
 
@@ -107,11 +120,29 @@ class BookmarkLog:
         time_ms = max(self.now_ms(), self._keys[-1][0] if self._keys else 0)
         self._sequence += 1
         key = (time_ms, self._sequence)
-        packed = zlib.compress(image, 1)
+        previous = self._pages[self._keys[-1]] if self._keys else ()
+        previous_ids = self._page_ids.get(self._keys[-1], ()) if self._keys else ()
+        pages: list[bytes] = []
+        ids: list[int] = []
+        for index, start in enumerate(range(0, len(image), PAGE)):
+            page = image[start : start + PAGE]
+            if index < len(previous) and previous[index] == page:
+                pages.append(previous[index])  # shared with the previous snapshot
+                if self._file is not None:
+                    ids.append(previous_ids[index])
+                continue
+            pages.append(page)
+            if self._file is not None:
+                cursor = self._file.execute("INSERT INTO pages (data) VALUES (?)", (page,))
+                ids.append(int(cursor.lastrowid or 0))
         self._keys.append(key)
-        self._images[key] = packed
+        self._pages[key] = tuple(pages)
         if self._file is not None:
-            self._file.execute("INSERT INTO bookmarks VALUES (?, ?, ?)", (time_ms, self._sequence, packed))
+            self._page_ids[key] = tuple(ids)
+            self._file.execute(
+                "INSERT INTO bookmarks VALUES (?, ?, ?)",
+                (time_ms, self._sequence, json.dumps(ids, separators=(",", ":"))),
+            )
         self._prune()
         return _name(key)
 
@@ -126,10 +157,17 @@ class BookmarkLog:
             return
         gone, self._keys = self._keys[:drop], self._keys[drop:]
         for key in gone:
-            del self._images[key]
+            del self._pages[key]
+            self._page_ids.pop(key, None)
         if self._file is not None:
             first = self._keys[0]
             self._file.execute("DELETE FROM bookmarks WHERE time_ms < ?1 OR (time_ms = ?1 AND sequence < ?2)", first)
+            self._pruned += drop
+            if self._pruned >= _COLLECT_EVERY:  # pages no snapshot lists any more
+                self._pruned = 0
+                self._file.execute(
+                    "DELETE FROM pages WHERE id NOT IN (SELECT value FROM bookmarks, json_each(bookmarks.pages))"
+                )
 
     def current(self) -> str:
         """The bookmark of the latest snapshot."""
@@ -161,10 +199,10 @@ class BookmarkLog:
             SqlError: Unknown or expired bookmark.
         """
         self._load()
-        packed = self._images.get(parse_bookmark(bookmark))
-        if packed is None:
+        pages = self._pages.get(parse_bookmark(bookmark))
+        if pages is None:
             raise SqlError(f"Bookmark {bookmark} is not in the point-in-time recovery window.", code="SQLITE_ERROR")
-        return zlib.decompress(packed)
+        return b"".join(pages)
 
     def close(self) -> None:
         if self._file is not None:

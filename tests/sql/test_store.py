@@ -196,3 +196,31 @@ def test_backends_sit_beside_memory_and_files_and_refuse_redis(tmp_path: Path) -
     with pytest.raises(ConfigError, match="cannot be stored in") as caught:
         backends.over(RedisBackend("redis://127.0.0.1:1/0"))
     assert caught.value.option == "durable_objects_persist"
+
+
+def test_snapshots_share_unchanged_pages() -> None:
+    log = BookmarkLog(clock=Clock())
+    first = bytes(4096) + b"a" * 4096 + b"b" * 4096
+    second = bytes(4096) + b"c" * 4096 + b"b" * 4096
+    one, two = log.record(first), log.record(second)
+    assert log.image(one) == first and log.image(two) == second
+    pages_one, pages_two = log._pages[log._keys[0]], log._pages[log._keys[1]]
+    assert pages_one[0] is pages_two[0] and pages_one[2] is pages_two[2]
+    assert pages_one[1] is not pages_two[1]
+
+
+def test_disk_log_reloads_and_collects_unused_pages(tmp_path: Path) -> None:
+    path = tmp_path / "bookmarks.sqlite3"
+    log = BookmarkLog(path=path, clock=Clock(), max_entries=2)
+    images = [bytes([n]) * 4096 + b"same" * 1024 for n in range(70)]
+    marks = [log.record(image) for image in images]
+    log.close()
+    again = BookmarkLog(path=path, clock=Clock(), max_entries=2)
+    assert again.image(marks[-1]) == images[-1]
+    assert again.image(marks[-2]) == images[-2]
+    with pytest.raises(SqlError, match="not in the point-in-time recovery window"):
+        again.image(marks[0])
+    plain = sqlite3.connect(path)
+    (pages,) = plain.execute("SELECT count(*) FROM pages").fetchone()
+    plain.close()
+    assert pages < 20  # 70 snapshots of 2 pages, the shared page stored once, dropped pages collected
