@@ -25,6 +25,34 @@ TRANSACTION_MESSAGE = (
     "write coalescing."
 )
 
+# SQLite's authorizer action codes and answers (fixed by its C API; older Pythons lack some names).
+_ALTER_TABLE = 26
+_ANALYZE = 28
+_CREATE_INDEX = 1
+_CREATE_TABLE = 2
+_CREATE_TRIGGER = 7
+_CREATE_VIEW = 8
+_CREATE_VTABLE = 29
+_DELETE = 9
+_DENY = 1
+_DETACH = 25
+_DROP_INDEX = 10
+_DROP_TABLE = 11
+_DROP_TRIGGER = 16
+_DROP_VIEW = 17
+_DROP_VTABLE = 30
+_FUNCTION = 31
+_INSERT = 18
+_OK = 0
+_PRAGMA = 19
+_READ = 20
+_RECURSIVE = 33
+_REINDEX = 27
+_SAVEPOINT = 32
+_SELECT = 21
+_TRANSACTION = 22
+_UPDATE = 23
+
 _FUNCTIONS = frozenset(
     """
     abs changes char coalesce concat concat_ws format glob hex ifnull iif instr last_insert_rowid
@@ -71,23 +99,23 @@ _BOOLEANS = ("true", "false", "yes", "no", "on", "off", "1", "0")
 _VIRTUAL_MODULES = frozenset({"fts5", "fts5vocab", "rtree", "rtree_i32"})
 _NAMED = frozenset(
     {
-        sqlite3.SQLITE_CREATE_TABLE,
-        sqlite3.SQLITE_DELETE,
-        sqlite3.SQLITE_DROP_TABLE,
-        sqlite3.SQLITE_INSERT,
-        sqlite3.SQLITE_CREATE_VIEW,
-        sqlite3.SQLITE_DROP_VIEW,
-        sqlite3.SQLITE_REINDEX,
-        sqlite3.SQLITE_READ,
-        sqlite3.SQLITE_UPDATE,
+        _CREATE_TABLE,
+        _DELETE,
+        _DROP_TABLE,
+        _INSERT,
+        _CREATE_VIEW,
+        _DROP_VIEW,
+        _REINDEX,
+        _READ,
+        _UPDATE,
     }
 )
 _TWO_NAMES = frozenset(
     {
-        sqlite3.SQLITE_CREATE_INDEX,
-        sqlite3.SQLITE_DROP_INDEX,
-        sqlite3.SQLITE_CREATE_TRIGGER,
-        sqlite3.SQLITE_DROP_TRIGGER,
+        _CREATE_INDEX,
+        _DROP_INDEX,
+        _CREATE_TRIGGER,
+        _DROP_TRIGGER,
     }
 )
 
@@ -142,38 +170,38 @@ class Authorizer:
     def __call__(
         self, action: int, arg1: str | None, arg2: str | None, database: str | None, trigger: str | None
     ) -> int:
-        return sqlite3.SQLITE_OK if self.allows(action, arg1, arg2, database) else sqlite3.SQLITE_DENY
+        return _OK if self.allows(action, arg1, arg2, database) else _DENY
 
     def allows(self, action: int, arg1: str | None, arg2: str | None, database: str | None) -> bool:
         """Whether one authorizer request is allowed (the runtime's rules)."""
-        if action in (sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_DETACH):
+        if action in (_ALTER_TABLE, _DETACH):
             # SQLite passes the database first for these two.
             database, arg1 = arg1, arg2
         if database == "temp":
-            return action in (sqlite3.SQLITE_READ, sqlite3.SQLITE_UPDATE) and is_allowed_name(arg1 or "")
+            return action in (_READ, _UPDATE) and is_allowed_name(arg1 or "")
         if database is not None and database != "main":
             return False
-        if action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):
+        if action in (_TRANSACTION, _SAVEPOINT):
             if self.trusted:
                 return True
             self.transaction_denied = True
             return False
         if self.trusted:
             return True
-        if action == sqlite3.SQLITE_SELECT or action == sqlite3.SQLITE_RECURSIVE:
+        if action == _SELECT or action == _RECURSIVE:
             return True
         if action in _NAMED:
             return is_allowed_name(arg1 or "")
-        if action == sqlite3.SQLITE_ANALYZE:
+        if action == _ANALYZE:
             return True
-        if action == sqlite3.SQLITE_ALTER_TABLE:
+        if action == _ALTER_TABLE:
             return is_allowed_name(arg1 or "")
         if action in _TWO_NAMES:
             return is_allowed_name(arg1 or "") and is_allowed_name(arg2 or "")
-        if action == sqlite3.SQLITE_PRAGMA:
+        if action == _PRAGMA:
             return _pragma_allowed((arg1 or "").lower(), arg2)
-        if action == sqlite3.SQLITE_FUNCTION:
+        if action == _FUNCTION:
             return (arg2 or "").lower() in _FUNCTIONS
-        if action in (sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE):
+        if action in (_CREATE_VTABLE, _DROP_VTABLE):
             return (arg2 or "").lower() in _VIRTUAL_MODULES and is_allowed_name(arg1 or "")
         return False

@@ -12,8 +12,8 @@ Wire formats (JS ⇄ Python, inside JSON):
 - a binding is a JSON number (a JS number, bound as a double like workerd does), a string,
   ``null``, ``{"$i": "<decimal>"}`` (a BigInt), ``{"$d": "Infinity"}`` (an infinite number) or
   ``{"$b": "<latin-1>"}`` (bytes);
-- an ``exec`` result is ``{"c": columns, "r": rows, "rr": rows read, "rw": rows written,
-  "o": 1 if it opened the event's implicit transaction}`` plus ``"b": [[row, column], ...]``
+- an ``exec`` result is ``{"c": columns, "r": rows, "rr": rows read, "rw": rows written}``
+  plus ``"b": [[row, column], ...]``
   naming cells that hold bytes (sent as latin-1 strings) and ``"x": [[row, column], ...]``
   naming non-finite floats (sent as strings);
 - KV values are the value codec's text (``mfbook/codec.py``).
@@ -140,7 +140,6 @@ def _exec(call: SqlCall, payload: dict[str, Any]) -> dict[str, Any]:
     wire = encode_result(result.columns, result.rows)
     wire["rr"] = result.rows_read
     wire["rw"] = result.rows_written
-    wire["o"] = int(opened)
     return wire
 
 
