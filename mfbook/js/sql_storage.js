@@ -131,8 +131,19 @@
       return row === undefined ? { done: true, value: undefined } : { done: false, value: this.#object(row) };
     }
     toArray() {
-      const out = [];
-      for (let row = this.#take(); row !== undefined; row = this.#take()) out.push(this.#object(row));
+      const rows = this.#rows;
+      let index = this.#index;
+      if (index >= rows.length) return [];
+      if (this.#make === null) this.#make = rowMaker(this.#columns);
+      const make = this.#make;
+      const out = new Array(rows.length - index);
+      for (let k = 0; index < rows.length; index++, k++) out[k] = make(rows[index]);
+      this.#index = index;
+      return out;
+    }
+    #rest() {
+      const out = this.#rows.slice(this.#index);
+      this.#index = this.#rows.length;
       return out;
     }
     one() {
@@ -147,15 +158,14 @@
     raw() {
       const cursor = this;
       const take = () => this.#take();
+      const rest = () => this.#rest();
       const iterator = {
         next() {
           const row = take();
           return row === undefined ? { done: true, value: undefined } : { done: false, value: row };
         },
         toArray() {
-          const out = [];
-          for (let row = take(); row !== undefined; row = take()) out.push(row);
-          return out;
+          return rest();
         },
         get columnNames() {
           return cursor.columnNames;
