@@ -32,6 +32,7 @@ from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .sql.backend import SqlBackends
 from .sql.host_ops import SqlCall, sql_handlers
+from .sql.store import SqlObjectStore
 from .storage import ObjectStorage
 from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
 from .trace import Trace
@@ -157,6 +158,8 @@ class Runtime(StorageOps, Calls):
     def storage_for(self, namespace: NamespaceSpec, hex_id: str, name: str | None = None) -> ObjectStorage:
         key = f"{namespace.binding}:{hex_id}"
         storage = self.storages.get(key)
+        if storage is not None and isinstance(storage.store, SqlObjectStore) != namespace.sqlite:
+            storage = None  # the class became (or stopped being) SQLite-backed in a reload
         if storage is None:
             storage = ObjectStorage(
                 self.backend_for(namespace).open(namespace.binding, hex_id),
@@ -201,6 +204,12 @@ class Runtime(StorageOps, Calls):
             actor.read_cache = self.backend_for(namespace).read_cache
             gate.bind(self._requeue)
             self.actors[key] = actor
+        elif actor.namespace.sqlite != namespace.sqlite:
+            # A reload made the class SQLite-backed (or KV-backed): new storage, new target.
+            actor.namespace = namespace
+            actor.storage = self.storage_for(namespace, hex_id, name or actor.name)
+            actor.read_cache = self.backend_for(namespace).read_cache
+            actor._target = None
         elif name is not None and actor.name is None:
             actor.name = name
             actor.storage.object_name = name

@@ -373,3 +373,14 @@ def test_alarms_work_on_sqlite_backed_objects() -> None:
         assert call(mf, "arm") is True
         mf.flush_alarms()
         assert call(mf, "fired") == [1, None]
+
+
+def test_a_reload_can_make_a_class_sqlite_backed() -> None:
+    with Miniflare(script=object_worker(ROUTES), modules=True, durable_objects={"TEST": "Test"}) as mf:
+        assert "error" in call(mf, "hello")
+        mf.set_options(
+            script=object_worker(ROUTES), modules=True, durable_objects={"TEST": {"class_name": "Test", "sqlite": True}}
+        )
+        assert call(mf, "hello") == "Hello, World!"
+        storage = mf.get_durable_object_namespace("TEST").storage("test")
+        assert storage.sql.exec("SELECT 1 AS one").one() == {"one": 1}
