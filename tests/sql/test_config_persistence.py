@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -172,10 +171,8 @@ def test_file_persistence_survives_a_restart_and_reads_with_plain_sqlite(tmp_pat
 
 
 KILLED = """
-import sys
 from mfbook import Miniflare
-sys.path.insert(0, {tests!r})
-from sql.test_config_persistence import COUNTER
+COUNTER = {source!r}
 mf = Miniflare(script=COUNTER, modules=True, durable_objects={{"COUNTER": {{"class_name": "Counter", "sqlite": True}}}}, durable_objects_persist={root!r})
 while True:
     n = mf.dispatch_fetch("http://x/").text()
@@ -185,13 +182,8 @@ while True:
 
 
 def test_kill_9_mid_commit_leaves_a_consistent_database(tmp_path: Path) -> None:
-    tests = str(Path(__file__).resolve().parents[1])
-    script = textwrap.dedent(KILLED.format(tests=tests, root=str(tmp_path)))
-    process = subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(Path(tests).parent)},
-    )
+    script = textwrap.dedent(KILLED.format(source=COUNTER, root=str(tmp_path)))
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     assert process.stdout is not None
     assert process.stdout.readline().strip() == b"ready"
     time.sleep(0.2)
