@@ -20,6 +20,7 @@ from .errors import (
     Interrupted,
     LimitExceeded,
     MfbookError,
+    SqlError,
     StorageError,
     StorageRangeError,
     StorageTypeError,
@@ -30,6 +31,7 @@ from .ids import DurableObjectId
 from .miniflare import Miniflare
 from .notebook.state import current
 from .objects import DurableObjectNamespace, DurableObjectStorage, DurableObjectStub
+from .sql.python_api import SqlRows
 from .trace import Trace, TraceEvent
 
 __all__ = [
@@ -52,6 +54,8 @@ __all__ = [
     "MfbookError",
     "Miniflare",
     "Response",
+    "SqlError",
+    "SqlRows",
     "StorageError",
     "StorageRangeError",
     "StorageTypeError",

@@ -9,6 +9,7 @@
     │   └── LimitExceeded       the isolate hit its CPU, memory or stack limit
     └── StorageError            a storage operation failed in the emulator
         ├── ConflictError       an OCC transaction gave up after its retries
+        ├── SqlError            a SQL statement of a SQLite-backed object failed (runtime's text)
         └── BackendUnavailable  the persistence backend could not be reached
 
     KeyboardInterrupt
@@ -31,6 +32,7 @@ __all__ = [
     "Interrupted",
     "LimitExceeded",
     "MfbookError",
+    "SqlError",
     "StorageError",
     "StorageRangeError",
     "StorageTypeError",
@@ -112,6 +114,18 @@ class ConflictError(StorageError):
         self.keys = keys
         self.txn_id = txn_id
         self.attempts = attempts
+
+
+class SqlError(StorageError):
+    """A SQL statement failed; the message is the Workers runtime's text for it.
+
+    Attributes:
+        code: SQLite's (extended) result code name, e.g. ``SQLITE_CONSTRAINT_UNIQUE``.
+    """
+
+    def __init__(self, message: str, *, code: str = "SQLITE_ERROR") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class StorageTypeError(MfbookError, TypeError):

@@ -87,6 +87,7 @@ def _prelude_sources() -> list[str]:
     sources = [_runtime_source("intrinsics.js") + _runtime_source("host.js")]
     sources += [_runtime_source("codec.js"), _runtime_source("sha256.js")]
     sources += [_runtime_source(f"prelude/{name}") for name in PRELUDE_FILES]
+    sources.append(_runtime_source("sql_storage.js"))
     sources.append(_runtime_source("kernel.js"))
     return sources
 

@@ -22,6 +22,7 @@ from .errors import ConflictError, StorageRangeError, StorageTypeError
 from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId, ensure_id_for, id_from_name, id_from_string, new_unique_id
 from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, UNDEFINED_KEY_SUFFIX, text
+from .sql.python_api import PySql
 from .storage import ListOptions, ObjectStorage, Transaction
 from .v8size import v8_size_of_text
 
@@ -134,6 +135,20 @@ class DurableObjectStorage(_Operator):
     def __init__(self, mf: Miniflare, namespace: NamespaceSpec, object_id: DurableObjectId) -> None:
         super().__init__(mf, lambda: mf._runtime.storage_for(namespace, object_id.hex, object_id.name))
         self.id = object_id
+
+    # ---------------------------------------------------------------- SQLite-backed objects
+    @property
+    def sql(self) -> PySql:
+        """The SQL API of a SQLite-backed object: ``storage.sql.exec("SELECT ...", *bindings)``."""
+        return PySql(self._call, self._call_async)
+
+    def bookmark(self) -> str:
+        """A bookmark of the object's current state (SQLite-backed objects)."""
+        return self.sql.bookmark()
+
+    def restore(self, target: str | datetime) -> str:
+        """Restores the whole storage to a bookmark or a ``datetime``; returns an undo bookmark."""
+        return self.sql.restore(target)
 
     # ---------------------------------------------------------------- reads
     def _get(self, keys: Any) -> Callable[[ObjectStorage], Any]:
@@ -554,7 +569,7 @@ class DurableObjectNamespace:
 
         def collect() -> builtins.list[str]:
             runtime = self._mf._runtime
-            ids = set(runtime.backend.list_objects(self.binding))
+            ids = set(runtime.backend_for(self._namespace).list_objects(self.binding))
             ids.update(actor.hex for actor in runtime.actors.values() if actor.namespace.binding == self.binding)
             ids.update(s.object_id for s in runtime.storages.values() if s.binding == self.binding and s.store.count())
             return sorted(ids)

@@ -12,7 +12,7 @@ from . import codec
 from .errors import ConfigError
 from .modules import Bundle, build_bundle, parse_rules
 from .runtime import NamespaceSpec, WorkerSpec
-from .wrangler import Migration, read_config
+from .wrangler import Migration, read_config, sqlite_classes
 
 __all__ = ["Options", "parse_options"]
 
@@ -88,19 +88,23 @@ def _namespaces(value: Any, worker_name: str, option: str = "durable_objects") -
     for binding, spec in value.items():
         if not isinstance(binding, str) or not binding:
             raise _bad(option, f"binding names must be non-empty strings, got {binding!r}")
+        sqlite = False
         if isinstance(spec, str):
             class_name, script_name = spec, worker_name
         elif isinstance(spec, Mapping):
-            unknown = set(spec) - {"class_name", "script_name", "className", "scriptName"}
+            unknown = set(spec) - {"class_name", "script_name", "className", "scriptName", "sqlite"}
             if unknown:
                 raise _bad(option, f"unknown key {sorted(unknown)[0]!r} for binding {binding!r}")
             class_name = spec.get("class_name", spec.get("className"))
             script_name = spec.get("script_name", spec.get("scriptName")) or worker_name
             if not isinstance(class_name, str) or not class_name:
                 raise _bad(option, f"binding {binding!r} needs a class_name")
+            sqlite = spec.get("sqlite", False)
+            if not isinstance(sqlite, bool):
+                raise _bad(option, f"binding {binding!r}: sqlite must be True or False, got {sqlite!r}")
         else:
             raise _bad(option, f"binding {binding!r} must map to a class name or a dict, got {spec!r}")
-        result[binding] = NamespaceSpec(binding, class_name, str(script_name))
+        result[binding] = NamespaceSpec(binding, class_name, str(script_name), sqlite=sqlite)
     return result
 
 
@@ -291,6 +295,7 @@ def parse_options(options: Mapping[str, Any]) -> Options:
     if len(set(names)) != len(names):
         raise _bad("workers", f"worker names must be unique, got {names}")
     _check_classes(specs)
+    _mark_sqlite_classes(specs, migrations)
     _assign_object_names(specs)
     # Workers share the parent's durable_objects_persist unless they set their own.
     if workers_option is None:
@@ -363,6 +368,24 @@ def _check_classes(specs: list[WorkerSpec]) -> None:
                     f'Make sure "{target}" is mounted so Miniflare knows where to find it.',
                     option="service_bindings",
                 )
+
+
+def _mark_sqlite_classes(specs: list[WorkerSpec], migrations: dict[str, tuple[Path, tuple[Migration, ...]]]) -> None:
+    """Makes every binding to a SQLite-backed class SQLite-backed.
+
+    A class is SQLite-backed when its worker's wrangler migrations create it with
+    ``new_sqlite_classes`` (following renames and deletions), or when any binding to it says
+    ``{"sqlite": True}``.
+    """
+    sqlite: set[tuple[str, str]] = set()
+    for worker_name, (path, steps) in migrations.items():
+        sqlite.update((worker_name, name) for name in sqlite_classes(steps, path))
+    for spec in specs:
+        sqlite.update((ns.script_name, ns.class_name) for ns in spec.namespaces.values() if ns.sqlite)
+    for spec in specs:
+        for binding, namespace in list(spec.namespaces.items()):
+            if (namespace.script_name, namespace.class_name) in sqlite and not namespace.sqlite:
+                spec.namespaces[binding] = replace(namespace, sqlite=True)
 
 
 def _assign_object_names(specs: list[WorkerSpec]) -> None:

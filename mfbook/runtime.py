@@ -31,6 +31,9 @@ from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
 from .ownership import ForeignObjectError
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
+from .sql.backend import SqlBackends
+from .sql.host_ops import SqlCall, sql_handlers
+from .sql.store import SqlObjectStore
 from .storage import ObjectStorage
 from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
 from .trace import Trace
@@ -93,7 +96,10 @@ class Runtime(StorageOps, Calls):
         #: Synchronous host operations of every isolate (see :mod:`mfbook.bridge.sync_ops`).
         self.sync_handlers = pure_handlers()
         self.sync_handlers.update(DeliveryHostCalls(self).handlers())
+        self.sync_handlers.update(sql_handlers(self._sql_caller))
         self.alarms = AlarmScheduler(self)
+        #: Databases of SQLite-backed classes, beside each KV backend.
+        self.sql_backends = SqlBackends()
         self.background_errors: list[WorkerError] = []
         # Backends other processes may write while objects cache their reads (files).
         self._watched = [
@@ -161,6 +167,7 @@ class Runtime(StorageOps, Calls):
             binding["cls"] = namespace.class_name
             binding["local"] = namespace.script_name == spec.name
             binding["cache"] = self.backend_for(namespace).read_cache
+            binding["sql"] = namespace.sqlite
         return bindings
 
     def namespace(self, binding: str, worker_name: str | None = None) -> NamespaceSpec:
@@ -179,6 +186,8 @@ class Runtime(StorageOps, Calls):
     def storage_for(self, namespace: NamespaceSpec, hex_id: str, name: str | None = None) -> ObjectStorage:
         key = f"{namespace.binding}:{hex_id}"
         storage = self.storages.get(key)
+        if storage is not None and isinstance(storage.store, SqlObjectStore) != namespace.sqlite:
+            storage = None  # the class became (or stopped being) SQLite-backed in a reload
         if storage is None:
             backend = self.backend_for(namespace)
             storage = ObjectStorage(
@@ -196,9 +205,25 @@ class Runtime(StorageOps, Calls):
             storage.object_name = name
         return storage
 
+    def _sql_caller(self, payload: Any) -> SqlCall:
+        """Who a synchronous SQL operation comes from: the object its key names, if the worker
+        of the running delivery runs it (as for storage operations, :mod:`mfbook.host_calls`)."""
+        worker, ctx = self.current_worker, self.current
+        actor = self.actors.get(str(payload.get("a"))) if isinstance(payload, dict) else None
+        if worker is None or ctx is None or actor is None or actor.worker is not worker:
+            return SqlCall(None, None)
+        op_ctx = self._op_context(worker, ctx, payload) if "d" in payload else ctx
+        isolate = self._delivering
+        return SqlCall(actor, op_ctx.request, self._touch, isolate.interrupter.expired if isolate else None)
+
+    def _touch(self, storage: ObjectStorage) -> None:
+        """The running delivery wrote ``storage`` synchronously: the output gate flushes it."""
+        self._sync_touched[id(storage)] = storage
+
     def backend_for(self, namespace: NamespaceSpec) -> Backend:
         """The backend holding the objects of ``namespace`` (that of the class's worker)."""
-        return self.worker_backends.get(namespace.script_name, self.backend)
+        backend = self.worker_backends.get(namespace.script_name, self.backend)
+        return self.sql_backends.over(backend) if namespace.sqlite else backend
 
     def actor_for(self, namespace: NamespaceSpec, hex_id: str, name: str | None = None) -> Actor:
         key = f"{namespace.binding}:{hex_id}"
@@ -209,6 +234,12 @@ class Runtime(StorageOps, Calls):
             actor.read_cache = self.backend_for(namespace).read_cache
             gate.bind(self._requeue)
             self.actors[key] = actor
+        elif actor.namespace.sqlite != namespace.sqlite:
+            # A reload made the class SQLite-backed (or KV-backed): new storage, new target.
+            actor.namespace = namespace
+            actor.storage = self.storage_for(namespace, hex_id, name or actor.name)
+            actor.read_cache = self.backend_for(namespace).read_cache
+            actor._target = None
         elif name is not None and actor.name is None:
             actor.name = name
             actor.storage.object_name = name
@@ -702,6 +733,7 @@ class Runtime(StorageOps, Calls):
                 worker.isolate.close()
         for event in list(self.events.values()):
             self._finish_event(event, False, {"name": "Error", "message": "The emulator was disposed.", "stack": ""})
+        self.sql_backends.close()
         for backend in {id(backend): backend for backend in [self.backend, *self.worker_backends.values()]}.values():
             backend.close()
 

@@ -44,6 +44,8 @@ class NamespaceSpec:
     binding: str
     class_name: str
     script_name: str
+    #: SQLite-backed class (``new_sqlite_classes`` or ``{"sqlite": True}``): ``ctx.storage.sql``.
+    sqlite: bool = False
 
 
 @dataclass
@@ -140,6 +142,7 @@ class Actor:
                     "hex": self.hex,
                     "cls": self.namespace.class_name,
                     "cache": self.read_cache,
+                    "sql": self.namespace.sqlite,
                 }
             )
         return text

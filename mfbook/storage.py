@@ -242,6 +242,8 @@ class ObjectStorage:
                 ``on_foreign_write`` run so that cache is dropped.
         """
         if not self.has_staged:
+            if self.store.in_transaction():  # SQL writes of this event (SQLite-backed objects)
+                return self.store.commit(puts={}, deletes=())
             return None
         puts = {key: value for key, value in self._staged.items() if value is not None}
         deletes = [key for key, value in self._staged.items() if value is None]
@@ -269,6 +271,19 @@ class ObjectStorage:
         if (keys or delete_all) and not by_object_code and self._on_foreign_write is not None:
             self._on_foreign_write(self)
         return version
+
+    def staged_state(self) -> tuple[dict[str, bytes | None], Any, bool]:
+        """A copy of what is staged (``transactionSync`` restores it when its callback throws)."""
+        return dict(self._staged), self._staged_alarm, self._staged_delete_all
+
+    def restore_staged(self, state: tuple[dict[str, bytes | None], Any, bool]) -> None:
+        """Puts back a :meth:`staged_state`."""
+        staged, self._staged_alarm, self._staged_delete_all = state
+        self._staged = dict(staged)
+
+    def drop_staged_keys(self) -> None:
+        """Forgets staged puts and deletes (a SQLite-backed ``deleteAll`` already removed them)."""
+        self._staged = {}
 
     def discard_staged(self) -> None:
         """Drops staged writes that failed to commit (the object is reset after that)."""

@@ -30,7 +30,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Migration", "WranglerConfig", "check_migrations", "read_config"]
+__all__ = ["Migration", "WranglerConfig", "check_migrations", "read_config", "sqlite_classes"]
 
 INHERITABLE = ("name", "main", "compatibility_date", "compatibility_flags", "migrations", "rules", "base_dir", "build")
 NON_INHERITABLE = ("vars", "durable_objects", "services")
@@ -66,7 +66,12 @@ class WranglerConfig:
     @property
     def sqlite_classes(self) -> frozenset[str]:
         """Classes created by ``new_sqlite_classes`` (and still alive under their last name)."""
-        return frozenset(_walk(self.migrations, self.path)[1])
+        return sqlite_classes(self.migrations, self.path)
+
+
+def sqlite_classes(migrations: tuple[Migration, ...], path: Path) -> frozenset[str]:
+    """The live classes that ``new_sqlite_classes`` created, after renames and deletions."""
+    return frozenset(_walk(migrations, path)[1])
 
 
 def _error(path: Path, message: str) -> ConfigError:

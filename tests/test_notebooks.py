@@ -60,6 +60,7 @@ def test_the_series_is_there() -> None:
         "06-persistence.ipynb",
         "07-multiple-workers.ipynb",
         "08-testing-with-pytest.ipynb",
+        "09-sqlite.ipynb",
     ]
 
 
@@ -143,3 +144,17 @@ def test_testing_lesson_runs_its_pytest_suite(executed: dict[str, Any]) -> None:
     assert "AssertionError: committed: expected 1, got 0" in cell_text(
         notebook, '(project / "tests" / "test_wrong.py")'
     )
+
+
+def test_sqlite_lesson_queries_rolls_back_and_restores(executed: dict[str, Any]) -> None:
+    notebook = executed["09-sqlite.ipynb"]
+    assert "(NOTES -> Notes) loaded into `mf`" in cell_text(notebook, "%%worker --do NOTES=Notes --sqlite")
+    assert "write the report" in cell_text(notebook, "%do_fetch /")
+    assert "buy milk" in cell_text(notebook, "%%do_sql NOTES alice")
+    assert "[{'id': 1, 'stars': 1}, {'id': 2, 'stars': 0}]" in cell_text(notebook, "rows = %do_sql NOTES alice")
+    assert "Error: no note 99" in cell_text(notebook, "try:\n    %do_call NOTES alice moveStars 1, 99")
+    assert cell_text(notebook, "%do_call NOTES alice moveStars 1, 2").strip() == "1"
+    assert "access to _cf_KV.key is prohibited: SQLITE_AUTH" in cell_text(notebook, "try:\n    notes.sql.exec")
+    assert cell_text(notebook, "before = notes.bookmark()").strip() == "{'n': 0}"
+    assert cell_text(notebook, "undo = notes.restore(before)").strip() == "{'n': 2}"
+    assert "('DELETE FROM notes', 2)" in cell_text(notebook, '[(event["data"]["statement"][:40]')

@@ -304,6 +304,10 @@ class ObjectStore(abc.ABC):
     def size_bytes(self) -> int:
         """Return the total size of encoded keys plus values."""
 
+    def in_transaction(self) -> bool:
+        """Whether writes made outside :meth:`commit` wait for it (the SQL API's implicit transaction)."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the store reopens lazily if used again."""
 

@@ -174,6 +174,10 @@ class Interrupter:
         """
         self.tripped = True
 
+    def expired(self) -> bool:
+        """Whether the running JS would be interrupted now (for long host calls, e.g. SQL)."""
+        return self.tripped
+
     def update_stack_top(self) -> None:
         """Tells QuickJS the current thread's stack before a binding call that does not.
 
@@ -207,6 +211,9 @@ class _NativeInterrupter(Interrupter):
         self.tripped = True
         self._data.limit = -_NEVER  # one aligned 8-byte store: clock() - 0 >= -2**62
 
+    def expired(self) -> bool:
+        return self.tripped or int(time.process_time() * _CLOCKS_PER_SEC) >= self._data.limit
+
     def update_stack_top(self) -> None:
         _library().JS_UpdateStackTop(self._runtime)
 
@@ -235,6 +242,9 @@ class _CallbackInterrupter(Interrupter):
 
     def trip(self) -> None:
         self.tripped = True
+
+    def expired(self) -> bool:
+        return self.tripped or time.thread_time() >= self._deadline
 
     def update_stack_top(self) -> None:
         _library().JS_UpdateStackTop(self._runtime)

@@ -381,7 +381,7 @@
       try {
         if (actor === undefined) {
           try {
-            actor = getActor({ key, binding: spec.binding, hex: hexId, cls: spec.cls, cache: spec.cache === true });
+            actor = getActor({ key, binding: spec.binding, hex: hexId, cls: spec.cls, cache: spec.cache === true, sql: spec.sql === true });
           } finally {
             constructing.delete(key);
           }
@@ -747,9 +747,19 @@
     }
   }
 
+  // What sql_storage.js needs of the kernel to build the SQLite-only API of an object.
+  const sqlHelpers = {
+    normaliseKeys: (keys) => normaliseKeys(keys),
+    normalisePut: (keyOrEntries, value) => normalisePut(keyOrEntries, value),
+    decode: (text) => codec.decode(text),
+    listOptions: (options) => normaliseListOptions(options),
+    clearCache: (actor) => cacheClear(actor),
+  };
+
   class DurableObjectStorage extends StorageOperator {
     constructor(actor) {
       super(actor, "DurableObjectStorage", undefined);
+      host.sqlStorage.attach(this, actor, sqlHelpers);
     }
     deleteAll(options) {
       cacheClear(this._actor);
@@ -769,9 +779,6 @@
       } finally {
         actor.blocking--;
       }
-    }
-    transactionSync() {
-      throw new Error("transactionSync() is only available on SQLite-backed Durable Objects.");
     }
   }
 
@@ -863,6 +870,13 @@
     }
     getWebSockets() {
       return [];
+    }
+    /** Resets the object: this event fails and the next one constructs a new instance. */
+    abort(reason) {
+      const actor = this.#actor;
+      if (actors.get(actor.key) === actor) actors.delete(actor.key);
+      if (host.syncCalls) host.call("object.abort", { a: actor.key }); // this event's writes never commit
+      throw reason instanceof Error ? reason : new Error("Application called abort() to reset Durable Object.");
     }
   }
 
@@ -1110,6 +1124,7 @@
       instance: null,
       rpc: cls.prototype instanceof DurableObject,
       cache: target.cache ? new SafeMap() : null,
+      sql: target.sql === true,
       epoch: 0,
       inflight: 0, // events being handled (delivered by Python or direct calls)
       ops: 0, // storage and blockConcurrencyWhile operations awaiting the host

@@ -63,6 +63,7 @@ class WorkerCell:
         compatibility_date: ``--compat-date``.
         persist: ``--persist`` value, or None when the cell does not say.
         entry: ``--entry``: this worker receives ``%do_fetch URL``.
+        sqlite: ``--sqlite``: the classes this cell exports are SQLite-backed.
     """
 
     name: str
@@ -73,6 +74,7 @@ class WorkerCell:
     compatibility_date: str | None = None
     persist: str | bool | None = None
     entry: bool = False
+    sqlite: bool = False
 
     def worker_options(self) -> dict[str, Any]:
         """This worker's entry for ``Miniflare(workers=[...])``."""
@@ -82,6 +84,10 @@ class WorkerCell:
                 binding: {"class_name": class_name, "script_name": script or self.name}
                 for binding, (class_name, script) in self.durable_objects.items()
             }
+            if self.sqlite:
+                for binding, (_, script) in self.durable_objects.items():
+                    if script is None or script == self.name:
+                        options["durable_objects"][binding]["sqlite"] = True
         if self.bindings:
             options["bindings"] = dict(self.bindings)
         if self.compatibility_date:
@@ -196,6 +202,7 @@ def _not_entry(cell: WorkerCell) -> WorkerCell:
         cell.compatibility_date,
         cell.persist,
         entry=False,
+        sqlite=cell.sqlite,
     )
 
 

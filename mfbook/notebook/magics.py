@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, TraitError, Unicode, Union, observe, validate
 
@@ -29,6 +29,7 @@ from ..miniflare import Miniflare
 from ..objects import DurableObjectNamespace
 from ..render import STYLES, FetchResponse, IdList, StorageDict
 from .cells import WorkerCell, WorkerRegistry, map_stack, parse_do, parse_var
+from .sql_params import bind_parameters
 from .state import set_current
 from .translate import ENGINE_ERRORS, usage_error
 from .views import alarms_view, object_names, storage_view, timeline_view
@@ -317,6 +318,12 @@ class MfbookMagics(Magics):
     @argument("--var", action="append", default=[], metavar="KEY=VALUE", help="A text binding (env.KEY). Repeatable.")
     @argument("--compat-date", metavar="YYYY-MM-DD", help="Compatibility date.")
     @argument("--entry", action="store_true", help="Make this the entry worker (the one %%do_fetch URL talks to).")
+    @argument(
+        "--sqlite",
+        action="store_true",
+        help="The Durable Object classes this cell exports are SQLite-backed (ctx.storage.sql), "
+        "as new_sqlite_classes declares them.",
+    )
     @cell_magic
     def worker(self, line: str, cell: str) -> None:
         """Defines (or redefines) a worker from the cell; the emulator is in ``mf``.
@@ -333,6 +340,7 @@ class MfbookMagics(Magics):
             export default { fetch(request, env) { ... } }
 
             %%worker api --do COUNTER=Counter@store --var GREETING=hi
+            %%worker --do NOTES=Notes --sqlite
         """
         args = self._parse(self.worker, line)
         try:
@@ -354,6 +362,7 @@ class MfbookMagics(Magics):
             compatibility_date=args.compat_date,
             persist=persist,
             entry=args.entry,
+            sqlite=args.sqlite,
         )
         previous = self.registry.define(new)
         try:
@@ -628,6 +637,44 @@ class MfbookMagics(Magics):
         namespace, object_id, cell = self._target(binding, name, hex_id, "do_call")
         with self._engine("do_call", cell):
             return namespace.get(object_id).call(tokens[0], *call_args)
+
+    # ------------------------------------------------------------------ SQL
+    @no_var_expand
+    @magic_arguments()
+    @argument("binding", help="Durable Object binding of a SQLite-backed class, e.g. NOTES.")
+    @argument("name", nargs="?", help="The object's idFromName name (or --id HEX).")
+    @argument("sql", nargs="*", help="Line form: the SQL (the rest of the line). Cell form: the cell body.")
+    @argument("--id", metavar="HEX", help="Address the object by its 64-hex id instead of a name.")
+    @line_cell_magic
+    def do_sql(self, line: str, cell: str | None = None) -> Any:
+        """Runs SQL in a SQLite-backed object (``ctx.storage.sql``) and shows the rows as a table.
+
+        ``{name}`` in the SQL binds the notebook variable ``name`` as a parameter (never pasted
+        into the text; ``{{``/``}}`` are literal braces). The object is not constructed; the
+        statements commit together before the magic returns. The result (rows as dicts,
+        ``.columns``, ``.rows_read``, ``.rows_written``) can be assigned from the line form.
+
+        Examples::
+
+            %%do_sql NOTES alice
+            SELECT id, text FROM notes WHERE id > {last_seen} ORDER BY id
+
+            rows = %do_sql NOTES alice SELECT count(*) AS n FROM notes
+            %do_sql NOTES --id 8f3e...c2 SELECT * FROM notes
+        """
+        binding, name, hex_id, tokens, rest = _target_and_rest(line, 0)
+        query = cell if cell is not None else rest.strip()
+        if cell is not None and rest.strip():
+            raise UsageError("%%do_sql: put the SQL in the cell body, not after BINDING NAME on the first line")
+        if not query.strip():
+            raise UsageError("%do_sql: no SQL: usage: %do_sql BINDING NAME SQL... or a %%do_sql BINDING NAME cell")
+        try:
+            query, values = bind_parameters(query, self.shell.user_ns if self.shell is not None else {})
+        except (KeyError, ValueError) as error:
+            raise UsageError(f"%do_sql: {error.args[0]}") from None
+        namespace, object_id, worker_cell = self._target(binding, name, hex_id, "do_sql")
+        with self._engine("do_sql", worker_cell):
+            return namespace.storage(object_id).sql.exec(query, *values)
 
     # ------------------------------------------------------------------ inspection
     @no_var_expand

@@ -16,6 +16,7 @@ from ..errors import (
     ConflictError,
     DisposedError,
     LimitExceeded,
+    SqlError,
     StorageRangeError,
     StorageTypeError,
     WorkerError,
@@ -25,7 +26,7 @@ from .cells import WorkerCell, frame_location, map_stack, point_at
 __all__ = ["ENGINE_ERRORS", "usage_error", "worker_error_block"]
 
 #: What the magics translate; anything else is a bug and keeps its traceback.
-ENGINE_ERRORS = (ConfigError, WorkerError, StorageTypeError, StorageRangeError, ConflictError, DisposedError)
+ENGINE_ERRORS = (ConfigError, WorkerError, StorageTypeError, StorageRangeError, ConflictError, DisposedError, SqlError)
 
 _SYNTAX = re.compile(r"SyntaxError in (?P<file>\S+?):(?P<line>\d+):(?P<column>\d+): (?P<detail>.*)", re.S)
 _START = "The worker failed to start: "
@@ -91,4 +92,6 @@ def usage_error(error: BaseException, *, magic: str, cell: WorkerCell | None = N
         )
     if isinstance(error, (StorageTypeError, StorageRangeError)):
         return UsageError(f"%{magic}: {error}")
+    if isinstance(error, SqlError):
+        return UsageError(f"%{magic}: SQL error: {error}")
     return UsageError(f"%{magic}: {type(error).__name__}: {error}")

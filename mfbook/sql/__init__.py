@@ -1,0 +1,1 @@
+"""SQLite-backed Durable Objects: the SQL engine, its KV store, bookmarks and host operations."""
