@@ -30,7 +30,7 @@ export default {
     if (path === "/await-chain") { for (;;) await null; }
     if (path === "/host-loop") {
       const bytes = new Uint8Array(16);
-      for (;;) crypto.subtle.digest("SHA-256", bytes);
+      for (;;) await crypto.subtle.digest("SHA-256", bytes);
     }
     if (path === "/deep") {
       const f = (n) => f(n + 1) + 1;
