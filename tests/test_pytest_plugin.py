@@ -115,14 +115,15 @@ def test_options_from_pyproject_resolve_paths_against_it(project: pytest.Pyteste
         bindings = { GREETING = "from pyproject" }
         """
     )
-    tests = project.mkpydir("tests")
+    # Not "tests": in-process runs share sys.modules with this suite's own "tests" package.
+    tests = project.mkpydir("suite")
     (tests / "test_it.py").write_text(
         "def test_it(miniflare):\n"
         "    assert miniflare.dispatch_fetch('http://localhost/inc?name=x').text() == '1'\n"
         "    assert miniflare.durable_object_bindings() == [('COUNTER', 'worker')]\n",
         encoding="utf-8",
     )
-    project.runpytest("tests").assert_outcomes(passed=1)
+    project.runpytest("suite").assert_outcomes(passed=1)
 
 
 def test_options_from_a_wrangler_file(project: pytest.Pytester) -> None:
