@@ -111,15 +111,6 @@
     return payload;
   }
 
-  /**
-   * A storage operation that needs no answer (a put, a read the cache answered): a note,
-   * which reaches the host before the next synchronous call or at the end of the delivery,
-   * in either case in its place among the storage operations around it.
-   */
-  function storageNote(payload) {
-    host.note(payload);
-  }
-
   /** Host op (tagged with the current direct call) whose rejection becomes a proper JS error. */
   function call(name, payload, transform) {
     return host.op(name, tag(payload), transform);
@@ -612,7 +603,7 @@
           if (own.has(normalised)) text = own.get(normalised);
           else if (actor.cache !== null && actor.cache.has(normalised)) text = actor.cache.get(normalised);
           if (text !== undefined) {
-            storageNote(ownedBy(actor, { op: "st", a: actor.key, m: "get", txn: this._txn, key: normalised, known: 1 }));
+            host.note(ownedBy(actor, { op: "st", a: actor.key, m: "get", txn: this._txn, key: normalised, known: 1 }));
             return resolved(decodeOptional(text));
           }
         }
@@ -633,7 +624,7 @@
           });
         }
         if (actor.cache.has(normalised)) {
-          storageNote(ownedBy(actor, { op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] }));
+          host.note(ownedBy(actor, { op: "trace", a: actor.key, kind: "storage.get", keys: [normalised] }));
           return resolved(decodeOptional(actor.cache.get(normalised)));
         }
         return this._op("get", { key: normalised }, flagsOf(options), (text) => {
@@ -656,7 +647,7 @@
         for (const [key] of entries) if (!own.has(key)) count++;
         if (count > MSG.maxKeys) return rejected(new RangeError(MSG.txnTooManyKeys));
         for (const [key, text] of entries) own.set(key, text);
-        storageNote(ownedBy(this._actor, { op: "st", a: this._actor.key, m: "put", txn: this._txn, entries }));
+        host.note(ownedBy(this._actor, { op: "st", a: this._actor.key, m: "put", txn: this._txn, entries }));
         return RESOLVED;
       }
       // Outside a transaction a put cannot fail once validated: like workerd, it resolves at
@@ -666,7 +657,7 @@
       cacheWrite(this._actor, entries);
       const payload = { op: "st", a: this._actor.key, m: "put", entries };
       if (flags) payload.f = flags;
-      storageNote(ownedBy(this._actor, payload));
+      host.note(ownedBy(this._actor, payload));
       return RESOLVED;
     }
     delete(keys, options) {
