@@ -82,13 +82,28 @@ def _runtime_source(name: str) -> str:
     return (resources.files("mfbook") / "js" / name).read_text("utf-8")
 
 
+#: The kernel's parts in load order (mfbook/js/kernel/base.js says how they share names).
+KERNEL_PARTS = (
+    "base.js",
+    "delivery.js",
+    "storage_values.js",
+    "timers.js",
+    "modules.js",
+    "namespaces.js",
+    "storage.js",
+    "objects.js",
+    "worker.js",
+    "entry.js",
+)
+
+
 def _prelude_sources() -> list[str]:
     # intrinsics.js first: it captures the built-ins before anything can patch them.
     sources = [_runtime_source("intrinsics.js") + _runtime_source("host.js")]
     sources += [_runtime_source("codec.js"), _runtime_source("sha256.js")]
     sources += [_runtime_source(f"prelude/{name}") for name in PRELUDE_FILES]
     sources.append(_runtime_source("sql_storage.js"))
-    sources.append(_runtime_source("kernel.js"))
+    sources += [_runtime_source(f"kernel/{name}") for name in KERNEL_PARTS]
     return sources
 
 
