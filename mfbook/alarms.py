@@ -83,8 +83,8 @@ class AlarmScheduler:
         except WorkerError as error:
             future.set_exception(error)
             return future
-        request = self._runtime._new_request(None)
-        fields = self._runtime._object_fields(actor)
+        request = self._runtime.new_request(None)
+        fields = self._runtime.object_fields(actor)
         self._runtime.trace.emit(
             "alarm.fire",
             request_id=request.request_id,

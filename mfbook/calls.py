@@ -1,6 +1,6 @@
 """Calls that leave an object: stub calls (direct or delivered), service bindings, fetch.
 
-A mixin of :class:`mfbook.runtime.Runtime`. *Direct calls* are stub calls the kernel ran
+A part of :class:`mfbook.runtime.Runtime`. *Direct calls* are stub calls the kernel ran
 inside the caller's own delivery (docs/ARCHITECTURE.md, "Direct calls"): Python gives each a
 request and a context of its own from ``dstart``/``dend``, so that the callee's operations are
 attributed as if it had been delivered. The other calls start events in the target isolate
@@ -14,16 +14,14 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError, envelope_from_exception
 from .ownership import check_direct_target
-from .scheduling import Actor, Context, Delivery, DirectCall, RequestState, Worker
+from .scheduling import Context, Delivery, DirectCall, RequestState, Worker
 
 if TYPE_CHECKING:
-    from .loop import EngineScheduler
-    from .trace import Trace
+    from .runtime import Runtime
 
 __all__ = ["Calls"]
 
@@ -31,24 +29,18 @@ logger = logging.getLogger("mfbook")
 
 
 class Calls:
-    """Mixin of :class:`mfbook.runtime.Runtime` for calls between isolates and direct calls."""
+    """Routes the calls a runtime's isolates make (one per :class:`Runtime`).
 
-    loop: EngineScheduler
-    trace: Trace
-    workers: dict[str, Worker]
-    upstream: Callable[[dict[str, Any]], Any] | None
+    A part of the runtime, not a mixin: it starts events and settles operations through the
+    one runtime reference it is given.
+    """
 
-    # Provided by Runtime:
-    _schedule: Callable[[Delivery], None]
-    _object_fields: Callable[[Actor | None], dict[str, Any]]
-    _new_request: Callable[..., RequestState]
-    _check_depth: Callable[[RequestState], None]
-    actor_for: Callable[..., Actor]
-    start_event: Callable[..., None]
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
 
     # ------------------------------------------------------------------ direct calls
     @staticmethod
-    def _op_context(worker: Worker, ctx: Context, entry: dict[str, Any]) -> Context:
+    def op_context(worker: Worker, ctx: Context, entry: dict[str, Any]) -> Context:
         """The context of an operation the kernel tagged with a direct call (``d``)."""
         call = worker.direct.get(entry["d"])
         if call is None:
@@ -58,7 +50,7 @@ class Calls:
             return ctx
         return call.ctx
 
-    def _direct_start(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+    def direct_start(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
         parent = worker.direct.get(entry["p"]) if "p" in entry else None
         caller = parent.ctx if parent is not None else ctx
         namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
@@ -66,21 +58,23 @@ class Calls:
             logger.error("direct call into unknown namespace %s", entry["binding"])
             return
         check_direct_target(worker, namespace)
-        actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
-        request = self._new_request(caller.request)
+        actor = self._runtime.actor_for(namespace, entry["hex"], entry.get("name"))
+        request = self._runtime.new_request(caller.request)
         kind = entry["kind"]
         method = entry.get("method")
         worker.direct[entry["d"]] = DirectCall(Context(request, actor), caller, kind, time.perf_counter(), method)
-        if self.trace.enabled:
+        if self._runtime.trace.enabled:
             data: dict[str, Any] = {"kind": kind, "direct": True}
             if method is not None:
                 data["method"] = method
             if caller.request is not None:  # the timeline labels a call by the request that made it
                 data["parent"] = caller.request.request_id
-            self.trace.emit("request.start", request_id=request.request_id, data=data, **self._object_fields(actor))
+            self._runtime.trace.emit(
+                "request.start", request_id=request.request_id, data=data, **self._runtime.object_fields(actor)
+            )
 
     @staticmethod
-    def _direct_callers(worker: Worker, request: RequestState | None) -> list[RequestState]:
+    def direct_callers(worker: Worker, request: RequestState | None) -> list[RequestState]:
         """The requests waiting, directly or through other direct calls, for ``request``.
 
         A direct call's promise lives in its caller's isolate: when the callee fails on a
@@ -95,7 +89,7 @@ class Calls:
         return callers
 
     @staticmethod
-    def _forget_direct_calls(worker: Worker, request: RequestState) -> None:
+    def forget_direct_calls(worker: Worker, request: RequestState) -> None:
         """Drops the direct calls made for ``request`` (and theirs) after it failed on a limit.
 
         An interrupted callee never answers; any answer that still comes goes nowhere.
@@ -111,8 +105,8 @@ class Calls:
                         failed.add(id(call.ctx.request))
                     changed = True
 
-    def _direct_end(self, call: DirectCall, entry: dict[str, Any]) -> None:
-        if not self.trace.enabled or call.ctx.request is None:
+    def direct_end(self, call: DirectCall, entry: dict[str, Any]) -> None:
+        if not self._runtime.trace.enabled or call.ctx.request is None:
             return
         ok = bool(entry["ok"])
         value = entry.get("value")
@@ -130,35 +124,38 @@ class Calls:
             data["error"] = (
                 entry["error"] if "error" in entry else value.get("message") if isinstance(value, dict) else None
             )
-        self.trace.emit(
-            "request.end", request_id=call.ctx.request.request_id, data=data, **self._object_fields(call.ctx.actor)
+        self._runtime.trace.emit(
+            "request.end",
+            request_id=call.ctx.request.request_id,
+            data=data,
+            **self._runtime.object_fields(call.ctx.actor),
         )
 
     # ------------------------------------------------------------------ calls between isolates
-    def _io_result(self, worker: Worker, ctx: Context, op_id: int, ok: bool, value: Any) -> None:
+    def io_result(self, worker: Worker, ctx: Context, op_id: int, ok: bool, value: Any) -> None:
         """Settles a caller's I/O operation; it waits for the caller object's input gate."""
-        self._schedule(Delivery(worker, "settle", (json.dumps([[op_id, ok, value]]),), ctx, gated=True))
+        self._runtime.schedule(Delivery(worker, "settle", (json.dumps([[op_id, ok, value]]),), ctx, gated=True))
 
-    def _object_call(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+    def object_call(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
         # Stubs name their namespace by its object name (what ids hash), not the env key.
         namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
         if namespace is None:
             raise WorkerError("TypeError", f"No Durable Object binding {entry['binding']!r}")
-        actor = self.actor_for(namespace, entry["hex"], entry.get("name"))
-        request = self._new_request(ctx.request)
-        self._check_depth(request)
+        actor = self._runtime.actor_for(namespace, entry["hex"], entry.get("name"))
+        request = self._runtime.new_request(ctx.request)
+        self._runtime.check_depth(request)
         op_id = entry["id"]
 
         def done(ok: bool, value: Any) -> None:
-            self._io_result(worker, ctx, op_id, ok, value)
+            self.io_result(worker, ctx, op_id, ok, value)
 
         assert actor.worker is not None
         if entry["op"] == "do_fetch":
-            self.start_event(
+            self._runtime.start_event(
                 "fetch", actor.worker, actor, request, (json.dumps(entry["request"]),), done, caller=worker
             )
         else:
-            self.start_event(
+            self._runtime.start_event(
                 "rpc",
                 actor.worker,
                 actor,
@@ -169,15 +166,15 @@ class Calls:
                 caller=worker,
             )
 
-    def _service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+    def service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
         target_name = worker.spec.services.get(entry["service"])
-        target = self.workers.get(target_name or "")
+        target = self._runtime.workers.get(target_name or "")
         if target is None:
             raise WorkerError(
                 "Error", f'Service binding "{entry["service"]}" points to unknown worker "{target_name}".'
             )
-        request = self._new_request(ctx.request, pipeline=True)
-        self._check_depth(request)
+        request = self._runtime.new_request(ctx.request, pipeline=True)
+        self._runtime.check_depth(request)
         op_id = entry["id"]
         binding = worker.spec.bindings.get(entry["service"], {})
         # A named entrypoint (or RPC to the default export) targets {"entrypoint": name | null}.
@@ -187,10 +184,10 @@ class Calls:
         )
 
         def done(ok: bool, value: Any) -> None:
-            self._io_result(worker, ctx, op_id, ok, value)
+            self.io_result(worker, ctx, op_id, ok, value)
 
         if entry["op"] == "service_rpc":
-            self.start_event(
+            self._runtime.start_event(
                 "rpc",
                 target,
                 None,
@@ -202,7 +199,7 @@ class Calls:
                 caller=worker,
             )
         else:
-            self.start_event(
+            self._runtime.start_event(
                 "fetch",
                 target,
                 None,
@@ -213,28 +210,28 @@ class Calls:
                 caller=worker,
             )
 
-    def _outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
+    def outbound_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
         wire = entry["request"]
         op_id = entry["id"]
-        if self.upstream is None:
+        if self._runtime.upstream is None:
             raise WorkerError(
                 "TypeError",
                 f"Network access is disabled in mfbook: fetch({wire['url']!r}) has no binding to go to. "
                 "Pass upstream=callable to Miniflare to answer outbound requests from Python.",
             )
-        upstream = self.upstream
+        upstream = self._runtime.upstream
 
         async def run() -> None:
             from .http import Response
 
             try:
-                result = await self.loop.run_in_executor(None, upstream, wire)
+                result = await self._runtime.loop.run_in_executor(None, upstream, wire)
                 if asyncio.iscoroutine(result):
                     result = await result
                 if not isinstance(result, Response):
                     raise TypeError("upstream must return an mfbook.Response")
-                self._io_result(worker, ctx, op_id, True, result.to_wire())
+                self.io_result(worker, ctx, op_id, True, result.to_wire())
             except Exception as error:  # noqa: BLE001 - becomes the JS rejection
-                self._io_result(worker, ctx, op_id, False, envelope_from_exception(error))
+                self.io_result(worker, ctx, op_id, False, envelope_from_exception(error))
 
-        self.loop.create_task(run())
+        self._runtime.loop.create_task(run())

@@ -52,7 +52,7 @@ class DeliveryHostCalls:
     def _context_and_actor(self, entry: dict[str, Any]) -> tuple[Worker, Context, Actor]:
         worker, ctx = self._caller()
         runtime = self._runtime
-        op_ctx = runtime._op_context(worker, ctx, entry) if "d" in entry else ctx
+        op_ctx = runtime.calls.op_context(worker, ctx, entry) if "d" in entry else ctx
         # Object keys are computable from names: only the host's record says who may ask.
         return worker, op_ctx, owned_actor(op_ctx, entry)
 
@@ -62,14 +62,14 @@ class DeliveryHostCalls:
         except ForeignObjectError as error:
             if entry.get("m") in WRITE_METHODS:  # a note: nobody in JS would see the error
                 worker, ctx = self._caller()
-                op_ctx = self._runtime._op_context(worker, ctx, entry) if "d" in entry else ctx
+                op_ctx = self._runtime.calls.op_context(worker, ctx, entry) if "d" in entry else ctx
                 self._runtime._refuse_foreign_write(worker, op_ctx, error)
             raise
         runtime = self._runtime
         if entry.get("m") in _SETTLED_LATER:
             return self._finish_transaction(worker, op_ctx, entry)
         entry.pop("id", None)  # answered now: nothing to settle, no gate to hold
-        return runtime._storage_op(worker, op_ctx, entry, [], runtime._sync_touched, [])
+        return runtime.storage_ops.run(worker, op_ctx, entry, [], runtime.sync_touched, [])
 
     def _finish_transaction(self, worker: Worker, op_ctx: Context, entry: dict[str, Any]) -> dict[str, Any]:
         """Commit (validate, write, close the section) or abort a transaction attempt now.
@@ -81,11 +81,11 @@ class DeliveryHostCalls:
         runtime = self._runtime
         settlements: list[tuple[Context, list[Any], list[Actor]]] = []
         cache: list[tuple[str, str | None]] = []
-        runtime._sync_cache = cache
+        runtime.storage_ops.sync_cache = cache
         try:
-            runtime._storage_op(worker, op_ctx, entry, [], runtime._sync_touched, settlements)
+            runtime.storage_ops.run(worker, op_ctx, entry, [], runtime.sync_touched, settlements)
         finally:
-            runtime._sync_cache = None
+            runtime.storage_ops.sync_cache = None
         if not settlements:
             return {"later": True}
         _, [[_, ok, value]], _ = settlements[0]
@@ -95,8 +95,8 @@ class DeliveryHostCalls:
 
     def trace(self, entry: dict[str, Any]) -> None:
         _, op_ctx, actor = self._context_and_actor(entry)
-        self._runtime._trace_op(actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True})
+        self._runtime.storage_ops.trace_op(actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True})
 
     def direct_start(self, entry: dict[str, Any]) -> None:
         worker, ctx = self._caller()
-        self._runtime._direct_start(worker, ctx, entry)
+        self._runtime.calls.direct_start(worker, ctx, entry)

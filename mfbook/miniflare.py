@@ -216,7 +216,7 @@ class Miniflare:
     ) -> RequestState:
         """Starts a fetch/rpc event (under the engine lock); ``done(ok, value)`` completes it."""
         runtime = self._runtime
-        request = runtime._new_request(None)
+        request = runtime.new_request(None)
         try:
             if namespace is not None and object_id is not None:
                 actor = runtime.actor_for(namespace, object_id.hex, object_id.name)

@@ -29,13 +29,13 @@ from .host_calls import DeliveryHostCalls
 from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
-from .ownership import ForeignObjectError
+from .ownership import ForeignObjectError, owned_actor
 from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .sql.backend import SqlBackends
 from .sql.host_ops import SqlCall, sql_handlers
 from .sql.store import SqlObjectStore
 from .storage import ObjectStorage
-from .storage_ops import DEFERRED, WRITE_METHODS, StorageOps
+from .storage_ops import DEFERRED, WRITE_METHODS, StorageOperations
 from .trace import Trace
 
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
@@ -48,7 +48,7 @@ console_logger = logging.getLogger("mfbook.console")
 _LEAVING_OPS = frozenset({"do_fetch", "do_rpc", "service_fetch", "service_rpc", "fetch"})
 
 
-class Runtime(StorageOps, Calls):
+class Runtime:
     """All workers and objects of one ``Miniflare`` instance."""
 
     def __init__(
@@ -81,8 +81,9 @@ class Runtime(StorageOps, Calls):
         self.events: dict[int, Event] = {}
         self._event_ids = itertools.count(1)
         self._request_ids = itertools.count(1)
-        self._section_ids = itertools.count(1)
         self._queue: deque[Delivery] = deque()
+        self.storage_ops = StorageOperations(self)
+        self.calls = Calls(self)
         self._pumping = False
         #: Thread id of a caller driving deliveries on its own thread (see :meth:`drive`).
         self._driver: int | None = None
@@ -92,7 +93,7 @@ class Runtime(StorageOps, Calls):
         self.current: Context | None = None
         self.current_worker: Worker | None = None
         #: Storages the running delivery wrote through synchronous calls (flushed at its end).
-        self._sync_touched: dict[int, ObjectStorage] = {}
+        self.sync_touched: dict[int, ObjectStorage] = {}
         #: Synchronous host operations of every isolate (see :mod:`mfbook.bridge.sync_ops`).
         self.sync_handlers = pure_handlers()
         self.sync_handlers.update(DeliveryHostCalls(self).handlers())
@@ -115,9 +116,7 @@ class Runtime(StorageOps, Calls):
         Raises:
             IsolateFault: a worker failed to load (the running workers keep serving).
         """
-        workers = {
-            spec.name: Worker(spec, limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
-        }
+        workers = {spec.name: Worker(spec, limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs}
         try:
             for worker in workers.values():
                 worker.ensure_isolate()
@@ -198,7 +197,7 @@ class Runtime(StorageOps, Calls):
                 trace=self.trace,
                 on_alarm_change=self._after_alarm_change,
                 # Only objects with a JS read cache have one to drop (Redis has none: no query).
-                on_foreign_write=self._invalidate_cache if backend.read_cache else None,
+                on_foreign_write=self.invalidate_cache if backend.read_cache else None,
             )
             self.storages[key] = storage
         elif name is not None and storage.object_name is None:
@@ -212,13 +211,13 @@ class Runtime(StorageOps, Calls):
         actor = self.actors.get(str(payload.get("a"))) if isinstance(payload, dict) else None
         if worker is None or ctx is None or actor is None or actor.worker is not worker:
             return SqlCall(None, None)
-        op_ctx = self._op_context(worker, ctx, payload) if "d" in payload else ctx
+        op_ctx = self.calls.op_context(worker, ctx, payload) if "d" in payload else ctx
         isolate = self._delivering
         return SqlCall(actor, op_ctx.request, self._touch, isolate.interrupter.expired if isolate else None)
 
     def _touch(self, storage: ObjectStorage) -> None:
         """The running delivery wrote ``storage`` synchronously: the output gate flushes it."""
-        self._sync_touched[id(storage)] = storage
+        self.sync_touched[id(storage)] = storage
 
     def backend_for(self, namespace: NamespaceSpec) -> Backend:
         """The backend holding the objects of ``namespace`` (that of the class's worker)."""
@@ -253,7 +252,7 @@ class Runtime(StorageOps, Calls):
         return actor
 
     # ------------------------------------------------------------------ delivery pump
-    def _schedule(self, delivery: Delivery) -> None:
+    def schedule(self, delivery: Delivery) -> None:
         self._queue.append(delivery)
         self._want_pump()
 
@@ -367,7 +366,7 @@ class Runtime(StorageOps, Calls):
             self._delivering = isolate
             self.current = ctx
             self.current_worker = worker
-            self._sync_touched = {}
+            self.sync_touched = {}
             try:
                 outbox = isolate.deliver(delivery.entry, *delivery.args, depth)
             finally:
@@ -380,14 +379,14 @@ class Runtime(StorageOps, Calls):
             interrupted = not fault.fatal
             if fault.fatal:
                 outbox = []
-                self._sync_touched = {}
+                self.sync_touched = {}
         except WorkerError as error:
             self._fail_request_events(
                 worker, ctx.request, {"name": error.name, "message": error.js_message, "stack": error.stack}
             )
             outbox = []
         try:
-            if outbox or self._sync_touched:
+            if outbox or self.sync_touched:
                 self._process_outbox(worker, ctx, outbox)
         except Exception as error:  # noqa: BLE001 - a bad outbox fails its request, not the loop
             logger.exception("worker %s: could not process an outbox", worker.name)
@@ -396,7 +395,7 @@ class Runtime(StorageOps, Calls):
             for released in delivery.releases:
                 released.gate.unlock()
             if interrupted and ctx.request is not None:
-                self._forget_direct_calls(worker, ctx.request)
+                self.calls.forget_direct_calls(worker, ctx.request)
 
     def _on_fault(self, worker: Worker, ctx: Context, fault: IsolateFault) -> None:
         envelope = dict(fault.envelope)
@@ -404,13 +403,13 @@ class Runtime(StorageOps, Calls):
         if fault.fatal:
             self._reset_worker(worker, envelope)
         else:
-            for request in [ctx.request, *self._direct_callers(worker, ctx.request)]:
+            for request in [ctx.request, *self.calls.direct_callers(worker, ctx.request)]:
                 self._fail_request_events(worker, request, envelope)
 
     def _refuse_foreign_write(self, worker: Worker, ctx: Context, error: ForeignObjectError) -> None:
         """A write that resolved at once in JS named another object: its request fails."""
         logger.warning("worker %s: %s", worker.name, error)
-        for request in [ctx.request, *self._direct_callers(worker, ctx.request)]:
+        for request in [ctx.request, *self.calls.direct_callers(worker, ctx.request)]:
             self._fail_request_events(worker, request, envelope_from_exception(error))
 
     def _fail_request_events(self, worker: Worker, request: RequestState | None, envelope: dict[str, Any]) -> None:
@@ -435,7 +434,7 @@ class Runtime(StorageOps, Calls):
         self._queue = deque(d for d in self._queue if d.worker is not worker)
 
     # ------------------------------------------------------------------ events
-    def _new_request(self, parent: RequestState | None, *, pipeline: bool = False) -> RequestState:
+    def new_request(self, parent: RequestState | None, *, pipeline: bool = False) -> RequestState:
         if parent is None:
             return RequestState(next(self._request_ids), 1, 1)
         if pipeline:
@@ -443,7 +442,7 @@ class Runtime(StorageOps, Calls):
         return RequestState(next(self._request_ids), parent.depth + 1, 1)
 
     @staticmethod
-    def _check_depth(request: RequestState) -> None:
+    def check_depth(request: RequestState) -> None:
         if request.depth > MAX_REQUEST_DEPTH:
             raise WorkerError(
                 "Error",
@@ -469,7 +468,7 @@ class Runtime(StorageOps, Calls):
         """Delivers a fetch/rpc/alarm event; ``on_done(ok, value_or_envelope)`` when it completes."""
         event_id = next(self._event_ids)
         started = time.perf_counter()
-        fields = self._object_fields(actor)
+        fields = self.object_fields(actor)
         self.trace.emit(
             "request.start", request_id=request.request_id, data={"kind": kind, **(trace_data or {})}, **fields
         )
@@ -496,7 +495,7 @@ class Runtime(StorageOps, Calls):
         expiry = self.loop.call_later(self.wall_limit_ms / 1000, self._expire_event, event)
         target = actor.target_json() if actor is not None else target_text
         ctx = Context(request, actor)
-        self._schedule(Delivery(worker, kind, (event_id, target, *payload), ctx, gated=actor is not None))
+        self.schedule(Delivery(worker, kind, (event_id, target, *payload), ctx, gated=actor is not None))
 
     def _expire_event(self, event: Event) -> None:
         """Ends an event still pending after ``wall_limit_ms`` (e.g. kept alive by timers)."""
@@ -513,7 +512,7 @@ class Runtime(StorageOps, Calls):
         # Its timers (and those of the direct calls it made) would keep running for nobody.
         worker = event.worker
         for timer_id, (handle, ctx, *_) in list(worker.timers.items()):
-            if ctx.request is event.request or event.request in self._direct_callers(worker, ctx.request):
+            if ctx.request is event.request or event.request in self.calls.direct_callers(worker, ctx.request):
                 handle.cancel()
                 del worker.timers[timer_id]
 
@@ -523,7 +522,7 @@ class Runtime(StorageOps, Calls):
         event.on_done(ok, value)
 
     @staticmethod
-    def _object_fields(actor: Actor | None) -> dict[str, Any]:
+    def object_fields(actor: Actor | None) -> dict[str, Any]:
         if actor is None:
             return {}
         return {"binding": actor.namespace.binding, "object_id": actor.hex, "object_name": actor.name}
@@ -535,7 +534,7 @@ class Runtime(StorageOps, Calls):
         batches: dict[int, tuple[Context, list[Any], list[Actor]]] = {id(ctx): (ctx, [], [])}
         completions: list[dict[str, Any]] = []
         # Storages written through synchronous calls during the delivery, then by the outbox.
-        touched, self._sync_touched = self._sync_touched, {}
+        touched, self.sync_touched = self.sync_touched, {}
         writes: list[tuple[list[Any], ObjectStorage]] = []  # settlements that need a durable flush
         # Calls that leave the object wait for the output gate (the flush below).
         leaving: list[tuple[Context, dict[str, Any]]] = []
@@ -544,20 +543,20 @@ class Runtime(StorageOps, Calls):
         ended: list[tuple[DirectCall, dict[str, Any]]] = []
         for entry in outbox:
             op = entry["op"]
-            op_ctx = self._op_context(worker, ctx, entry) if "d" in entry else ctx
+            op_ctx = self.calls.op_context(worker, ctx, entry) if "d" in entry else ctx
             try:
                 if op == "st":
                     batch, releases = self._batch_for(batches, op_ctx)
-                    result = self._storage_op(worker, op_ctx, entry, releases, touched, settlements)
+                    result = self.storage_ops.run(worker, op_ctx, entry, releases, touched, settlements)
                     if result is not DEFERRED and "id" in entry:
                         item = [entry["id"], True, result]
                         batch.append(item)
                         if entry["m"] in WRITE_METHODS and not entry.get("f", 0) & 2:
-                            writes.append((item, touched[id(self._actor_of(op_ctx, entry).storage)]))
+                            writes.append((item, touched[id(owned_actor(op_ctx, entry).storage)]))
                 elif op == "done":
                     completions.append(entry)
                 elif op == "dstart":
-                    self._direct_start(worker, ctx, entry)
+                    self.calls.direct_start(worker, ctx, entry)
                 elif op == "dend":
                     call = worker.direct.pop(entry["d"], None)
                     if call is not None:
@@ -579,13 +578,15 @@ class Runtime(StorageOps, Calls):
                     self.background_errors.append(error)
                     logger.error("Uncaught (in waitUntil): %s\n%s", error, error.stack)
                 elif op == "bcw":
-                    self._bcw(worker, op_ctx, entry, settlements)
+                    self.storage_ops.block_concurrency(worker, op_ctx, entry, settlements)
                 elif op in _LEAVING_OPS:
                     leaving.append((op_ctx, entry))
                 elif op == "trace":
                     # A read answered from the object's JS cache: still on the trace.
-                    actor = self._actor_of(op_ctx, entry)
-                    self._trace_op(actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True})
+                    actor = owned_actor(op_ctx, entry)
+                    self.storage_ops.trace_op(
+                        actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True}
+                    )
                 elif op == "digest":  # the fallback engine mode (no synchronous calls)
                     self._batch_for(batches, op_ctx)[0].append([entry["id"], True, digest(entry)])
                 else:
@@ -606,7 +607,7 @@ class Runtime(StorageOps, Calls):
                 storage.flush(by_object_code=True)
             except Exception as error:  # noqa: BLE001
                 storage.discard_staged()
-                self._invalidate_cache(storage)
+                self.invalidate_cache(storage)
                 flush_errors[id(storage)] = envelope_from_exception(error)
         # An answer handed over inside the isolate may have carried a write that failed:
         # nothing this delivery produced may leave then.
@@ -619,29 +620,29 @@ class Runtime(StorageOps, Calls):
                     item[2] = failure
             self._break_output_gates(flush_errors)
         for call, entry in ended:
-            self._direct_end(call, entry)
+            self.calls.direct_end(call, entry)
         for op_ctx, entry in leaving:
             try:
                 if failed_all is not None:
                     raise WorkerError.from_envelope(failed_all)
                 if entry["op"] in ("do_fetch", "do_rpc"):
-                    self._object_call(worker, op_ctx, entry)
+                    self.calls.object_call(worker, op_ctx, entry)
                 elif entry["op"] == "fetch":
-                    self._outbound_fetch(worker, op_ctx, entry)
+                    self.calls.outbound_fetch(worker, op_ctx, entry)
                 else:
-                    self._service_fetch(worker, op_ctx, entry)
+                    self.calls.service_fetch(worker, op_ctx, entry)
             except Exception as error:  # noqa: BLE001 - becomes the JS rejection
                 self._batch_for(batches, op_ctx)[0].append([entry["id"], False, envelope_from_exception(error)])
         for batch_ctx, batch, releases in batches.values():
             if batch:
-                self._schedule(
+                self.schedule(
                     Delivery(worker, "settle", (json.dumps(batch),), batch_ctx, gated=False, releases=releases)
                 )
             else:
                 for actor in releases:
                     actor.gate.unlock()
         for settle_ctx, settle_batch, settle_releases in settlements:
-            self._schedule(
+            self.schedule(
                 Delivery(
                     worker, "settle", (json.dumps(settle_batch),), settle_ctx, gated=False, releases=settle_releases
                 )
@@ -649,9 +650,9 @@ class Runtime(StorageOps, Calls):
         for call, entry in answers:
             failure = failed_all or flush_errors.get(id(call.ctx.actor.storage)) if call.ctx.actor else failed_all
             if failure is not None:
-                self._io_result(worker, call.caller, entry["id"], False, failure)
+                self.calls.io_result(worker, call.caller, entry["id"], False, failure)
             else:
-                self._io_result(worker, call.caller, entry["id"], entry["ok"], entry["value"])
+                self.calls.io_result(worker, call.caller, entry["id"], entry["ok"], entry["value"])
         for entry in completions:
             event = self.events.get(entry["ev"])
             if event is None:
@@ -687,7 +688,7 @@ class Runtime(StorageOps, Calls):
         for envelope in flush_errors.values():
             logger.error("Durable Object storage write failed: %s", envelope.get("message"))
 
-    def _invalidate_cache(self, storage: ObjectStorage) -> None:
+    def invalidate_cache(self, storage: ObjectStorage) -> None:
         """Drops the JS read cache of an object whose storage another writer changed.
 
         Runs under the engine lock between deliveries, so no JS of the object can run before
@@ -702,7 +703,7 @@ class Runtime(StorageOps, Calls):
         """Another process committed under ``backend``: no cached read of its objects holds."""
         for actor in self.actors.values():
             if actor.read_cache and self.backend_for(actor.namespace) is backend:
-                self._invalidate_cache(actor.storage)
+                self.invalidate_cache(actor.storage)
 
     def _after_alarm_change(self, storage: ObjectStorage) -> None:
         if self.alarms_enabled:
@@ -719,7 +720,7 @@ class Runtime(StorageOps, Calls):
                 worker.timers[timer_id] = (handle, ctx, repeat, ms)
             else:
                 worker.timers.pop(timer_id, None)
-            self._schedule(Delivery(worker, "fireTimer", (timer_id,), ctx, gated=True))
+            self.schedule(Delivery(worker, "fireTimer", (timer_id,), ctx, gated=True))
 
         handle = self.loop.call_later(ms / 1000, fire)
         worker.timers[timer_id] = (handle, ctx, repeat, ms)
@@ -736,5 +737,3 @@ class Runtime(StorageOps, Calls):
         self.sql_backends.close()
         for backend in {id(backend): backend for backend in [self.backend, *self.worker_backends.values()]}.values():
             backend.close()
-
-

@@ -1,6 +1,6 @@
 """Storage operations queued by JavaScript, run against the object's storage engine.
 
-The kernel's storage proxies queue ``st`` host operations; this mixin of :class:`Runtime`
+The kernel's storage proxies queue ``st`` host operations; this part of :class:`Runtime`
 executes them in program order, closes the object's input gate for their duration (unless
 ``allowConcurrency``), opens and closes gate *sections* for transactions and
 ``blockConcurrencyWhile``, and validates/commits/retries transaction attempts.
@@ -13,7 +13,6 @@ import itertools
 import json
 import logging
 import random
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import CommitConflict
@@ -23,12 +22,9 @@ from .scheduling import Actor, Context, Delivery, Worker
 from .storage import ListOptions, ObjectStorage, Transaction
 
 if TYPE_CHECKING:
-    from .backends.base import Backend
-    from .loop import EngineScheduler
-    from .scheduling import NamespaceSpec
-    from .trace import Trace
+    from .runtime import Runtime
 
-__all__ = ["DEFERRED", "StorageOps", "WRITE_METHODS"]
+__all__ = ["DEFERRED", "StorageOperations", "WRITE_METHODS"]
 
 logger = logging.getLogger("mfbook")
 
@@ -40,29 +36,25 @@ WRITE_METHODS = frozenset({"put", "delete", "deleteAll", "setAlarm", "deleteAlar
 Settlements = list[tuple[Context, list[Any], list[Actor]]]
 
 
-class StorageOps:
-    """Mixin of :class:`mfbook.runtime.Runtime` for JS storage operations."""
+class StorageOperations:
+    """Runs the storage operations a runtime's isolates ask for (one per :class:`Runtime`).
 
-    loop: EngineScheduler
-    trace: Trace
-    txn_max_attempts: int
-    actors: dict[str, Actor]
-    _section_ids: itertools.count[int]
-    #: Collects read-cache entries while a synchronous host call commits (see _cache_store).
-    _sync_cache: list[tuple[str, str | None]] | None = None
+    A part of the runtime, not a mixin: it reaches the runtime's objects, trace and delivery
+    queue through the one reference it is given.
+    """
 
-    # Provided by Runtime:
-    _schedule: Callable[[Delivery], None]
-    _invalidate_cache: Callable[[ObjectStorage], None]
-    _object_fields: Callable[[Actor | None], dict[str, Any]]
-    backend_for: Callable[[NamespaceSpec], Backend]
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._section_ids = itertools.count(1)
+        #: Collects read-cache entries while a synchronous host call commits (see cache_store).
+        self.sync_cache: list[tuple[str, str | None]] | None = None
 
     @staticmethod
     def _actor_of(ctx: Context, entry: dict[str, Any]) -> Actor:
         # From the host's record of the delivery, never from what JS wrote (ownership.py).
         return owned_actor(ctx, entry)
 
-    def _storage_op(
+    def run(
         self,
         worker: Worker,
         ctx: Context,
@@ -90,34 +82,37 @@ class StorageOps:
             return self._txn_op(storage, txn, method, entry)
         if method == "get":
             value = storage.get(entry["key"])
-            self._trace_op(storage, "storage.get", ctx, (entry["key"],))
+            self.trace_op(storage, "storage.get", ctx, (entry["key"],))
             return None if value is None else value.decode("utf-8")
         if method == "getMany":
-            self._trace_op(storage, "storage.get", ctx, tuple(entry["keys"]))
+            self.trace_op(storage, "storage.get", ctx, tuple(entry["keys"]))
             return [[key, value.decode("utf-8")] for key, value in storage.get_many(entry["keys"])]
         if method == "put":
             entries = [(key, value.encode("utf-8")) for key, value in entry["entries"]]
             storage.put(entries)
-            self._trace_op(storage, "storage.put", ctx, tuple(key for key, _ in entries))
+            self.trace_op(storage, "storage.put", ctx, tuple(key for key, _ in entries))
             return None
         if method == "delete":
             count = storage.delete(entry["keys"])
-            self._trace_op(storage, "storage.delete", ctx, tuple(entry["keys"]))
+            self.trace_op(storage, "storage.delete", ctx, tuple(entry["keys"]))
             return count if entry.get("many") else count > 0
         if method == "list":
             rows = storage.list(ListOptions.from_mapping(entry["options"]))
-            self._trace_op(storage, "storage.list", ctx, (), {"count": len(rows)})
+            self.trace_op(storage, "storage.list", ctx, (), {"count": len(rows)})
             return [[key, value.decode("utf-8")] for key, value in rows]
         if method == "deleteAll":
             storage.delete_all()
-            self._trace_op(storage, "storage.delete_all", ctx, ())
+            self.trace_op(storage, "storage.delete_all", ctx, ())
             return None
         if method == "getAlarm":
             return storage.get_alarm()
         if method == "setAlarm":
             storage.set_alarm(int(entry["time"]))
-            self.trace.emit(
-                "alarm.set", request_id=request_id, data={"time": int(entry["time"])}, **self._object_fields(actor)
+            self._runtime.trace.emit(
+                "alarm.set",
+                request_id=request_id,
+                data={"time": int(entry["time"])},
+                **self._runtime.object_fields(actor),
             )
             return None
         if method == "deleteAlarm":
@@ -164,28 +159,28 @@ class StorageOps:
             return DEFERRED
         raise StorageError(f"Unknown storage method {method}")
 
-    def _cache_store(self, actor: Actor, txn: Transaction) -> None:
+    def cache_store(self, actor: Actor, txn: Transaction) -> None:
         """Puts a committed transaction's writes into the object's JS read cache.
 
         Runs between deliveries, before anything parked at the object's gate: no code of the
         object can see the old cached values after the commit. A commit made by a synchronous
         host call (during a delivery) must not call back into JS: its entries are handed back
-        with the answer instead (``_sync_cache``).
+        with the answer instead (``sync_cache``).
         """
         worker = actor.worker
         if worker is None or worker.isolate is None:
             return
         entries = [(key, None if value is None else value.decode("utf-8")) for key, value in txn.writes.items()]
-        if self._sync_cache is not None:
-            self._sync_cache.extend(entries)
+        if self.sync_cache is not None:
+            self.sync_cache.extend(entries)
             return
         worker.isolate.cache_store(actor.key, entries)
 
-    def _trace_op(
+    def trace_op(
         self, storage: ObjectStorage, kind: str, ctx: Context, keys: tuple[str, ...], data: dict[str, Any] | None = None
     ) -> None:
-        if self.trace.enabled:
-            self.trace.emit(
+        if self._runtime.trace.enabled:
+            self._runtime.trace.emit(
                 kind,
                 binding=storage.binding,
                 object_id=storage.object_id,
@@ -244,7 +239,7 @@ class StorageOps:
         try:
             storage.commit(txn, request_id=request_id, by_object_code=actor.read_cache)
         except CommitConflict as conflict:
-            if txn.attempt >= self.txn_max_attempts:
+            if txn.attempt >= self._runtime.txn_max_attempts:
                 storage._emit(
                     "txn.giveup",
                     txn_id=txn.txn_id,
@@ -259,8 +254,8 @@ class StorageOps:
                     f"{', '.join(repr(k) for k in conflict.keys) or '(alarm)'} kept changing under it "
                     f"(last conflicting commit #{conflict.winning_version}) in Durable Object "
                     f"{actor.namespace.binding} {actor.hex}, written by other requests or by another "
-                    f"process sharing {self.backend_for(actor.namespace).location}. "
-                    f"Raise Miniflare(txn_max_attempts=...) (now {self.txn_max_attempts}) "
+                    f"process sharing {self._runtime.backend_for(actor.namespace).location}. "
+                    f"Raise Miniflare(txn_max_attempts=...) (now {self._runtime.txn_max_attempts}) "
                     "if this contention is expected."
                 )
                 settlements.append(
@@ -285,7 +280,7 @@ class StorageOps:
                     retry = storage.begin(attempt=txn.attempt + 1, request_id=request_id)
                 except Exception as error:  # noqa: BLE001 - e.g. the backend is unreachable
                     parent = actor.gate.close_section(section)
-                    self._schedule(
+                    self._runtime.schedule(
                         Delivery(
                             worker,
                             "settle",
@@ -305,7 +300,7 @@ class StorageOps:
                 )
                 actor.txns[retry.txn_id] = retry
                 actor.sections[retry.txn_id] = section
-                self._schedule(
+                self._runtime.schedule(
                     Delivery(
                         worker,
                         "settle",
@@ -315,19 +310,19 @@ class StorageOps:
                     )
                 )
 
-            self.loop.call_later(delay, resume)
+            self._runtime.loop.call_later(delay, resume)
             return DEFERRED
         if actor.read_cache and txn.writes:
             try:
-                self._cache_store(actor, txn)
+                self.cache_store(actor, txn)
             except Exception:  # noqa: BLE001 - the commit stands; a stale cache must not
                 logger.exception("read cache update failed; dropping the cache")
-                self._invalidate_cache(storage)
+                self._runtime.invalidate_cache(storage)
         parent = actor.gate.close_section(section)
         settlements.append((Context(ctx.request, actor, parent), [[entry["id"], True, {}]], []))
         return DEFERRED
 
-    def _bcw(
+    def block_concurrency(
         self,
         worker: Worker,
         ctx: Context,
