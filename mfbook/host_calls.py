@@ -63,7 +63,7 @@ class DeliveryHostCalls:
             if entry.get("m") in WRITE_METHODS:  # a note: nobody in JS would see the error
                 worker, ctx = self._caller()
                 op_ctx = self._runtime.calls.op_context(worker, ctx, entry) if "d" in entry else ctx
-                self._runtime._refuse_foreign_write(worker, op_ctx, error)
+                self._runtime.refuse_foreign_write(worker, op_ctx, error)
             raise
         runtime = self._runtime
         if entry.get("m") in _SETTLED_LATER:

@@ -10,7 +10,6 @@ CPU limits attribute asynchronous work without any async-context support in Quic
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import Any
 from .alarms import AlarmScheduler
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
-from .bridge.sync_ops import digest, pure_handlers
+from .bridge.sync_ops import pure_handlers
 from .calls import Calls
 from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
@@ -29,24 +28,20 @@ from .host_calls import DeliveryHostCalls
 from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
-from .ownership import ForeignObjectError, owned_actor
-from .scheduling import Actor, Context, Delivery, DirectCall, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
+from .outbox_processing import OutboxProcessor
+from .ownership import ForeignObjectError
+from .scheduling import Actor, Context, Delivery, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .sql.backend import SqlBackends
 from .sql.host_ops import SqlCall, sql_handlers
 from .sql.store import SqlObjectStore
 from .storage import ObjectStorage
-from .storage_ops import DEFERRED, WRITE_METHODS, StorageOperations
+from .storage_ops import StorageOperations
 from .trace import Trace
 
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
 logger = logging.getLogger("mfbook")
 console_logger = logging.getLogger("mfbook.console")
-
-#: Host operations that reach outside the object (other objects, workers, the network): they
-#: start only after the output gate, i.e. once the writes before them are durable.
-_LEAVING_OPS = frozenset({"do_fetch", "do_rpc", "service_fetch", "service_rpc", "fetch"})
-
 
 class Runtime:
     """All workers and objects of one ``Miniflare`` instance."""
@@ -84,6 +79,7 @@ class Runtime:
         self._queue: deque[Delivery] = deque()
         self.storage_ops = StorageOperations(self)
         self.calls = Calls(self)
+        self.outboxes = OutboxProcessor(self)
         self._pumping = False
         #: Thread id of a caller driving deliveries on its own thread (see :meth:`drive`).
         self._driver: int | None = None
@@ -141,7 +137,7 @@ class Runtime:
             if worker.isolate is not None:
                 worker.isolate.close()
         for event in list(self.events.values()):
-            self._finish_event(event, False, {"name": "Error", "message": "The worker was reloaded.", "stack": ""})
+            self.finish_event(event, False, {"name": "Error", "message": "The worker was reloaded.", "stack": ""})
         if prepared is None:
             prepared = {
                 spec.name: Worker(spec, self.limits, self._isolate_bindings(spec), self.sync_handlers) for spec in specs
@@ -302,7 +298,7 @@ class Runtime:
         envelope = {"name": "Error", "message": INTERRUPTED_MESSAGE, "stack": ""}
         for event in list(self.events.values()):
             if event.request is request:
-                self._finish_event(event, False, envelope)
+                self.finish_event(event, False, envelope)
 
     def _pump(self) -> None:
         budget = 1000
@@ -336,7 +332,7 @@ class Runtime:
                 return
         envelope = {"name": "Error", "message": "The script will never generate a response.", "stack": ""}
         for event in list(self.events.values()):
-            self._finish_event(event, False, envelope)
+            self.finish_event(event, False, envelope)
         for actor in self.actors.values():
             if not actor.gate.is_open:
                 # Its transaction or blockConcurrencyWhile() can never finish: the object
@@ -387,7 +383,7 @@ class Runtime:
             outbox = []
         try:
             if outbox or self.sync_touched:
-                self._process_outbox(worker, ctx, outbox)
+                self.outboxes.process(worker, ctx, outbox)
         except Exception as error:  # noqa: BLE001 - a bad outbox fails its request, not the loop
             logger.exception("worker %s: could not process an outbox", worker.name)
             self._fail_request_events(worker, ctx.request, envelope_from_exception(error))
@@ -406,7 +402,7 @@ class Runtime:
             for request in [ctx.request, *self.calls.direct_callers(worker, ctx.request)]:
                 self._fail_request_events(worker, request, envelope)
 
-    def _refuse_foreign_write(self, worker: Worker, ctx: Context, error: ForeignObjectError) -> None:
+    def refuse_foreign_write(self, worker: Worker, ctx: Context, error: ForeignObjectError) -> None:
         """A write that resolved at once in JS named another object: its request fails."""
         logger.warning("worker %s: %s", worker.name, error)
         for request in [ctx.request, *self.calls.direct_callers(worker, ctx.request)]:
@@ -415,7 +411,7 @@ class Runtime:
     def _fail_request_events(self, worker: Worker, request: RequestState | None, envelope: dict[str, Any]) -> None:
         for event in list(self.events.values()):
             if event.worker is worker and (request is None or event.request is request):
-                self._finish_event(event, False, envelope)
+                self.finish_event(event, False, envelope)
 
     def _reset_worker(self, worker: Worker, envelope: dict[str, Any]) -> None:
         """Condemns an isolate: every in-flight event fails and objects are re-created later."""
@@ -425,7 +421,7 @@ class Runtime:
         worker.isolate = None
         for event in list(self.events.values()):
             if event.worker is worker:
-                self._finish_event(event, False, envelope)
+                self.finish_event(event, False, envelope)
         for actor in self.actors.values():
             if actor.worker is worker:
                 actor.txns.clear()
@@ -508,7 +504,7 @@ class Runtime:
             "stack": "",
             "limit": True,
         }
-        self._finish_event(event, False, envelope)
+        self.finish_event(event, False, envelope)
         # Its timers (and those of the direct calls it made) would keep running for nobody.
         worker = event.worker
         for timer_id, (handle, ctx, *_) in list(worker.timers.items()):
@@ -516,7 +512,7 @@ class Runtime:
                 handle.cancel()
                 del worker.timers[timer_id]
 
-    def _finish_event(self, event: Event, ok: bool, value: Any) -> None:
+    def finish_event(self, event: Event, ok: bool, value: Any) -> None:
         if self.events.pop(event.event_id, None) is None:
             return
         event.on_done(ok, value)
@@ -526,167 +522,6 @@ class Runtime:
         if actor is None:
             return {}
         return {"binding": actor.namespace.binding, "object_id": actor.hex, "object_name": actor.name}
-
-    # ------------------------------------------------------------------ outbox processing
-    def _process_outbox(self, worker: Worker, ctx: Context, outbox: list[dict[str, Any]]) -> None:
-        settlements: list[tuple[Context, list[Any], list[Actor]]] = []
-        # Settle batches by context: one per delivery, plus one per direct call of it.
-        batches: dict[int, tuple[Context, list[Any], list[Actor]]] = {id(ctx): (ctx, [], [])}
-        completions: list[dict[str, Any]] = []
-        # Storages written through synchronous calls during the delivery, then by the outbox.
-        touched, self.sync_touched = self.sync_touched, {}
-        writes: list[tuple[list[Any], ObjectStorage]] = []  # settlements that need a durable flush
-        # Calls that leave the object wait for the output gate (the flush below).
-        leaving: list[tuple[Context, dict[str, Any]]] = []
-        answers: list[tuple[DirectCall, dict[str, Any]]] = []  # direct calls answered later
-        direct_answered = False
-        ended: list[tuple[DirectCall, dict[str, Any]]] = []
-        for entry in outbox:
-            op = entry["op"]
-            op_ctx = self.calls.op_context(worker, ctx, entry) if "d" in entry else ctx
-            try:
-                if op == "st":
-                    batch, releases = self._batch_for(batches, op_ctx)
-                    result = self.storage_ops.run(worker, op_ctx, entry, releases, touched, settlements)
-                    if result is not DEFERRED and "id" in entry:
-                        item = [entry["id"], True, result]
-                        batch.append(item)
-                        if entry["m"] in WRITE_METHODS and not entry.get("f", 0) & 2:
-                            writes.append((item, touched[id(owned_actor(op_ctx, entry).storage)]))
-                elif op == "done":
-                    completions.append(entry)
-                elif op == "dstart":
-                    self.calls.direct_start(worker, ctx, entry)
-                elif op == "dend":
-                    call = worker.direct.pop(entry["d"], None)
-                    if call is not None:
-                        ended.append((call, entry))
-                        if entry.get("local"):
-                            direct_answered = True
-                        else:
-                            answers.append((call, entry))
-                elif op == "console":
-                    self.console(entry["level"], entry["text"])
-                elif op == "timer":
-                    self._add_timer(worker, op_ctx, entry["timer"], entry["ms"], entry["repeat"])
-                elif op == "cleartimer":
-                    timer = worker.timers.pop(entry["timer"], None)
-                    if timer is not None:
-                        timer[0].cancel()
-                elif op == "background_error":
-                    error = WorkerError.from_envelope(entry["error"])
-                    self.background_errors.append(error)
-                    logger.error("Uncaught (in waitUntil): %s\n%s", error, error.stack)
-                elif op == "bcw":
-                    self.storage_ops.block_concurrency(worker, op_ctx, entry, settlements)
-                elif op in _LEAVING_OPS:
-                    leaving.append((op_ctx, entry))
-                elif op == "trace":
-                    # A read answered from the object's JS cache: still on the trace.
-                    actor = owned_actor(op_ctx, entry)
-                    self.storage_ops.trace_op(
-                        actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True}
-                    )
-                elif op == "digest":  # the fallback engine mode (no synchronous calls)
-                    self._batch_for(batches, op_ctx)[0].append([entry["id"], True, digest(entry)])
-                else:
-                    self._batch_for(batches, op_ctx)[0].append(
-                        [entry["id"], False, {"name": "Error", "message": f"Unknown host operation {op}"}]
-                    )
-            except Exception as error:  # noqa: BLE001 - errors become JS exceptions, never escape
-                if "id" in entry:
-                    self._batch_for(batches, op_ctx)[0].append([entry["id"], False, envelope_from_exception(error)])
-                elif isinstance(error, ForeignObjectError):
-                    self._refuse_foreign_write(worker, op_ctx, error)
-                else:
-                    logger.exception("host operation %s failed", op)
-        # Output gate: staged writes become durable before results or responses are released.
-        flush_errors: dict[int, dict[str, Any]] = {}
-        for storage in touched.values():
-            try:
-                storage.flush(by_object_code=True)
-            except Exception as error:  # noqa: BLE001
-                storage.discard_staged()
-                self.invalidate_cache(storage)
-                flush_errors[id(storage)] = envelope_from_exception(error)
-        # An answer handed over inside the isolate may have carried a write that failed:
-        # nothing this delivery produced may leave then.
-        failed_all = next(iter(flush_errors.values())) if flush_errors and direct_answered else None
-        if flush_errors:
-            for item, storage in writes:
-                failure = flush_errors.get(id(storage))
-                if failure is not None:
-                    item[1] = False
-                    item[2] = failure
-            self._break_output_gates(flush_errors)
-        for call, entry in ended:
-            self.calls.direct_end(call, entry)
-        for op_ctx, entry in leaving:
-            try:
-                if failed_all is not None:
-                    raise WorkerError.from_envelope(failed_all)
-                if entry["op"] in ("do_fetch", "do_rpc"):
-                    self.calls.object_call(worker, op_ctx, entry)
-                elif entry["op"] == "fetch":
-                    self.calls.outbound_fetch(worker, op_ctx, entry)
-                else:
-                    self.calls.service_fetch(worker, op_ctx, entry)
-            except Exception as error:  # noqa: BLE001 - becomes the JS rejection
-                self._batch_for(batches, op_ctx)[0].append([entry["id"], False, envelope_from_exception(error)])
-        for batch_ctx, batch, releases in batches.values():
-            if batch:
-                self.schedule(
-                    Delivery(worker, "settle", (json.dumps(batch),), batch_ctx, gated=False, releases=releases)
-                )
-            else:
-                for actor in releases:
-                    actor.gate.unlock()
-        for settle_ctx, settle_batch, settle_releases in settlements:
-            self.schedule(
-                Delivery(
-                    worker, "settle", (json.dumps(settle_batch),), settle_ctx, gated=False, releases=settle_releases
-                )
-            )
-        for call, entry in answers:
-            failure = failed_all or flush_errors.get(id(call.ctx.actor.storage)) if call.ctx.actor else failed_all
-            if failure is not None:
-                self.calls.io_result(worker, call.caller, entry["id"], False, failure)
-            else:
-                self.calls.io_result(worker, call.caller, entry["id"], entry["ok"], entry["value"])
-        for entry in completions:
-            event = self.events.get(entry["ev"])
-            if event is None:
-                continue
-            if failed_all is not None:
-                self._finish_event(event, False, failed_all)
-            elif flush_errors and event.actor is not None and id(event.actor.storage) in flush_errors:
-                self._finish_event(event, False, flush_errors[id(event.actor.storage)])
-            elif entry["ok"]:
-                self._finish_event(event, True, entry["value"])
-            else:
-                self._finish_event(event, False, entry["error"])
-
-    @staticmethod
-    def _batch_for(
-        batches: dict[int, tuple[Context, list[Any], list[Actor]]], ctx: Context
-    ) -> tuple[list[Any], list[Actor]]:
-        found = batches.get(id(ctx))
-        if found is None:
-            found = batches[id(ctx)] = (ctx, [], [])
-        return found[1], found[2]
-
-    def _break_output_gates(self, flush_errors: dict[int, dict[str, Any]]) -> None:
-        """A write that never became durable fails every response its object still owes.
-
-        As in the Workers runtime, a broken output gate means no response of that object may
-        claim the write happened (puts resolve before durability, like workerd's).
-        """
-        for event in list(self.events.values()):
-            actor = event.actor
-            if actor is not None and id(actor.storage) in flush_errors:
-                self._finish_event(event, False, flush_errors[id(actor.storage)])
-        for envelope in flush_errors.values():
-            logger.error("Durable Object storage write failed: %s", envelope.get("message"))
 
     def invalidate_cache(self, storage: ObjectStorage) -> None:
         """Drops the JS read cache of an object whose storage another writer changed.
@@ -710,7 +545,7 @@ class Runtime:
             self.alarms.schedule(storage)
 
     # ------------------------------------------------------------------ timers
-    def _add_timer(self, worker: Worker, ctx: Context, timer_id: int, ms: float, repeat: bool) -> None:
+    def add_timer(self, worker: Worker, ctx: Context, timer_id: int, ms: float, repeat: bool) -> None:
         def fire() -> None:
             entry = worker.timers.get(timer_id)
             if entry is None:
@@ -733,7 +568,7 @@ class Runtime:
             if worker.isolate is not None:
                 worker.isolate.close()
         for event in list(self.events.values()):
-            self._finish_event(event, False, {"name": "Error", "message": "The emulator was disposed.", "stack": ""})
+            self.finish_event(event, False, {"name": "Error", "message": "The emulator was disposed.", "stack": ""})
         self.sql_backends.close()
         for backend in {id(backend): backend for backend in [self.backend, *self.worker_backends.values()]}.values():
             backend.close()
