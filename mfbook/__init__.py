@@ -30,8 +30,9 @@ from .http import Headers, Response
 from .ids import DurableObjectId
 from .miniflare import Miniflare
 from .notebook.state import current
-from .objects import DurableObjectNamespace, DurableObjectStorage, DurableObjectStub
+from .objects import DurableObjectStorage
 from .sql.python_api import SqlRows
+from .stubs import DurableObjectNamespace, DurableObjectStub
 from .trace import Trace, TraceEvent
 
 __all__ = [

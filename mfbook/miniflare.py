@@ -22,10 +22,11 @@ from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId
 from .isolate import IsolateFault, IsolateLimits
 from .loop import EmulatorLoop, Waiter
-from .objects import DurableObjectNamespace, DurableObjectStorage
+from .objects import DurableObjectStorage
 from .options import Options, parse_options
 from .runtime import NamespaceSpec, Runtime
 from .scheduling import RequestState, Worker
+from .stubs import DurableObjectNamespace
 from .trace import Trace
 from .wrangler import check_migrations
 

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import json
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urljoin
 
 from . import codec
 from .backends.base import CommitConflict
 from .errors import ConflictError, StorageRangeError, StorageTypeError
-from .http import HeadersInput, Response, request_wire
-from .ids import DurableObjectId, ensure_id_for, id_from_name, id_from_string, new_unique_id
+from .ids import DurableObjectId
 from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, UNDEFINED_KEY_SUFFIX, text
 from .sql.python_api import PySql
 from .storage import ListOptions, ObjectStorage, Transaction
@@ -30,7 +27,7 @@ if TYPE_CHECKING:
     from .miniflare import Miniflare
     from .runtime import NamespaceSpec
 
-__all__ = ["DurableObjectNamespace", "DurableObjectStorage", "DurableObjectStub", "PyTransaction"]
+__all__ = ["DurableObjectStorage", "PyTransaction"]
 
 T = TypeVar("T")
 
@@ -95,11 +92,6 @@ def _alarm_ms(scheduled: int | float | datetime) -> int:
             "Failed to execute 'setAlarm' on 'DurableObjectStorage': parameter 1 is not of type 'date'."
         )
     return max(0, int(scheduled))
-
-
-def _result(value: Any) -> Any:
-    """An RPC result for Python: ``undefined`` at the top level is ``None`` (nested ones stay)."""
-    return None if value is codec.UNDEFINED else value
 
 
 def _decode_rows(rows: builtins.list[tuple[str, bytes]]) -> dict[str, Any]:
@@ -470,111 +462,3 @@ class PyTransaction(_Operator):
 
     async def put_async(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.put, key_or_entries, value)
-
-
-class DurableObjectStub:
-    """A stub for one object: ``fetch`` and RPC (``stub.call("m", ...)`` or ``stub.m(...)``)."""
-
-    def __init__(self, mf: Miniflare, namespace: NamespaceSpec, object_id: DurableObjectId) -> None:
-        self._mf = mf
-        self._namespace = namespace
-        self.id = object_id
-
-    @property
-    def name(self) -> str | None:
-        return self.id.name
-
-    def fetch(
-        self,
-        url: str,
-        *,
-        method: str = "GET",
-        headers: HeadersInput = None,
-        body: bytes | str | None = None,
-    ) -> Response:
-        """Sends a request to the object's ``fetch`` handler (relative URLs use https://fake-host)."""
-        value = self._mf._object_event(self._namespace, self.id, "fetch", (self._wire(url, method, headers, body),))
-        return Response.from_wire(value)
-
-    async def fetch_async(
-        self,
-        url: str,
-        *,
-        method: str = "GET",
-        headers: HeadersInput = None,
-        body: bytes | str | None = None,
-    ) -> Response:
-        wire = self._wire(url, method, headers, body)
-        value = await self._mf._object_event_async(self._namespace, self.id, "fetch", (wire,))
-        return Response.from_wire(value)
-
-    @staticmethod
-    def _wire(url: str, method: str, headers: HeadersInput, body: bytes | str | None) -> str:
-        return json.dumps(request_wire(urljoin("https://fake-host/", url), method=method, headers=headers, body=body))
-
-    def call(self, method: str, *args: Any) -> Any:
-        """Calls a public method of a ``DurableObject`` subclass (RPC); returns its result.
-
-        A method that returns nothing (``undefined``) gives ``None``.
-        """
-        value = self._mf._object_event(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
-        return _result(codec.decode(value))
-
-    async def call_async(self, method: str, *args: Any) -> Any:
-        value = await self._mf._object_event_async(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
-        return _result(codec.decode(value))
-
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        if method.startswith("_"):
-            raise AttributeError(method)
-        return lambda *args: self.call(method, *args)
-
-    def __repr__(self) -> str:
-        return f"<DurableObjectStub {self.id.binding}:{self.id.name or self.id.hex[:12]}>"
-
-
-class DurableObjectNamespace:
-    """A Durable Object binding from Python (``mf.get_durable_object_namespace("B")``)."""
-
-    def __init__(self, mf: Miniflare, namespace: NamespaceSpec) -> None:
-        self._mf = mf
-        self._namespace = namespace
-        self.binding = namespace.binding
-
-    def id_from_name(self, name: str) -> DurableObjectId:
-        return id_from_name(self.binding, str(name))
-
-    def id_from_string(self, hex_id: str) -> DurableObjectId:
-        return id_from_string(self.binding, hex_id)
-
-    def new_unique_id(self, *, jurisdiction: str | None = None) -> DurableObjectId:
-        return new_unique_id(self.binding, jurisdiction=jurisdiction)
-
-    def get(self, object_id: DurableObjectId) -> DurableObjectStub:
-        ensure_id_for(self.binding, object_id)
-        return DurableObjectStub(self._mf, self._namespace, object_id)
-
-    def get_by_name(self, name: str) -> DurableObjectStub:
-        return self.get(self.id_from_name(name))
-
-    def storage(self, object_id: DurableObjectId | str) -> DurableObjectStorage:
-        """Storage of an object of this namespace (by id or name); does not construct it."""
-        if isinstance(object_id, str):
-            object_id = self.id_from_name(object_id)
-        ensure_id_for(self.binding, object_id)
-        return DurableObjectStorage(self._mf, self._namespace, object_id)
-
-    def object_ids(self) -> builtins.list[str]:
-        """Hex ids of objects that exist (live instances) or have stored data."""
-
-        def collect() -> builtins.list[str]:
-            runtime = self._mf._runtime
-            ids = set(runtime.backend_for(self._namespace).list_objects(self.binding))
-            ids.update(actor.hex for actor in runtime.actors.values() if actor.namespace.binding == self.binding)
-            ids.update(s.object_id for s in runtime.storages.values() if s.binding == self.binding and s.store.count())
-            return sorted(ids)
-
-        return self._mf._loop.call(collect)
-
-    def __repr__(self) -> str:
-        return f"<DurableObjectNamespace {self.binding} ({self._namespace.class_name})>"

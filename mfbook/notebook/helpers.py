@@ -17,7 +17,7 @@ from IPython.core.error import UsageError
 
 from ..ids import DurableObjectId
 from ..miniflare import Miniflare
-from ..objects import DurableObjectNamespace
+from ..stubs import DurableObjectNamespace
 from .cells import WorkerCell
 from .translate import ENGINE_ERRORS, usage_error
 

@@ -17,7 +17,7 @@ from ..trace import TraceEvent
 
 if TYPE_CHECKING:
     from ..miniflare import Miniflare
-    from ..objects import DurableObjectNamespace
+    from ..stubs import DurableObjectNamespace
 
 __all__ = ["alarms_view", "ids_view", "object_names", "storage_view", "timeline_view"]
 

@@ -10,7 +10,7 @@ from .. import codec
 from ..errors import WorkerError
 from ..ids import DurableObjectId
 from ..isolate import IsolateFault
-from ..objects import DurableObjectStub
+from ..stubs import DurableObjectStub
 
 if TYPE_CHECKING:
     from ..miniflare import Miniflare

@@ -307,7 +307,10 @@ function render({ model, el }) {
           widths[column] = Math.max(40, start + moveEvent.clientX - startX);
           if (col) col.style.width = `${widths[column]}px`;
         };
-        const up = () => {
+        const up = (upEvent) => {
+          // Chromium coalesces pointermove events per frame: a release before the next frame
+          // would drop the last move, so the release position sets the final width.
+          move(upEvent);
           window.removeEventListener("pointermove", move);
           window.removeEventListener("pointerup", up);
         };

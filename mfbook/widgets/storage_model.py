@@ -24,7 +24,8 @@ from .values import editable_text, parse_edit, preview, tree, type_label
 
 if TYPE_CHECKING:
     from ..miniflare import Miniflare
-    from ..objects import DurableObjectNamespace, DurableObjectStorage
+    from ..objects import DurableObjectStorage
+    from ..stubs import DurableObjectNamespace
 
 __all__ = ["ObjectIndex", "ObjectSummary", "Page", "Row", "StorageView", "durable_object_bindings"]
 
