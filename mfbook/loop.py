@@ -16,6 +16,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import concurrent.futures
+import math
 import selectors
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -51,11 +52,16 @@ class _WakeSelector(selectors.BaseSelector):
     under it; sleeping is the one moment other threads may drive the engine.
     """
 
-    def __init__(self, engine_lock: threading.Lock) -> None:
+    def __init__(self, engine_lock: threading.Lock, clock: Callable[[], float]) -> None:
         self._pending = _thread.allocate_lock()
         self._pending.acquire()
         self._engine_lock = engine_lock
+        self._clock = clock
         self._keys: dict[Any, selectors.SelectorKey] = {}
+        #: When the sleeping loop wakes up by itself (loop clock; inf: only when woken). Read
+        #: under the engine lock by other threads scheduling a timer: one due later than this
+        #: needs no wake-up, since the loop recomputes its timeout from all timers on waking.
+        self.wakes_at = -math.inf
 
     def wake(self) -> None:
         try:
@@ -75,6 +81,7 @@ class _WakeSelector(selectors.BaseSelector):
         if timeout is not None and timeout <= 0:
             self._pending.acquire(False)
             return []
+        self.wakes_at = math.inf if timeout is None else self._clock() + timeout
         self._engine_lock.release()
         try:
             if timeout is None:
@@ -83,6 +90,7 @@ class _WakeSelector(selectors.BaseSelector):
                 self._pending.acquire(True, timeout)
         finally:
             self._engine_lock.acquire()
+            self.wakes_at = -math.inf  # awake: it recomputes its timeout before sleeping again
         return []
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
@@ -151,8 +159,12 @@ class _EmulatorEventLoop(asyncio.SelectorEventLoop):
     """asyncio loop whose cross-thread wake-up is a bare lock (see :class:`_WakeSelector`)."""
 
     def __init__(self, engine_lock: threading.Lock) -> None:
-        self._wake_selector = _WakeSelector(engine_lock)
+        self._wake_selector = _WakeSelector(engine_lock, self.time)
         super().__init__(selector=self._wake_selector)
+
+    def wakes_before(self, when: float) -> bool:
+        """Whether the loop, asleep, will wake by itself no later than ``when`` (loop clock)."""
+        return self._wake_selector.wakes_at <= when
 
     def _write_to_self(self) -> None:
         self._wake_selector.wake()
@@ -184,7 +196,10 @@ class EngineScheduler:
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> asyncio.TimerHandle:
         handle = self.loop.call_later(delay, callback, *args)
-        if self._off_thread():
+        # Off the loop thread, under the engine lock: the loop is asleep (or about to
+        # recompute its timeout). Waking it costs two thread switches, paid per request
+        # for the wall-clock limit's timer unless the loop would wake by then anyway.
+        if self._off_thread() and not self.loop.wakes_before(handle.when()):
             self.loop._write_to_self()
         return handle
 

@@ -37,6 +37,7 @@ from .sql.store import SqlObjectStore
 from .storage import ObjectStorage
 from .storage_ops import StorageOperations
 from .trace import Trace
+from .watchdog import WallClockWatchdog
 
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
@@ -80,6 +81,9 @@ class Runtime:
         self.storage_ops = StorageOperations(self)
         self.calls = Calls(self)
         self.outboxes = OutboxProcessor(self)
+        self.watchdog = WallClockWatchdog(
+            loop, lambda: self.wall_limit_ms / 1000, lambda: self.events.values(), self._expire_event
+        )
         self._pumping = False
         #: Thread id of a caller driving deliveries on its own thread (see :meth:`drive`).
         self._driver: int | None = None
@@ -470,7 +474,6 @@ class Runtime:
         )
 
         def finish(ok: bool, value: Any) -> None:
-            expiry.cancel()
             status = value.get("status") if ok and isinstance(value, dict) else None
             self.trace.emit(
                 "request.end",
@@ -488,7 +491,7 @@ class Runtime:
 
         event = Event(event_id, worker, request, finish, actor, caller)
         self.events[event_id] = event
-        expiry = self.loop.call_later(self.wall_limit_ms / 1000, self._expire_event, event)
+        self.watchdog.started(event)
         target = actor.target_json() if actor is not None else target_text
         ctx = Context(request, actor)
         self.schedule(Delivery(worker, kind, (event_id, target, *payload), ctx, gated=actor is not None))
@@ -505,12 +508,16 @@ class Runtime:
             "limit": True,
         }
         self.finish_event(event, False, envelope)
-        # Its timers (and those of the direct calls it made) would keep running for nobody.
+        # Its timers (and those of the direct calls it made) would keep running for nobody,
+        # and so would one that a timer callback already queued sets again.
         worker = event.worker
+        event.request.expired = True
         for timer_id, (handle, ctx, *_) in list(worker.timers.items()):
             if ctx.request is event.request or event.request in self.calls.direct_callers(worker, ctx.request):
                 handle.cancel()
                 del worker.timers[timer_id]
+                if ctx.request is not None:
+                    ctx.request.expired = True
 
     def finish_event(self, event: Event, ok: bool, value: Any) -> None:
         if self.events.pop(event.event_id, None) is None:
@@ -546,6 +553,9 @@ class Runtime:
 
     # ------------------------------------------------------------------ timers
     def add_timer(self, worker: Worker, ctx: Context, timer_id: int, ms: float, repeat: bool) -> None:
+        if ctx.request is not None and ctx.request.expired:
+            return  # set by a callback of a request the wall-clock limit ended
+
         def fire() -> None:
             entry = worker.timers.get(timer_id)
             if entry is None:
@@ -563,6 +573,7 @@ class Runtime:
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
         self.alarms.cancel_all()
+        self.watchdog.close()
         for worker in self.workers.values():
             worker.cancel_timers()
             if worker.isolate is not None:

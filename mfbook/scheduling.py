@@ -64,6 +64,8 @@ class RequestState:
     request_id: int
     depth: int
     pipeline: int
+    #: Ended by the wall-clock limit: timers it still sets are never armed.
+    expired: bool = False
 
 
 @dataclass(eq=False)
@@ -86,6 +88,8 @@ class Event:
     actor: Actor | None = None
     #: The worker whose host operation (a stub or service call) awaits this event, if any.
     caller: Worker | None = None
+    #: When the wall-clock limit ends it (loop clock; set by :class:`~mfbook.watchdog.WallClockWatchdog`).
+    deadline: float = 0.0
 
 
 @dataclass(eq=False)
