@@ -24,7 +24,7 @@ _FLAG = (bool,)
 _LIST = (list,)
 
 #: The fields each operation must carry, with their JSON types (``bool`` is not an int here).
-_REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "st": {"a": _TEXT, "m": _TEXT},
     "done": {"ev": _INT, "ok": _FLAG},
     "dstart": {"d": _INT, "binding": _TEXT, "hex": _TEXT, "kind": _TEXT},
@@ -36,6 +36,8 @@ _REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
     "trace": {"a": _TEXT, "kind": _TEXT, "keys": _LIST},
     "background_error": {"error": (dict,)},
 }
+_REQUIRED = {op: tuple(fields.items()) for op, fields in _FIELDS.items()}
+_NOTHING: tuple[tuple[str, tuple[type, ...]], ...] = ()
 
 
 def parse_outbox(text: str) -> list[dict[str, Any]]:
@@ -69,24 +71,18 @@ def _problem(entry: Any) -> str | None:
     op = entry.get("op")
     if not isinstance(op, str):
         return "has no operation name"
-    if "id" in entry and not _is(entry["id"], _INT):
+    if "id" in entry and type(entry["id"]) is not int:
         return f"({op}) has a non-integer id"
-    for field, types in _REQUIRED.get(op, {}).items():
-        if not _is(entry.get(field), types):
+    for field, types in _REQUIRED.get(op, _NOTHING):
+        if type(entry.get(field)) not in types:  # JSON gives exact types; True is no int here
             return f"({op}) lacks a valid {field!r}"
     if op == "done":
         outcome = entry.get("value" if entry["ok"] else "error", None)
         if not entry["ok"] and not isinstance(outcome, dict):
             return "(done) has no error object"
-    if op == "dend" and not entry.get("local") and not _is(entry.get("id"), _INT):
+    if op == "dend" and not entry.get("local") and type(entry.get("id")) is not int:
         return "(dend) has no id"
     return None
-
-
-def _is(value: Any, types: tuple[type, ...]) -> bool:
-    if isinstance(value, bool) and bool not in types:
-        return False
-    return isinstance(value, types)
 
 
 def _malformed(detail: str) -> WorkerError:
