@@ -553,12 +553,15 @@ class Runtime:
 
     # ------------------------------------------------------------------ timers
     def add_timer(self, worker: Worker, ctx: Context, timer_id: int, ms: float, repeat: bool) -> None:
-        if ctx.request is not None and ctx.request.expired:
+        if self._expired(worker, ctx):
             return  # set by a callback of a request the wall-clock limit ended
 
         def fire() -> None:
             entry = worker.timers.get(timer_id)
             if entry is None:
+                return
+            if self._expired(worker, ctx):
+                del worker.timers[timer_id]
                 return
             if repeat:
                 handle = self.loop.call_later(max(ms, 1) / 1000, fire)
@@ -569,6 +572,13 @@ class Runtime:
 
         handle = self.loop.call_later(ms / 1000, fire)
         worker.timers[timer_id] = (handle, ctx, repeat, ms)
+
+    def _expired(self, worker: Worker, ctx: Context) -> bool:
+        """Whether ``ctx`` belongs to a request the wall-clock limit ended (or to a direct call of one)."""
+        request = ctx.request
+        if request is None:
+            return False
+        return request.expired or any(caller.expired for caller in self.calls.direct_callers(worker, request))
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
