@@ -24,6 +24,7 @@ from .bridge.sync_ops import pure_handlers
 from .calls import Calls
 from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
+from .hibernation import Hibernation
 from .host_calls import DeliveryHostCalls
 from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
@@ -38,6 +39,7 @@ from .storage import ObjectStorage
 from .storage_ops import StorageOperations
 from .trace import Trace
 from .watchdog import WallClockWatchdog
+from .websocket_hub import WebSocketHub
 
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
@@ -98,6 +100,9 @@ class Runtime:
         self.sync_handlers = pure_handlers()
         self.sync_handlers.update(DeliveryHostCalls(self).handlers())
         self.sync_handlers.update(sql_handlers(self._sql_caller))
+        self.hibernation = Hibernation(self)
+        self.websockets = WebSocketHub(self, self.hibernation)
+        self.sync_handlers.update(self.websockets.handlers())
         self.alarms = AlarmScheduler(self)
         #: Databases of SQLite-backed classes, beside each KV backend.
         self.sql_backends = SqlBackends()
@@ -574,6 +579,7 @@ class Runtime:
     def close(self) -> None:
         self.alarms.cancel_all()
         self.watchdog.close()
+        self.hibernation.cancel_all()
         for worker in self.workers.values():
             worker.cancel_timers()
             if worker.isolate is not None:

@@ -1,0 +1,417 @@
+"""WebSocket ends on the host: who holds each end, and frames travelling between ends.
+
+Every end of a ``WebSocketPair`` is registered here (``ws.pair``) and known by a number; the
+JS ``WebSocket`` objects (``mfbook/js/prelude/websocket.js``) only carry that number, so an end
+can cross the bridge inside a response (``wire["ws"]``) to another worker, an object, or
+Python (a :class:`~mfbook.WebSocketClient`). A frame sent on one end is handed to its peer:
+
+- an end a worker or an object accepted gets each frame as a delivery of its own into that
+  isolate (``__mfKernel.wsEvent``), in order, under the object's input gate: never inside the
+  sender's turn;
+- an end held by Python gets it in its client's buffer;
+- an end nobody accepted yet keeps its frames until it is accepted (as a pipe would).
+
+Hibernatable ends (``ctx.acceptWebSocket``) keep their tags and attachment here, so their
+object can be evicted (:mod:`mfbook.hibernation`) and constructed again for the next frame.
+The operations are synchronous host calls (docs/ARCHITECTURE.md section 1); who is calling
+comes from the running delivery, never from the payload.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import WorkerError
+from .ownership import owned_actor
+from .scheduling import Actor, Context, Delivery, Worker
+from .v8size import v8_size_of_text
+from .websocket_client import WebSocketClient
+
+if TYPE_CHECKING:
+    from .bridge.host_entry import SyncHandler
+    from .hibernation import Hibernation
+    from .runtime import Runtime
+
+__all__ = ["Frame", "SocketEnd", "WebSocketHub"]
+
+#: workerd's limits (src/workerd/api/web-socket.h, actor-state.h/.c++).
+MAX_ATTACHMENT_BYTES = 2048
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 256
+MAX_AUTO_RESPONSE_BYTES = 2048
+
+#: Who holds an end whose JS object lives in no isolate: Python (a WebSocketClient).
+PYTHON = "<python>"
+
+#: A frame: ("m", text) | ("b", bytes) | ("c", code, reason, was_clean) | ("e", message).
+Frame = tuple[Any, ...]
+
+
+@dataclass(eq=False)
+class SocketEnd:
+    """One end of a WebSocket connection, as the host knows it."""
+
+    socket_id: int
+    peer_id: int
+    #: The worker whose isolate holds the JS object (None while it crosses in a response).
+    holder: str | None
+    #: Where accepted frames go: the accepting worker and, inside an object, its key.
+    worker: str | None = None
+    actor_key: str | None = None
+    accepted: bool = False
+    hibernatable: bool = False
+    tags: tuple[str, ...] = ()
+    attachment: str | None = None  # value codec text
+    auto_response_ms: float | None = None
+    sent_close: bool = False
+    got_close: bool = False
+    client: WebSocketClient | None = None
+    pending: list[Frame] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.sent_close and self.got_close
+
+
+class _ClientLink:
+    """A Python client's way into the engine: each frame is queued for the loop thread."""
+
+    def __init__(self, hub: WebSocketHub, end: SocketEnd, post: Callable[[Callable[[], Any]], None]) -> None:
+        self._hub = hub
+        self._end = end
+        self._post = post
+
+    def send(self, data: str | bytes) -> None:
+        frame: Frame = ("m", data) if isinstance(data, str) else ("b", data)
+        self._post(lambda: self._hub.client_frame(self._end, frame))
+
+    def close(self, code: int, reason: str) -> None:
+        self._post(lambda: self._hub.client_frame(self._end, ("c", code, reason, True)))
+
+
+class WebSocketHub:
+    """Every WebSocket end of one runtime (runs under the engine lock)."""
+
+    def __init__(self, runtime: Runtime, hibernation: Hibernation) -> None:
+        self._runtime = runtime
+        self.hibernation = hibernation
+        self.ends: dict[int, SocketEnd] = {}
+        self._ids = itertools.count(1)
+        #: Hibernatable ends per object key, in the order they were accepted.
+        self.by_actor: dict[str, dict[int, SocketEnd]] = {}
+        #: ``setWebSocketAutoResponse`` pairs per object key.
+        self.auto_responses: dict[str, tuple[str, str]] = {}
+
+    def handlers(self) -> dict[str, SyncHandler]:
+        return {
+            "ws.pair": self.pair,
+            "ws.adopt": self.adopt,
+            "ws.release": self.release,
+            "ws.accept": self.accept,
+            "ws.acceptHibernatable": self.accept_hibernatable,
+            "ws.send": self.send,
+            "ws.close": self.close,
+            "ws.attach": self.attach,
+            "ws.list": self.list_hibernatable,
+            "ws.tags": self.tags,
+            "ws.autoSet": self.set_auto_response,
+            "ws.autoGet": self.get_auto_response,
+            "ws.autoTime": self.auto_response_time,
+        }
+
+    # ------------------------------------------------------------------ callers
+    def _caller(self) -> tuple[Worker, Context]:
+        runtime = self._runtime
+        worker, ctx = runtime.current_worker, runtime.current
+        if worker is None or ctx is None:
+            raise WorkerError("Error", "WebSockets can only be used while the worker's code runs.")
+        return worker, ctx
+
+    def _op_context(self, entry: dict[str, Any]) -> tuple[Worker, Context]:
+        worker, ctx = self._caller()
+        if "d" in entry:
+            ctx = self._runtime.calls.op_context(worker, ctx, entry)
+        return worker, ctx
+
+    def _held(self, entry: dict[str, Any]) -> tuple[Worker, Context, SocketEnd]:
+        """The end ``entry["s"]`` names, if the calling worker holds it."""
+        worker, ctx = self._op_context(entry)
+        end = self.ends.get(entry.get("s", 0))
+        if end is None or end.holder != worker.name:
+            raise WorkerError("Error", "This WebSocket is not held by this worker.")
+        return worker, ctx, end
+
+    # ------------------------------------------------------------------ JS operations
+    def pair(self, entry: Any) -> list[int]:
+        worker, _ = self._caller()
+        first, second = next(self._ids), next(self._ids)
+        self.ends[first] = SocketEnd(first, second, worker.name)
+        self.ends[second] = SocketEnd(second, first, worker.name)
+        return [first, second]
+
+    def release(self, entry: dict[str, Any]) -> None:
+        """The end leaves its isolate inside a response (``responseToWire``)."""
+        _, _, end = self._held(entry)
+        end.holder = None
+
+    def adopt(self, entry: dict[str, Any]) -> None:
+        """An end that crossed in a response arrives in the calling isolate."""
+        worker, _ = self._caller()
+        end = self.ends.get(entry.get("s", 0))
+        if end is None or end.holder is not None:
+            raise WorkerError("TypeError", "This WebSocket was already used in a response.")
+        end.holder = worker.name
+
+    def accept(self, entry: dict[str, Any]) -> None:
+        worker, ctx, end = self._held(entry)
+        self._home(end, worker, ctx.actor)
+        self._trace("ws.accept", end, ctx.actor, {"hibernatable": False})
+        self._flush_pending(end)
+
+    def accept_hibernatable(self, entry: dict[str, Any]) -> None:
+        worker, ctx, end = self._held(entry)
+        actor = owned_actor(ctx, entry)
+        tags = entry.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise WorkerError("TypeError", "acceptWebSocket(): tags must be an array of strings.")
+        distinct: list[str] = []
+        for tag in tags:
+            if len(distinct) >= MAX_TAGS:
+                raise WorkerError("Error", f"a Hibernatable WebSocket cannot have more than {MAX_TAGS} tags")
+            if len(tag.encode("utf-8", "surrogatepass")) > MAX_TAG_LENGTH:
+                raise WorkerError(
+                    "Error", f'"{tag}" is longer than the max tag length ({MAX_TAG_LENGTH} characters).'
+                )
+            if tag not in distinct:
+                distinct.append(tag)
+        self._home(end, worker, actor)
+        end.hibernatable = True
+        end.tags = tuple(distinct)
+        self.by_actor.setdefault(actor.key, {})[end.socket_id] = end
+        self._trace("ws.accept", end, actor, {"hibernatable": True, "tags": list(distinct)})
+        self._flush_pending(end)
+        self.hibernation.touch(actor)
+
+    def send(self, entry: dict[str, Any]) -> None:
+        _, ctx, end = self._held(entry)
+        if end.sent_close:
+            raise WorkerError("TypeError", "Can't call WebSocket send() after close().")
+        frame: Frame = ("m", entry["t"]) if "t" in entry else ("b", str(entry["b"]).encode("latin-1"))
+        self._trace("ws.message", end, ctx.actor, {"direction": "out", **_describe(frame)})
+        self._to_peer(end, frame)
+
+    def close(self, entry: dict[str, Any]) -> None:
+        _, ctx, end = self._held(entry)
+        if end.sent_close:
+            return
+        code = entry.get("c")
+        reason = str(entry.get("r") or "")
+        frame: Frame = ("c", 1005 if code is None else int(code), reason, True)
+        end.sent_close = True
+        self._trace("ws.close", end, ctx.actor, {"direction": "out", "code": frame[1], "reason": reason})
+        self._to_peer(end, frame)
+        self._forget_if_finished(end)
+
+    def attach(self, entry: dict[str, Any]) -> None:
+        _, _, end = self._held(entry)
+        text = entry.get("v")
+        if text is not None:
+            size = v8_size_of_text(str(text))
+            if size > MAX_ATTACHMENT_BYTES:
+                raise WorkerError(
+                    "Error",
+                    f"A WebSocket 'attachment' cannot be larger than {MAX_ATTACHMENT_BYTES} bytes."
+                    f"'attachment' was {size} bytes.",
+                )
+        end.attachment = None if text is None else str(text)
+
+    def list_hibernatable(self, entry: dict[str, Any]) -> list[list[Any]]:
+        """``[[id, attachment, sentClose], ...]`` of the object's hibernatable ends (``tag`` filters)."""
+        _, ctx = self._op_context(entry)
+        actor = owned_actor(ctx, entry)
+        tag = entry.get("tag")
+        ends = self.by_actor.get(actor.key, {}).values()
+        return [
+            [end.socket_id, end.attachment, end.sent_close] for end in ends if tag is None or tag in end.tags
+        ]
+
+    def tags(self, entry: dict[str, Any]) -> list[str]:
+        _, _, end = self._held(entry)
+        return list(end.tags)
+
+    def set_auto_response(self, entry: dict[str, Any]) -> None:
+        _, ctx = self._op_context(entry)
+        actor = owned_actor(ctx, entry)
+        if entry.get("q") is None:
+            self.auto_responses.pop(actor.key, None)
+            return
+        self.auto_responses[actor.key] = (str(entry["q"]), str(entry["r"]))
+
+    def get_auto_response(self, entry: dict[str, Any]) -> list[str] | None:
+        _, ctx = self._op_context(entry)
+        pair = self.auto_responses.get(owned_actor(ctx, entry).key)
+        return None if pair is None else list(pair)
+
+    def auto_response_time(self, entry: dict[str, Any]) -> float | None:
+        _, _, end = self._held(entry)
+        return end.auto_response_ms
+
+    # ------------------------------------------------------------------ Python clients
+    def client_for(self, socket_id: int, post: Callable[[Callable[[], Any]], None], url: str = "") -> WebSocketClient:
+        """The Python end of ``socket_id`` (an end that came out in a response); thread-safe."""
+        end = self.ends[socket_id]
+        client = WebSocketClient(_ClientLink(self, end, post), url=url)
+        post(lambda: self._attach_client(end, client))
+        return client
+
+    def _attach_client(self, end: SocketEnd, client: WebSocketClient) -> None:
+        end.holder = PYTHON
+        end.client = client
+        end.accepted = True
+        self._flush_pending(end)
+
+    def client_frame(self, end: SocketEnd, frame: Frame) -> None:
+        """A frame the Python client sent (on the loop thread, under the engine lock)."""
+        if end.sent_close:
+            return
+        if frame[0] == "c":
+            end.sent_close = True
+            self._forget_if_finished(end)
+        self._to_peer(end, frame)
+
+    # ------------------------------------------------------------------ routing
+    def _home(self, end: SocketEnd, worker: Worker, actor: Actor | None) -> None:
+        if end.accepted:
+            raise WorkerError("TypeError", "This WebSocket was already accepted.")
+        end.accepted = True
+        end.worker = worker.name
+        end.actor_key = actor.key if actor is not None else None
+
+    def _flush_pending(self, end: SocketEnd) -> None:
+        pending, end.pending = end.pending, []
+        for frame in pending:
+            self._receive(end, frame)
+
+    def _to_peer(self, end: SocketEnd, frame: Frame) -> None:
+        peer = self.ends.get(end.peer_id)
+        if peer is not None:
+            self._receive(peer, frame)
+
+    def _receive(self, end: SocketEnd, frame: Frame) -> None:
+        """Hands ``frame`` to ``end``: its client, its isolate, or its buffer."""
+        if end.got_close:
+            return
+        if not end.accepted:
+            end.pending.append(frame)
+            return
+        if frame[0] == "c":
+            end.got_close = True
+        if end.client is not None:
+            self._to_client(end, frame)
+            return
+        if end.hibernatable and frame[0] == "m" and self._auto_respond(end, frame[1]):
+            return
+        self._deliver(end, frame)
+        self._forget_if_finished(end)
+
+    def _to_client(self, end: SocketEnd, frame: Frame) -> None:
+        client = end.client
+        assert client is not None
+        if frame[0] in ("m", "b"):
+            client.deliver(frame[1])
+            return
+        code, reason = (frame[1], frame[2]) if frame[0] == "c" else (1006, str(frame[1]))
+        echo = client.deliver_close(code, reason)
+        if echo is not None and not end.sent_close:
+            end.sent_close = True
+            self._to_peer(end, ("c", echo[0], echo[1], True))
+        self._forget_if_finished(end)
+
+    def _auto_respond(self, end: SocketEnd, text: str) -> bool:
+        """Answers a message matching the object's auto-response without waking it."""
+        pair = self.auto_responses.get(end.actor_key or "")
+        if pair is None or pair[0] != text:
+            return False
+        end.auto_response_ms = time.time() * 1000.0
+        actor = self._runtime.actors.get(end.actor_key or "")
+        self._trace("ws.autoresponse", end, actor, {"request": pair[0], "response": pair[1]})
+        if not end.sent_close:
+            self._to_peer(end, ("m", pair[1]))
+        return True
+
+    def _deliver(self, end: SocketEnd, frame: Frame) -> None:
+        """One delivery into the isolate that accepted ``end``."""
+        runtime = self._runtime
+        worker = runtime.workers.get(end.worker or "")
+        if worker is None:
+            return  # its worker was removed by a reload: nobody can receive it any more
+        actor = runtime.actors.get(end.actor_key) if end.actor_key is not None else None
+        event: dict[str, Any] = {"s": end.socket_id, **_frame_wire(frame)}
+        target = ""
+        if actor is not None:
+            if actor.worker is None:  # reloaded: the class's (new) worker receives it
+                runtime.actor_for(actor.namespace, actor.hex, actor.name)
+                worker = actor.worker or worker
+            target = actor.target_json()
+            if end.hibernatable:
+                event["h"] = [end.attachment, end.sent_close]
+                self.hibernation.wake(actor)
+        kind = "ws.close" if frame[0] == "c" else "ws.message"
+        self._trace(kind, end, actor, {"direction": "in", **_describe(frame)})
+        request = runtime.new_request(None)
+        runtime.schedule(
+            Delivery(worker, "wsEvent", (target, json.dumps(event)), Context(request, actor), gated=actor is not None)
+        )
+        if actor is not None and end.hibernatable:
+            self.hibernation.touch(actor)
+
+    def _forget_if_finished(self, end: SocketEnd) -> None:
+        if not end.finished:
+            return
+        if end.actor_key is not None:
+            ends = self.by_actor.get(end.actor_key)
+            if ends is not None:
+                ends.pop(end.socket_id, None)
+        peer = self.ends.get(end.peer_id)
+        if peer is None or peer.finished:
+            self.ends.pop(end.socket_id, None)
+            self.ends.pop(end.peer_id, None)
+
+    def has_plain_sockets(self, actor_key: str) -> bool:
+        """Whether an object accepted a socket with ``accept()`` that is still open."""
+        return any(
+            end.actor_key == actor_key and end.accepted and not end.hibernatable and not end.finished
+            for end in self.ends.values()
+        )
+
+    def _trace(self, kind: str, end: SocketEnd, actor: Actor | None, data: dict[str, Any]) -> None:
+        trace = self._runtime.trace
+        if trace.enabled:
+            trace.emit(kind, data={"socket": end.socket_id, **data}, **self._runtime.object_fields(actor))
+
+
+def _frame_wire(frame: Frame) -> dict[str, Any]:
+    kind = frame[0]
+    if kind == "m":
+        return {"t": "m", "d": frame[1]}
+    if kind == "b":
+        return {"t": "b", "d": bytes(frame[1]).decode("latin-1")}
+    if kind == "c":
+        return {"t": "c", "code": frame[1], "reason": frame[2], "clean": frame[3]}
+    return {"t": "e", "message": frame[1]}
+
+
+def _describe(frame: Frame) -> dict[str, Any]:
+    kind = frame[0]
+    if kind == "m":
+        return {"text": frame[1][:200], "size": len(frame[1].encode("utf-8", "surrogatepass"))}
+    if kind == "b":
+        return {"binary": True, "size": len(frame[1])}
+    if kind == "c":
+        return {"code": frame[1], "reason": frame[2]}
+    return {"error": frame[1]}
