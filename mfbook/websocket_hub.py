@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError
-from .ownership import owned_actor
 from .scheduling import Actor, Context, Delivery, Worker
 from .v8size import v8_size_of_text
 from .websocket_client import WebSocketClient
@@ -138,6 +137,19 @@ class WebSocketHub:
             ctx = self._runtime.calls.op_context(worker, ctx, entry)
         return worker, ctx
 
+    def _named_actor(self, entry: dict[str, Any]) -> Actor:
+        """The object ``entry["a"]`` names, if its class lives in the calling worker.
+
+        Not the delivery's context: an object's constructor, run by a direct call whose start
+        is still queued behind a storage operation, has none yet (host.js, ``spill``).
+        """
+        worker, _ = self._caller()
+        binding, _, hex_id = str(entry.get("a", "")).partition(":")
+        namespace = self._runtime.find_namespace(binding)
+        if namespace is None or namespace.script_name != worker.name:
+            raise WorkerError("Error", "WebSocket operation refused: it names no Durable Object of this worker.")
+        return self._runtime.actor_for(namespace, hex_id)
+
     def _held(self, entry: dict[str, Any]) -> tuple[Worker, Context, SocketEnd]:
         """The end ``entry["s"]`` names, if the calling worker holds it."""
         worker, ctx = self._op_context(entry)
@@ -174,8 +186,8 @@ class WebSocketHub:
         self._flush_pending(end)
 
     def accept_hibernatable(self, entry: dict[str, Any]) -> None:
-        worker, ctx, end = self._held(entry)
-        actor = owned_actor(ctx, entry)
+        worker, _, end = self._held(entry)
+        actor = self._named_actor(entry)
         tags = entry.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
             raise WorkerError("TypeError", "acceptWebSocket(): tags must be an array of strings.")
@@ -232,8 +244,7 @@ class WebSocketHub:
 
     def list_hibernatable(self, entry: dict[str, Any]) -> list[list[Any]]:
         """``[[id, attachment, sentClose], ...]`` of the object's hibernatable ends (``tag`` filters)."""
-        _, ctx = self._op_context(entry)
-        actor = owned_actor(ctx, entry)
+        actor = self._named_actor(entry)
         tag = entry.get("tag")
         ends = self.by_actor.get(actor.key, {}).values()
         return [
@@ -245,16 +256,14 @@ class WebSocketHub:
         return list(end.tags)
 
     def set_auto_response(self, entry: dict[str, Any]) -> None:
-        _, ctx = self._op_context(entry)
-        actor = owned_actor(ctx, entry)
+        actor = self._named_actor(entry)
         if entry.get("q") is None:
             self.auto_responses.pop(actor.key, None)
             return
         self.auto_responses[actor.key] = (str(entry["q"]), str(entry["r"]))
 
     def get_auto_response(self, entry: dict[str, Any]) -> list[str] | None:
-        _, ctx = self._op_context(entry)
-        pair = self.auto_responses.get(owned_actor(ctx, entry).key)
+        pair = self.auto_responses.get(self._named_actor(entry).key)
         return None if pair is None else list(pair)
 
     def auto_response_time(self, entry: dict[str, Any]) -> float | None:
