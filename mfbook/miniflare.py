@@ -51,7 +51,8 @@ class Miniflare:
     ``durable_objects``, ``durable_objects_persist``, ``durable_objects_alarms``, ``workers``,
     ``bindings``, ``service_bindings``, ``compatibility_date``, ``compatibility_flags``, plus
     ``cpu_limit_ms``, ``wall_limit_ms``, ``memory_limit_mb``, ``upstream``, ``console``, ``txn_max_attempts``,
-    ``redis_prefix``, ``redis_options``, ``trace_maxlen`` and ``websocket_hibernation_idle_ms``. Per worker also ``modules_root``
+    ``redis_prefix``, ``redis_options``, ``trace_maxlen`` and ``websocket_hibernation_idle_ms``. Per worker also
+    ``modules_root``
     (imports may not leave it), ``modules_rules`` (``[{"type": "Text", "include": ["**/*.md"]}]``),
     ``wrangler_config_path`` (a wrangler.toml/.json/.jsonc; explicit options win) and
     ``environment`` (its ``[env.<name>]`` section). ``service_bindings`` values are a worker

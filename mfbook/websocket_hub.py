@@ -181,8 +181,11 @@ class WebSocketHub:
 
     def accept(self, entry: dict[str, Any]) -> None:
         worker, ctx, end = self._held(entry)
-        self._home(end, worker, ctx.actor)
-        self._trace("ws.accept", end, ctx.actor, {"hibernatable": False})
+        actor = ctx.actor
+        if actor is None and "o" in entry:  # a direct call whose start the host has not seen yet
+            actor = self._named_actor({"a": entry["o"]})
+        self._home(end, worker, actor)
+        self._trace("ws.accept", end, actor, {"hibernatable": False})
         self._flush_pending(end)
 
     def accept_hibernatable(self, entry: dict[str, Any]) -> None:

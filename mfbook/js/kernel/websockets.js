@@ -10,8 +10,16 @@
   const { SafeMap, actors, beginDelivery, catchError, getActor, host, parse, parseTarget, rejected, startInObject, tag, then } =
     K;
   const sockets = host.webSockets;
-  // Socket operations made by a direct call's code belong to that call (kernel/delivery.js).
-  sockets.tag = tag;
+  // Socket operations made by a direct call's code belong to that call (kernel/delivery.js);
+  // `o` names its object, for when the host has not seen the call's start yet.
+  sockets.tag = (payload) => {
+    const direct = K.currentDirect();
+    if (direct !== null) {
+      payload.d = direct.id;
+      payload.o = direct.key;
+    }
+    return payload;
+  };
 
   const MAX_AUTO_RESPONSE_BYTES = 2048;
   const utf8Length = (text) => K.textEncoder.encode(text).length;
