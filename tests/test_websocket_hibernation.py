@@ -263,3 +263,36 @@ def test_hibernate_takes_a_stub_and_rejects_other_values(room: Miniflare) -> Non
     assert kinds(room)[-1] == "ws.hibernate"
     with pytest.raises(TypeError, match="DurableObjectId or a stub"):
         room.hibernate("lobby")  # type: ignore[arg-type]
+
+
+SESSIONS = """
+import { DurableObject } from "cloudflare:workers";
+export class Sessions extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    // As the documentation's hibernation server does: sessions keyed by the WebSocket objects.
+    this.sessions = new Map();
+    for (const ws of ctx.getWebSockets()) this.sessions.set(ws, ws.deserializeAttachment());
+  }
+  async fetch() {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    const session = { id: crypto.randomUUID() };
+    server.serializeAttachment(session);
+    this.sessions.set(server, session);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  webSocketMessage(ws, message) {
+    ws.send(JSON.stringify({ known: this.sessions.has(ws), size: this.sessions.size, same: this.ctx.getWebSockets()[0] === ws }));
+  }
+}
+export default { fetch: (request, env) => env.S.get(env.S.idFromName("s")).fetch(request) };
+"""
+
+
+def test_handlers_get_the_same_websocket_objects_as_getWebSockets_and_acceptWebSocket() -> None:
+    with Miniflare(script=SESSIONS, modules=True, durable_objects={"S": "Sessions"}) as mf:
+        ws = join(mf, "")
+        assert ask(ws, "before") == {"known": True, "size": 1, "same": True}
+        mf.hibernate(mf.get_durable_object_namespace("S").id_from_name("s"))
+        assert ask(ws, "after") == {"known": True, "size": 1, "same": True}

@@ -309,3 +309,33 @@ def test_messages_to_an_object_are_traced_with_the_object(objects: Miniflare) ->
     assert ("ws.message", "in", "ECHO") in kinds
     assert ("ws.message", "out", "ECHO") in kinds
     assert json.dumps(kinds)  # plain data
+
+
+ACCEPT_IN_A_DIRECT_CALL = """
+import { DurableObject } from "cloudflare:workers";
+export class Store extends DurableObject {
+  async fetch() {
+    const [client, server] = Object.values(new WebSocketPair());
+    setTimeout(() => {}, 1); // host work queued in the same turn as accept()
+    const listed = this.ctx.storage.list();
+    server.accept();
+    server.addEventListener("message", async (event) => {
+      await this.ctx.storage.put("last", event.data);
+      server.send("stored " + (await this.ctx.storage.get("last")));
+    });
+    await listed;
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+export default { fetch: (request, env) => env.STORE.get(env.STORE.idFromName("s")).fetch(request) };
+"""
+
+
+def test_a_socket_accepted_by_an_object_in_a_direct_call_uses_the_objects_storage() -> None:
+    with Miniflare(script=ACCEPT_IN_A_DIRECT_CALL, modules=True, durable_objects={"STORE": "Store"}) as mf:
+        ws = connect(mf)
+        ws.send("x")
+        assert ws.receive(timeout=5) == "stored x"
+        storage = mf.get_durable_object_storage(mf.get_durable_object_namespace("STORE").id_from_name("s"))
+        assert storage.get("last") == "x"
+        assert any(r["kind"] == "request.start" and r["data"].get("direct") for r in mf.trace.records())
