@@ -199,9 +199,7 @@ class WebSocketHub:
             if len(distinct) >= MAX_TAGS:
                 raise WorkerError("Error", f"a Hibernatable WebSocket cannot have more than {MAX_TAGS} tags")
             if len(tag.encode("utf-8", "surrogatepass")) > MAX_TAG_LENGTH:
-                raise WorkerError(
-                    "Error", f'"{tag}" is longer than the max tag length ({MAX_TAG_LENGTH} characters).'
-                )
+                raise WorkerError("Error", f'"{tag}" is longer than the max tag length ({MAX_TAG_LENGTH} characters).')
             if tag not in distinct:
                 distinct.append(tag)
         self._home(end, worker, actor)
@@ -250,9 +248,7 @@ class WebSocketHub:
         actor = self._named_actor(entry)
         tag = entry.get("tag")
         ends = self.by_actor.get(actor.key, {}).values()
-        return [
-            [end.socket_id, end.attachment, end.sent_close] for end in ends if tag is None or tag in end.tags
-        ]
+        return [[end.socket_id, end.attachment, end.sent_close] for end in ends if tag is None or tag in end.tags]
 
     def tags(self, entry: dict[str, Any]) -> list[str]:
         _, _, end = self._held(entry)

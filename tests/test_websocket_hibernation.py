@@ -78,7 +78,9 @@ export default {
 
 @pytest.fixture
 def room() -> Miniflare:
-    with Miniflare(script=ROOM, modules=True, durable_objects={"ROOM": "Room"}, websocket_hibernation_idle_ms=60_000) as mf:
+    with Miniflare(
+        script=ROOM, modules=True, durable_objects={"ROOM": "Room"}, websocket_hibernation_idle_ms=60_000
+    ) as mf:
         yield mf
 
 
@@ -182,7 +184,10 @@ def test_server_close_of_a_hibernatable_socket(room: Miniflare) -> None:
 def test_attachment_size_limit_matches_workerd(room: Miniflare) -> None:
     ws = join(room, "name=alice")
     assert ask(ws, "attach 2000") == "ok"
-    assert ask(ws, "attach 3000") == "Error: A WebSocket 'attachment' cannot be larger than 2048 bytes.'attachment' was 3005 bytes."
+    assert (
+        ask(ws, "attach 3000")
+        == "Error: A WebSocket 'attachment' cannot be larger than 2048 bytes.'attachment' was 3005 bytes."
+    )
     room.hibernate(lobby(room))
     assert ask(ws, "length") == 2000  # the failed call kept the attachment before it
 
@@ -235,15 +240,30 @@ def test_hibernation_misuse_errors_match_workerd() -> None:
         results = mf.dispatch_fetch("http://localhost/").json()
     assert results["tooManyTags"] == "Error: a Hibernatable WebSocket cannot have more than 10 tags"
     assert results["longTag"] == f'Error: "{"x" * 257}" is longer than the max tag length (256 characters).'
-    assert results["tagsBeforeAccept"] == "Error: you must call 'acceptWebSocket()' before attempting to access the tags of a WebSocket."
-    assert results["peerAccepted"] == "Error: Cannot call `acceptWebSocket()` on this WebSocket because its pair has already been accepted or used in a Response."
-    assert results["alreadyAccepted"] == "Error: Cannot call `acceptWebSocket()` if the WebSocket was already accepted via `accept()`"
+    assert (
+        results["tagsBeforeAccept"]
+        == "Error: you must call 'acceptWebSocket()' before attempting to access the tags of a WebSocket."
+    )
+    assert (
+        results["peerAccepted"]
+        == "Error: Cannot call `acceptWebSocket()` on this WebSocket because its pair has already been accepted or used in a Response."
+    )
+    assert (
+        results["alreadyAccepted"]
+        == "Error: Cannot call `acceptWebSocket()` if the WebSocket was already accepted via `accept()`"
+    )
     assert results["plainTags"] == "Error: only hibernatable websockets can have tags."
     assert results["tenTags"] == "ok"  # the duplicate does not count (as in workerd, once 10 are seen any 11th fails)
     assert results["acceptAfterHibernatable"] == "TypeError: Can't accept() WebSocket after enabling hibernation."
     assert results["notASocket"].startswith("TypeError: Failed to execute 'acceptWebSocket'")
-    assert results["bigAutoRequest"] == "RangeError: Request cannot be larger than 2048 bytes. A request of size 2049 was provided."
-    assert results["bigAutoResponse"] == "RangeError: Response cannot be larger than 2048 bytes. A response of size 2049 was provided."
+    assert (
+        results["bigAutoRequest"]
+        == "RangeError: Request cannot be larger than 2048 bytes. A request of size 2049 was provided."
+    )
+    assert (
+        results["bigAutoResponse"]
+        == "RangeError: Response cannot be larger than 2048 bytes. A response of size 2049 was provided."
+    )
     assert results["notAPair"].startswith("TypeError: Failed to execute 'setWebSocketAutoResponse'")
     assert results["noAuto"] is None
     assert results["cleared"] is None

@@ -174,15 +174,23 @@ export default {
 def test_misuse_errors_match_workerd() -> None:
     with Miniflare(script=MISUSE, modules=True) as mf:
         results = mf.dispatch_fetch("http://localhost/").json()
-    not_accepted = "TypeError: You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages."
+    not_accepted = (
+        "TypeError: You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages."
+    )
     assert results["sendBeforeAccept"] == not_accepted
     assert results["closeBeforeAccept"] == not_accepted
     assert results["readyStateBeforeAccept"] == 1
     assert results["acceptTwice"] == "ok"
     assert results["badCode"] == "TypeError: Invalid WebSocket close code: 1005."
     assert results["codeTooLow"] == "TypeError: Invalid WebSocket close code: 999."
-    assert results["reasonWithoutCode"] == "TypeError: If you specify a WebSocket close reason, you must also specify a code."
-    assert results["noSocket101"] == "RangeError: Responses may only be constructed with status codes in the range 200 to 599, inclusive."
+    assert (
+        results["reasonWithoutCode"]
+        == "TypeError: If you specify a WebSocket close reason, you must also specify a code."
+    )
+    assert (
+        results["noSocket101"]
+        == "RangeError: Responses may only be constructed with status codes in the range 200 to 599, inclusive."
+    )
     assert results["socketWith200"] == "RangeError: Responses with a WebSocket must have status code 101."
     assert results["close"] == "ok"
     assert results["sendAfterClose"] == "TypeError: Can't call WebSocket send() after close()."
@@ -198,8 +206,14 @@ def test_misuse_errors_match_workerd() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("server.accept(); return new Response(null, { status: 101, webSocket: server });", "Can't return WebSocket in a Response after calling accept()."),
-        ("const first = new Response(null, { status: 101, webSocket: client }); await new Promise((r) => setTimeout(r, 1)); return new Response(null, { status: 101, webSocket: client });", None),
+        (
+            "server.accept(); return new Response(null, { status: 101, webSocket: server });",
+            "Can't return WebSocket in a Response after calling accept().",
+        ),
+        (
+            "const first = new Response(null, { status: 101, webSocket: client }); await new Promise((r) => setTimeout(r, 1)); return new Response(null, { status: 101, webSocket: client });",
+            None,
+        ),
     ],
 )
 def test_returning_a_socket_twice_or_after_accept_fails(body: str, message: str | None) -> None:
@@ -304,7 +318,11 @@ def test_messages_to_an_object_are_traced_with_the_object(objects: Miniflare) ->
     ws = connect(objects)
     ws.send("traced")
     ws.receive(timeout=5)
-    kinds = [(record["kind"], record["data"].get("direction"), record.get("binding")) for record in objects.trace.records() if record["kind"].startswith("ws.")]
+    kinds = [
+        (record["kind"], record["data"].get("direction"), record.get("binding"))
+        for record in objects.trace.records()
+        if record["kind"].startswith("ws.")
+    ]
     assert ("ws.accept", None, "ECHO") in kinds
     assert ("ws.message", "in", "ECHO") in kinds
     assert ("ws.message", "out", "ECHO") in kinds
