@@ -580,6 +580,7 @@ class Runtime:
         self.alarms.cancel_all()
         self.watchdog.close()
         self.hibernation.cancel_all()
+        self.websockets.close_all()
         for worker in self.workers.values():
             worker.cancel_timers()
             if worker.isolate is not None:

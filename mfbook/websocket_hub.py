@@ -369,9 +369,10 @@ class WebSocketHub:
             if end.hibernatable:
                 event["h"] = [end.attachment, end.sent_close]
                 self.hibernation.wake(actor)
-        kind = "ws.close" if frame[0] == "c" else "ws.message"
-        self._trace(kind, end, actor, {"direction": "in", **_describe(frame)})
         request = runtime.new_request(None)
+        kind = "ws.close" if frame[0] == "c" else "ws.message"
+        # The request id ties the handler's storage work (and the timeline's rows) to the frame.
+        self._trace(kind, end, actor, {"direction": "in", **_describe(frame)}, request.request_id)
         runtime.schedule(
             Delivery(worker, "wsEvent", (target, json.dumps(event)), Context(request, actor), gated=actor is not None)
         )
@@ -390,6 +391,14 @@ class WebSocketHub:
             self.ends.pop(end.socket_id, None)
             self.ends.pop(end.peer_id, None)
 
+    def close_all(self) -> None:
+        """The emulator is disposed: Python clients see the connection end (1006), nothing else runs."""
+        for end in self.ends.values():
+            if end.client is not None:
+                end.client.deliver_close(1006, "The emulator was disposed.")
+        self.ends.clear()
+        self.by_actor.clear()
+
     def has_plain_sockets(self, actor_key: str) -> bool:
         """Whether an object accepted a socket with ``accept()`` that is still open."""
         return any(
@@ -397,10 +406,13 @@ class WebSocketHub:
             for end in self.ends.values()
         )
 
-    def _trace(self, kind: str, end: SocketEnd, actor: Actor | None, data: dict[str, Any]) -> None:
+    def _trace(
+        self, kind: str, end: SocketEnd, actor: Actor | None, data: dict[str, Any], request_id: int | None = None
+    ) -> None:
         trace = self._runtime.trace
         if trace.enabled:
-            trace.emit(kind, data={"socket": end.socket_id, **data}, **self._runtime.object_fields(actor))
+            fields = self._runtime.object_fields(actor)
+            trace.emit(kind, request_id=request_id, data={"socket": end.socket_id, **data}, **fields)
 
 
 def _frame_wire(frame: Frame) -> dict[str, Any]:

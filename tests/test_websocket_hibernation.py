@@ -316,3 +316,39 @@ def test_handlers_get_the_same_websocket_objects_as_getWebSockets_and_acceptWebS
         assert ask(ws, "before") == {"known": True, "size": 1, "same": True}
         mf.hibernate(mf.get_durable_object_namespace("S").id_from_name("s"))
         assert ask(ws, "after") == {"known": True, "size": 1, "same": True}
+
+
+TXN_HANDLER = """
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  async fetch() {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  async webSocketMessage(ws, message) {
+    const count = await this.ctx.storage.transaction(async (txn) => {
+      const next = ((await txn.get("count")) ?? 0) + 1;
+      await txn.put("count", next);
+      return next;
+    });
+    ws.send(String(count));
+  }
+}
+export default { fetch: (request, env) => env.C.get(env.C.idFromName("c")).fetch(request) };
+"""
+
+
+def test_the_timeline_labels_a_handlers_transaction_with_its_websocket_frame() -> None:
+    from mfbook.widgets.timeline_model import TimelineModel
+
+    with Miniflare(script=TXN_HANDLER, modules=True, durable_objects={"C": "Counter"}) as mf:
+        ws = join(mf, "")
+        ws.send("go")
+        assert ws.receive(timeout=5) == "1"
+        model = TimelineModel()
+        model.feed(mf.trace.events())
+        (txn,) = model.transactions()
+        label = model.txn_json(txn)["label"]
+        socket = mf.trace.events(kind="ws.message")[0].data["socket"]
+    assert label.startswith(f"ws.message socket {socket} #")

@@ -357,3 +357,13 @@ def test_a_socket_accepted_by_an_object_in_a_direct_call_uses_the_objects_storag
         storage = mf.get_durable_object_storage(mf.get_durable_object_namespace("STORE").id_from_name("s"))
         assert storage.get("last") == "x"
         assert any(r["kind"] == "request.start" and r["data"].get("direct") for r in mf.trace.records())
+
+
+def test_dispose_ends_the_python_clients_connection() -> None:
+    mf = Miniflare(script=ECHO, modules=True)
+    ws = connect(mf)
+    assert ws.receive(timeout=5) == "welcome"
+    mf.dispose()
+    with pytest.raises(WebSocketClosed) as info:
+        ws.receive(timeout=5)
+    assert info.value.code == 1006
