@@ -63,6 +63,8 @@ class ClientLink(Protocol):
 
     def close(self, code: int, reason: str) -> None: ...
 
+    def abort(self) -> None: ...
+
 
 class WebSocketClient:
     """One end of a WebSocket connection, used from Python (threads or asyncio).
@@ -146,6 +148,28 @@ class WebSocketClient:
             if self._peer_close is not None:
                 return  # the close handshake is over: we already answered the peer's frame
             self._link.close(code, reason)
+
+    def abort(self) -> None:
+        """Drops the connection without a close frame (as a closed browser tab does).
+
+        The worker sees a close with code 1006 and ``wasClean`` false; this client is closed
+        with code 1006 at once.
+        """
+        with self._lock:
+            if self._peer_close is not None and self._sent_close is not None:
+                return
+            self._sent_close = (1006, "")
+            if self._peer_close is None:
+                self._peer_close = (1006, "")
+                self._wake()
+            self._link.abort()
+
+    def __enter__(self) -> WebSocketClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Leaving a ``with`` block closes the connection normally (code 1000)."""
+        self.close()
 
     async def send_async(self, data: str | bytes) -> None:
         """Awaitable twin of :meth:`send` (it never waits: the frame is queued)."""

@@ -92,6 +92,10 @@ class _ClientLink:
     def close(self, code: int, reason: str) -> None:
         self._post(lambda: self._hub.client_frame(self._end, ("c", code, reason, True)))
 
+    def abort(self) -> None:
+        frame = ("c", 1006, "WebSocket disconnected without sending Close frame.", False)
+        self._post(lambda: self._hub.client_frame(self._end, frame))
+
 
 class WebSocketHub:
     """Every WebSocket end of one runtime (runs under the engine lock)."""
@@ -289,6 +293,8 @@ class WebSocketHub:
             return
         if frame[0] == "c":
             end.sent_close = True
+            if frame[3] is False:  # aborted: this end receives nothing more
+                end.got_close = True
             self._forget_if_finished(end)
         self._to_peer(end, frame)
 

@@ -26,6 +26,9 @@ class RecordingLink:
     def close(self, code: int, reason: str) -> None:
         self.frames.append(("close", code, reason))
 
+    def abort(self) -> None:
+        self.frames.append(("abort",))
+
 
 def make() -> tuple[WebSocketClient, RecordingLink]:
     link = RecordingLink()
@@ -147,3 +150,19 @@ def test_async_twins_send_and_close() -> None:
 
     asyncio.run(main())
     assert link.frames == [("send", "a"), ("close", 4000, "r")]
+
+
+def test_abort_closes_at_once_and_tells_the_link() -> None:
+    client, link = make()
+    client.abort()
+    assert link.frames == [("abort",)]
+    assert client.close_code == 1006
+    with pytest.raises(WebSocketClosed):
+        client.receive(timeout=0)
+
+
+def test_a_with_block_closes_normally() -> None:
+    client, link = make()
+    with client as ws:
+        ws.send("x")
+    assert link.frames == [("send", "x"), ("close", 1000, "")]

@@ -352,3 +352,16 @@ def test_the_timeline_labels_a_handlers_transaction_with_its_websocket_frame() -
         label = model.txn_json(txn)["label"]
         socket = mf.trace.events(kind="ws.message")[0].data["socket"]
     assert label.startswith(f"ws.message socket {socket} #")
+
+
+def test_an_aborted_client_reaches_webSocketClose_as_1006_not_clean(room: Miniflare) -> None:
+    ws = join(room, "name=alice")
+    ws.abort()
+    assert (ws.close_code, ws.closed) == (1006, True)
+    with pytest.raises(WebSocketClosed):
+        ws.send("late")
+    storage = room.get_durable_object_storage(lobby(room))
+    deadline = time.monotonic() + 5
+    while storage.get("closed") is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert storage.get("closed") == [1006, "WebSocket disconnected without sending Close frame.", False]
