@@ -40,6 +40,7 @@ from .storage_ops import StorageOperations
 from .trace import Trace
 from .watchdog import WallClockWatchdog
 from .websocket_hub import WebSocketHub
+from .websocket_ops import WebSocketOps
 
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
@@ -102,7 +103,7 @@ class Runtime:
         self.sync_handlers.update(sql_handlers(self._sql_caller))
         self.hibernation = Hibernation(self)
         self.websockets = WebSocketHub(self, self.hibernation)
-        self.sync_handlers.update(self.websockets.handlers())
+        self.sync_handlers.update(WebSocketOps(self, self.websockets).handlers())
         self.alarms = AlarmScheduler(self)
         #: Databases of SQLite-backed classes, beside each KV backend.
         self.sql_backends = SqlBackends()

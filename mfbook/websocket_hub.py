@@ -13,8 +13,8 @@ Python (a :class:`~mfbook.WebSocketClient`). A frame sent on one end is handed t
 
 Hibernatable ends (``ctx.acceptWebSocket``) keep their tags and attachment here, so their
 object can be evicted (:mod:`mfbook.hibernation`) and constructed again for the next frame.
-The operations are synchronous host calls (docs/ARCHITECTURE.md section 1); who is calling
-comes from the running delivery, never from the payload.
+JavaScript reaches the hub through the synchronous ``ws.*`` host operations
+(:mod:`mfbook.websocket_ops`); Python clients through :meth:`WebSocketHub.client_for`.
 """
 
 from __future__ import annotations
@@ -28,21 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError
 from .scheduling import Actor, Context, Delivery, Worker
-from .v8size import v8_size_of_text
 from .websocket_client import WebSocketClient
 
 if TYPE_CHECKING:
-    from .bridge.host_entry import SyncHandler
     from .hibernation import Hibernation
     from .runtime import Runtime
 
-__all__ = ["Frame", "SocketEnd", "WebSocketHub"]
-
-#: workerd's limits (src/workerd/api/web-socket.h, actor-state.h/.c++).
-MAX_ATTACHMENT_BYTES = 2048
-MAX_TAGS = 10
-MAX_TAG_LENGTH = 256
-MAX_AUTO_RESPONSE_BYTES = 2048
+__all__ = ["Frame", "SocketEnd", "WebSocketHub", "describe"]
 
 #: Who holds an end whose JS object lives in no isolate: Python (a WebSocketClient).
 PYTHON = "<python>"
@@ -104,174 +96,11 @@ class WebSocketHub:
         self._runtime = runtime
         self.hibernation = hibernation
         self.ends: dict[int, SocketEnd] = {}
-        self._ids = itertools.count(1)
+        self.ids = itertools.count(1)
         #: Hibernatable ends per object key, in the order they were accepted.
         self.by_actor: dict[str, dict[int, SocketEnd]] = {}
         #: ``setWebSocketAutoResponse`` pairs per object key.
         self.auto_responses: dict[str, tuple[str, str]] = {}
-
-    def handlers(self) -> dict[str, SyncHandler]:
-        return {
-            "ws.pair": self.pair,
-            "ws.adopt": self.adopt,
-            "ws.release": self.release,
-            "ws.accept": self.accept,
-            "ws.acceptHibernatable": self.accept_hibernatable,
-            "ws.send": self.send,
-            "ws.close": self.close,
-            "ws.attach": self.attach,
-            "ws.list": self.list_hibernatable,
-            "ws.tags": self.tags,
-            "ws.autoSet": self.set_auto_response,
-            "ws.autoGet": self.get_auto_response,
-            "ws.autoTime": self.auto_response_time,
-        }
-
-    # ------------------------------------------------------------------ callers
-    def _caller(self) -> tuple[Worker, Context]:
-        runtime = self._runtime
-        worker, ctx = runtime.current_worker, runtime.current
-        if worker is None or ctx is None:
-            raise WorkerError("Error", "WebSockets can only be used while the worker's code runs.")
-        return worker, ctx
-
-    def _op_context(self, entry: dict[str, Any]) -> tuple[Worker, Context]:
-        worker, ctx = self._caller()
-        if "d" in entry:
-            ctx = self._runtime.calls.op_context(worker, ctx, entry)
-        return worker, ctx
-
-    def _named_actor(self, entry: dict[str, Any]) -> Actor:
-        """The object ``entry["a"]`` names, if its class lives in the calling worker.
-
-        Not the delivery's context: an object's constructor, run by a direct call whose start
-        is still queued behind a storage operation, has none yet (host.js, ``spill``).
-        """
-        worker, _ = self._caller()
-        binding, _, hex_id = str(entry.get("a", "")).partition(":")
-        namespace = self._runtime.find_namespace(binding)
-        if namespace is None or namespace.script_name != worker.name:
-            raise WorkerError("Error", "WebSocket operation refused: it names no Durable Object of this worker.")
-        return self._runtime.actor_for(namespace, hex_id)
-
-    def _held(self, entry: dict[str, Any]) -> tuple[Worker, Context, SocketEnd]:
-        """The end ``entry["s"]`` names, if the calling worker holds it."""
-        worker, ctx = self._op_context(entry)
-        end = self.ends.get(entry.get("s", 0))
-        if end is None or end.holder != worker.name:
-            raise WorkerError("Error", "This WebSocket is not held by this worker.")
-        return worker, ctx, end
-
-    # ------------------------------------------------------------------ JS operations
-    def pair(self, entry: Any) -> list[int]:
-        worker, _ = self._caller()
-        first, second = next(self._ids), next(self._ids)
-        self.ends[first] = SocketEnd(first, second, worker.name)
-        self.ends[second] = SocketEnd(second, first, worker.name)
-        return [first, second]
-
-    def release(self, entry: dict[str, Any]) -> None:
-        """The end leaves its isolate inside a response (``responseToWire``)."""
-        _, _, end = self._held(entry)
-        end.holder = None
-
-    def adopt(self, entry: dict[str, Any]) -> None:
-        """An end that crossed in a response arrives in the calling isolate."""
-        worker, _ = self._caller()
-        end = self.ends.get(entry.get("s", 0))
-        if end is None or end.holder is not None:
-            raise WorkerError("TypeError", "This WebSocket was already used in a response.")
-        end.holder = worker.name
-
-    def accept(self, entry: dict[str, Any]) -> None:
-        worker, ctx, end = self._held(entry)
-        actor = ctx.actor
-        if actor is None and "o" in entry:  # a direct call whose start the host has not seen yet
-            actor = self._named_actor({"a": entry["o"]})
-        self._home(end, worker, actor)
-        self._trace("ws.accept", end, actor, {"hibernatable": False})
-        self._flush_pending(end)
-
-    def accept_hibernatable(self, entry: dict[str, Any]) -> None:
-        worker, _, end = self._held(entry)
-        actor = self._named_actor(entry)
-        tags = entry.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-            raise WorkerError("TypeError", "acceptWebSocket(): tags must be an array of strings.")
-        distinct: list[str] = []
-        for tag in tags:
-            if len(distinct) >= MAX_TAGS:
-                raise WorkerError("Error", f"a Hibernatable WebSocket cannot have more than {MAX_TAGS} tags")
-            if len(tag.encode("utf-8", "surrogatepass")) > MAX_TAG_LENGTH:
-                raise WorkerError("Error", f'"{tag}" is longer than the max tag length ({MAX_TAG_LENGTH} characters).')
-            if tag not in distinct:
-                distinct.append(tag)
-        self._home(end, worker, actor)
-        end.hibernatable = True
-        end.tags = tuple(distinct)
-        self.by_actor.setdefault(actor.key, {})[end.socket_id] = end
-        self._trace("ws.accept", end, actor, {"hibernatable": True, "tags": list(distinct)})
-        self._flush_pending(end)
-        self.hibernation.touch(actor)
-
-    def send(self, entry: dict[str, Any]) -> None:
-        _, ctx, end = self._held(entry)
-        if end.sent_close:
-            raise WorkerError("TypeError", "Can't call WebSocket send() after close().")
-        frame: Frame = ("m", entry["t"]) if "t" in entry else ("b", str(entry["b"]).encode("latin-1"))
-        self._trace("ws.message", end, ctx.actor, {"direction": "out", **_describe(frame)})
-        self._to_peer(end, frame)
-
-    def close(self, entry: dict[str, Any]) -> None:
-        _, ctx, end = self._held(entry)
-        if end.sent_close:
-            return
-        code = entry.get("c")
-        reason = str(entry.get("r") or "")
-        frame: Frame = ("c", 1005 if code is None else int(code), reason, True)
-        end.sent_close = True
-        self._trace("ws.close", end, ctx.actor, {"direction": "out", "code": frame[1], "reason": reason})
-        self._to_peer(end, frame)
-        self._forget_if_finished(end)
-
-    def attach(self, entry: dict[str, Any]) -> None:
-        _, _, end = self._held(entry)
-        text = entry.get("v")
-        if text is not None:
-            size = v8_size_of_text(str(text))
-            if size > MAX_ATTACHMENT_BYTES:
-                raise WorkerError(
-                    "Error",
-                    f"A WebSocket 'attachment' cannot be larger than {MAX_ATTACHMENT_BYTES} bytes."
-                    f"'attachment' was {size} bytes.",
-                )
-        end.attachment = None if text is None else str(text)
-
-    def list_hibernatable(self, entry: dict[str, Any]) -> list[list[Any]]:
-        """``[[id, attachment, sentClose], ...]`` of the object's hibernatable ends (``tag`` filters)."""
-        actor = self._named_actor(entry)
-        tag = entry.get("tag")
-        ends = self.by_actor.get(actor.key, {}).values()
-        return [[end.socket_id, end.attachment, end.sent_close] for end in ends if tag is None or tag in end.tags]
-
-    def tags(self, entry: dict[str, Any]) -> list[str]:
-        _, _, end = self._held(entry)
-        return list(end.tags)
-
-    def set_auto_response(self, entry: dict[str, Any]) -> None:
-        actor = self._named_actor(entry)
-        if entry.get("q") is None:
-            self.auto_responses.pop(actor.key, None)
-            return
-        self.auto_responses[actor.key] = (str(entry["q"]), str(entry["r"]))
-
-    def get_auto_response(self, entry: dict[str, Any]) -> list[str] | None:
-        pair = self.auto_responses.get(self._named_actor(entry).key)
-        return None if pair is None else list(pair)
-
-    def auto_response_time(self, entry: dict[str, Any]) -> float | None:
-        _, _, end = self._held(entry)
-        return end.auto_response_ms
 
     # ------------------------------------------------------------------ Python clients
     def client_for(self, socket_id: int, post: Callable[[Callable[[], Any]], None], url: str = "") -> WebSocketClient:
@@ -285,7 +114,7 @@ class WebSocketHub:
         end.holder = PYTHON
         end.client = client
         end.accepted = True
-        self._flush_pending(end)
+        self.flush_pending(end)
 
     def client_frame(self, end: SocketEnd, frame: Frame) -> None:
         """A frame the Python client sent (on the loop thread, under the engine lock)."""
@@ -295,23 +124,23 @@ class WebSocketHub:
             end.sent_close = True
             if frame[3] is False:  # aborted: this end receives nothing more
                 end.got_close = True
-            self._forget_if_finished(end)
-        self._to_peer(end, frame)
+            self.forget_if_finished(end)
+        self.to_peer(end, frame)
 
     # ------------------------------------------------------------------ routing
-    def _home(self, end: SocketEnd, worker: Worker, actor: Actor | None) -> None:
+    def home(self, end: SocketEnd, worker: Worker, actor: Actor | None) -> None:
         if end.accepted:
             raise WorkerError("TypeError", "This WebSocket was already accepted.")
         end.accepted = True
         end.worker = worker.name
         end.actor_key = actor.key if actor is not None else None
 
-    def _flush_pending(self, end: SocketEnd) -> None:
+    def flush_pending(self, end: SocketEnd) -> None:
         pending, end.pending = end.pending, []
         for frame in pending:
             self._receive(end, frame)
 
-    def _to_peer(self, end: SocketEnd, frame: Frame) -> None:
+    def to_peer(self, end: SocketEnd, frame: Frame) -> None:
         peer = self.ends.get(end.peer_id)
         if peer is not None:
             self._receive(peer, frame)
@@ -331,7 +160,7 @@ class WebSocketHub:
         if end.hibernatable and frame[0] == "m" and self._auto_respond(end, frame[1]):
             return
         self._deliver(end, frame)
-        self._forget_if_finished(end)
+        self.forget_if_finished(end)
 
     def _to_client(self, end: SocketEnd, frame: Frame) -> None:
         client = end.client
@@ -343,8 +172,8 @@ class WebSocketHub:
         echo = client.deliver_close(code, reason)
         if echo is not None and not end.sent_close:
             end.sent_close = True
-            self._to_peer(end, ("c", echo[0], echo[1], True))
-        self._forget_if_finished(end)
+            self.to_peer(end, ("c", echo[0], echo[1], True))
+        self.forget_if_finished(end)
 
     def _auto_respond(self, end: SocketEnd, text: str) -> bool:
         """Answers a message matching the object's auto-response without waking it."""
@@ -353,9 +182,9 @@ class WebSocketHub:
             return False
         end.auto_response_ms = time.time() * 1000.0
         actor = self._runtime.actors.get(end.actor_key or "")
-        self._trace("ws.autoresponse", end, actor, {"request": pair[0], "response": pair[1]})
+        self.trace("ws.autoresponse", end, actor, {"request": pair[0], "response": pair[1]})
         if not end.sent_close:
-            self._to_peer(end, ("m", pair[1]))
+            self.to_peer(end, ("m", pair[1]))
         return True
 
     def _deliver(self, end: SocketEnd, frame: Frame) -> None:
@@ -378,14 +207,14 @@ class WebSocketHub:
         request = runtime.new_request(None)
         kind = "ws.close" if frame[0] == "c" else "ws.message"
         # The request id ties the handler's storage work (and the timeline's rows) to the frame.
-        self._trace(kind, end, actor, {"direction": "in", **_describe(frame)}, request.request_id)
+        self.trace(kind, end, actor, {"direction": "in", **describe(frame)}, request.request_id)
         runtime.schedule(
             Delivery(worker, "wsEvent", (target, json.dumps(event)), Context(request, actor), gated=actor is not None)
         )
         if actor is not None and end.hibernatable:
             self.hibernation.touch(actor)
 
-    def _forget_if_finished(self, end: SocketEnd) -> None:
+    def forget_if_finished(self, end: SocketEnd) -> None:
         if not end.finished:
             return
         if end.actor_key is not None:
@@ -412,7 +241,7 @@ class WebSocketHub:
             for end in self.ends.values()
         )
 
-    def _trace(
+    def trace(
         self, kind: str, end: SocketEnd, actor: Actor | None, data: dict[str, Any], request_id: int | None = None
     ) -> None:
         trace = self._runtime.trace
@@ -432,7 +261,7 @@ def _frame_wire(frame: Frame) -> dict[str, Any]:
     return {"t": "e", "message": frame[1]}
 
 
-def _describe(frame: Frame) -> dict[str, Any]:
+def describe(frame: Frame) -> dict[str, Any]:
     kind = frame[0]
     if kind == "m":
         return {"text": frame[1][:200], "size": len(frame[1].encode("utf-8", "surrogatepass"))}
