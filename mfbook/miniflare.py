@@ -163,6 +163,8 @@ class Miniflare:
         runtime.txn_max_attempts = options.txn_max_attempts
         runtime.wall_limit_ms = options.wall_limit_ms
         runtime.hibernation.idle_ms = options.websocket_hibernation_idle_ms
+        if runtime.workers:  # a reload: as on a code update, open WebSockets are disconnected
+            runtime.websockets.close_all(1012, "The worker was reloaded.")
         runtime.configure(options.workers, prepared)
 
     @staticmethod

@@ -226,13 +226,19 @@ class WebSocketHub:
             self.ends.pop(end.socket_id, None)
             self.ends.pop(end.peer_id, None)
 
-    def close_all(self) -> None:
-        """The emulator is disposed: Python clients see the connection end (1006), nothing else runs."""
+    def close_all(self, code: int = 1006, reason: str = "The emulator was disposed.") -> None:
+        """Drops every connection (dispose, or new code: workerd disconnects on a code update).
+
+        Python clients see a close with ``code``; no JS runs (the isolates are gone).
+        """
         for end in self.ends.values():
             if end.client is not None:
-                end.client.deliver_close(1006, "The emulator was disposed.")
+                end.client.deliver_close(code, reason)
         self.ends.clear()
         self.by_actor.clear()
+        self.auto_responses.clear()
+        self.hibernation.cancel_all()
+        self.hibernation.hibernated.clear()
 
     def has_plain_sockets(self, actor_key: str) -> bool:
         """Whether an object accepted a socket with ``accept()`` that is still open."""

@@ -367,3 +367,13 @@ def test_dispose_ends_the_python_clients_connection() -> None:
     with pytest.raises(WebSocketClosed) as info:
         ws.receive(timeout=5)
     assert info.value.code == 1006
+
+
+def test_a_reload_disconnects_open_websockets(echo: Miniflare) -> None:
+    ws = connect(echo)
+    echo.set_options(script=ECHO, modules=True)
+    assert list(ws) == ["welcome"]
+    assert (ws.close_code, ws.close_reason) == (1012, "The worker was reloaded.")
+    fresh = connect(echo)
+    fresh.send("still works")
+    assert [fresh.receive(timeout=5), fresh.receive(timeout=5)] == ["welcome", "echo:still works"]
