@@ -202,7 +202,7 @@ class WebSocketHub:
                 worker = actor.worker or worker
             target = actor.target_json()
             if end.hibernatable:
-                event["h"] = [end.attachment, end.sent_close]
+                event["h"] = [end.attachment, end.sent_close, end.got_close]
                 self.hibernation.wake(actor)
         request = runtime.new_request(None)
         kind = "ws.close" if frame[0] == "c" else "ws.message"

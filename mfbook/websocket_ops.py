@@ -172,11 +172,15 @@ class WebSocketOps:
         end.attachment = None if text is None else str(text)
 
     def list_hibernatable(self, entry: dict[str, Any]) -> list[list[Any]]:
-        """``[[id, attachment, sentClose], ...]`` of the object's hibernatable ends (``tag`` filters)."""
+        """``[[id, attachment, sentClose, gotClose], ...]`` of the object's hibernatable ends (``tag`` filters)."""
         actor = self._named_actor(entry)
         tag = entry.get("tag")
         ends = self._hub.by_actor.get(actor.key, {}).values()
-        return [[end.socket_id, end.attachment, end.sent_close] for end in ends if tag is None or tag in end.tags]
+        return [
+            [end.socket_id, end.attachment, end.sent_close, end.got_close]
+            for end in ends
+            if tag is None or tag in end.tags
+        ]
 
     def tags(self, entry: dict[str, Any]) -> list[str]:
         _, _, end = self._held(entry)

@@ -365,3 +365,30 @@ def test_an_aborted_client_reaches_webSocketClose_as_1006_not_clean(room: Minifl
     while storage.get("closed") is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert storage.get("closed") == [1006, "WebSocket disconnected without sending Close frame.", False]
+
+
+STATES = """
+import { DurableObject } from "cloudflare:workers";
+export class States extends DurableObject {
+  async fetch() {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  webSocketMessage(ws) {
+    ws.send(JSON.stringify(this.ctx.getWebSockets().map((socket) => socket.readyState)));
+  }
+  webSocketClose() {} // does not answer the close
+}
+export default { fetch: (request, env) => env.S.get(env.S.idFromName("s")).fetch(request) };
+"""
+
+
+def test_a_socket_closed_by_its_client_is_closing_after_a_wake() -> None:
+    with Miniflare(script=STATES, modules=True, durable_objects={"S": "States"}) as mf:
+        first = join(mf, "")
+        second = join(mf, "")
+        first.close(1000, "")
+        assert ask(second, "states") == [2, 1]  # the close arrived; the object did not answer it
+        mf.hibernate(mf.get_durable_object_namespace("S").id_from_name("s"))
+        assert ask(second, "states") == [2, 1]

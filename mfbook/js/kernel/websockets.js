@@ -61,7 +61,7 @@
     getWebSockets(tagFilter) {
       const actor = K.actorOfState(this);
       const rows = host.call("ws.list", tag({ a: actor.key, tag: tagFilter === undefined ? null : String(tagFilter) }));
-      return rows.map((row) => socketOf(actor, row[0], [row[1], row[2]]));
+      return rows.map((row) => socketOf(actor, row[0], [row[1], row[2], row[3]]));
     },
     getTags(ws) {
       requireSocket(ws, "getTags");

@@ -11,7 +11,8 @@
 //   toWire(ws)            -> end number for a response wire (the object is released)
 //   fromWire(id)          -> a WebSocket for an end that arrived in a response
 //   dispatch(event)       -> fires message/close/error on the end accepted with accept()
-//   hibernated(id, info)  -> a WebSocket object for a hibernatable end (after a wake-up)
+//   hibernated(id, info)  -> a WebSocket object for a hibernatable end (after a wake-up);
+//                            info is [attachment codec text | null, sentClose, gotClose]
 //   receive(ws, event)    -> records an incoming frame on a hibernatable end, returns its data
 //   acceptHibernatable(ws, actorKey, tags), idOf(ws), isWebSocket(x), isHibernatable(ws)
 //   tag                   -> set by the kernel: attributes operations to the running direct call
@@ -132,6 +133,7 @@
         this.#state = fields.state;
         if (fields.attachment !== undefined) this.#attachment = fields.attachment;
         if (fields.closedOutgoing) this.#closedOutgoing = true;
+        if (fields.closedIncoming) this.#closedIncoming = true;
         return;
       }
       if (arguments.length === 0) {
@@ -334,7 +336,7 @@
         },
         hibernated(id, info) {
           return new WebSocket(INTERNAL, {
-            id, state: HIBERNATABLE, attachment: info[0], closedOutgoing: info[1],
+            id, state: HIBERNATABLE, attachment: info[0], closedOutgoing: info[1], closedIncoming: info[2],
           });
         },
         acceptHibernatable(ws, actorKey, tags) {
