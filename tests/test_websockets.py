@@ -377,3 +377,37 @@ def test_a_reload_disconnects_open_websockets(echo: Miniflare) -> None:
     fresh = connect(echo)
     fresh.send("still works")
     assert [fresh.receive(timeout=5), fresh.receive(timeout=5)] == ["welcome", "echo:still works"]
+
+
+AWAITS_REPLY = """
+import { DurableObject } from "cloudflare:workers";
+export class Answer extends DurableObject {
+  fetch() {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  async webSocketMessage(ws, message) {
+    await this.ctx.storage.put("last", message);
+    ws.send("got " + message);
+  }
+}
+export default {
+  async fetch(request, env) {
+    const response = await env.ANSWER.get(env.ANSWER.idFromName("a")).fetch("http://x/", { headers: { Upgrade: "websocket" } });
+    const ws = response.webSocket;
+    ws.accept();
+    const reply = new Promise((resolve) => ws.addEventListener("message", (event) => resolve(event.data), { once: true }));
+    ws.send("hello");
+    const text = await reply; // the request waits for the object's frame: not a hung request
+    ws.close(1000, "done");
+    return new Response(text);
+  }
+}
+"""
+
+
+def test_a_request_may_wait_for_a_frame_from_an_objects_socket() -> None:
+    with Miniflare(script=AWAITS_REPLY, modules=True, durable_objects={"ANSWER": "Answer"}) as mf:
+        assert mf.dispatch_fetch("http://localhost/").text() == "got hello"
+        assert mf.dispatch_fetch("http://localhost/").text() == "got hello"
