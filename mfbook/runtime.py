@@ -337,6 +337,8 @@ class Runtime:
         # Operations that await an event (stub and service calls) progress only if that event
         # does, which this same check decides.
         awaiting = Counter(id(event.caller) for event in self.events.values() if event.caller is not None)
+        if self.websockets.may_receive():
+            return  # a Python client's next WebSocket frame may wake it
         for worker in self.workers.values():
             if worker.timers or (worker.isolate is not None and worker.isolate.pending_ops() > awaiting[id(worker)]):
                 return

@@ -240,6 +240,14 @@ class WebSocketHub:
         self.hibernation.cancel_all()
         self.hibernation.hibernated.clear()
 
+    def may_receive(self) -> bool:
+        """Whether a Python client may still send a frame into an isolate.
+
+        Like workerd's pending event for a socket with a remote peer: a request waiting for
+        such a frame is not hung.
+        """
+        return any(end.client is not None and not end.sent_close for end in self.ends.values())
+
     def has_plain_sockets(self, actor_key: str) -> bool:
         """Whether an object accepted a socket with ``accept()`` that is still open."""
         return any(

@@ -411,3 +411,35 @@ def test_a_request_may_wait_for_a_frame_from_an_objects_socket() -> None:
     with Miniflare(script=AWAITS_REPLY, modules=True, durable_objects={"ANSWER": "Answer"}) as mf:
         assert mf.dispatch_fetch("http://localhost/").text() == "got hello"
         assert mf.dispatch_fetch("http://localhost/").text() == "got hello"
+
+
+LONG_POLL = """
+import { DurableObject } from "cloudflare:workers";
+export class Poll extends DurableObject {
+  waiters = [];
+  async fetch(request) {
+    if (request.headers.get("Upgrade") === "websocket") {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      server.addEventListener("message", (event) => { for (const wake of this.waiters.splice(0)) wake(event.data); });
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    return new Response(await new Promise((resolve) => this.waiters.push(resolve)));
+  }
+}
+export default { fetch: (request, env) => env.POLL.get(env.POLL.idFromName("p")).fetch(request) };
+"""
+
+
+def test_a_request_waiting_for_a_python_clients_frame_is_not_hung() -> None:
+    with Miniflare(script=LONG_POLL, modules=True, durable_objects={"POLL": "Poll"}) as mf:
+        ws = connect(mf)
+
+        async def main() -> str:
+            waiting = asyncio.ensure_future(mf.dispatch_fetch_async("http://localhost/next"))
+            await asyncio.sleep(0.3)  # the request waits; nothing else is going on in the engine
+            assert not waiting.done()
+            await ws.send_async("news")
+            return (await waiting).text()
+
+        assert asyncio.run(main()) == "news"
