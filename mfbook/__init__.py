@@ -34,6 +34,7 @@ from .objects import DurableObjectStorage
 from .sql.python_api import SqlRows
 from .stubs import DurableObjectNamespace, DurableObjectStub
 from .trace import Trace, TraceEvent
+from .websocket_client import WebSocketClient, WebSocketClosed
 
 __all__ = [
     "ConfigError",
@@ -63,6 +64,8 @@ __all__ = [
     "Trace",
     "TraceEvent",
     "UNDEFINED",
+    "WebSocketClient",
+    "WebSocketClosed",
     "WorkerError",
     "current",
 ]

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .websocket_client import WebSocketClient
 
 __all__ = ["Headers", "Response", "request_wire"]
 
@@ -85,7 +88,11 @@ class Response:
         status_text: Reason phrase (may be empty).
         headers: Case-insensitive :class:`Headers`.
         body: The body as bytes.
+        websocket: After a WebSocket upgrade (status 101), the connected
+            :class:`~mfbook.WebSocketClient`; otherwise None.
     """
+
+    websocket: WebSocketClient | None = None
 
     def __init__(
         self, status: int = 200, *, body: bytes = b"", headers: HeadersInput = None, status_text: str = ""

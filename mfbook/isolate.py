@@ -41,6 +41,7 @@ PRELUDE_FILES = (
     "streams.js",
     "blob.js",
     "fetch_api.js",
+    "websocket.js",
 )
 
 
@@ -93,6 +94,7 @@ KERNEL_PARTS = (
     "storage.js",
     "objects.js",
     "worker.js",
+    "websockets.js",
     "entry.js",
 )
 
@@ -219,6 +221,8 @@ class Isolate:
                 "invalidate",
                 "cacheStore",
                 "instanceState",
+                "wsEvent",
+                "hibernateActor",
             )
         }
         self._flush = self._context.eval("__mfKernel.flush")
@@ -346,6 +350,10 @@ class Isolate:
         """Forgets an object's instance; the next event constructs it again (between deliveries)."""
         if not self.broken:
             self._call_between("dropActor", actor_key)
+
+    def hibernate_actor(self, actor_key: str) -> bool:
+        """Drops an idle object's instance for hibernation; False if it awaits the host (between deliveries)."""
+        return bool(self._call_between("hibernateActor", actor_key))
 
     def cache_store(self, actor_key: str, entries: list[tuple[str, str | None]]) -> None:
         """Puts an object's committed transaction writes into its read cache (between deliveries)."""

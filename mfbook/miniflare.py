@@ -26,7 +26,7 @@ from .objects import DurableObjectStorage
 from .options import Options, parse_options
 from .runtime import NamespaceSpec, Runtime
 from .scheduling import RequestState, Worker
-from .stubs import DurableObjectNamespace
+from .stubs import DurableObjectNamespace, DurableObjectStub
 from .trace import Trace
 from .wrangler import check_migrations
 
@@ -51,7 +51,8 @@ class Miniflare:
     ``durable_objects``, ``durable_objects_persist``, ``durable_objects_alarms``, ``workers``,
     ``bindings``, ``service_bindings``, ``compatibility_date``, ``compatibility_flags``, plus
     ``cpu_limit_ms``, ``wall_limit_ms``, ``memory_limit_mb``, ``upstream``, ``console``, ``txn_max_attempts``,
-    ``redis_prefix``, ``redis_options`` and ``trace_maxlen``. Per worker also ``modules_root``
+    ``redis_prefix``, ``redis_options``, ``trace_maxlen`` and ``websocket_hibernation_idle_ms``. Per worker also
+    ``modules_root``
     (imports may not leave it), ``modules_rules`` (``[{"type": "Text", "include": ["**/*.md"]}]``),
     ``wrangler_config_path`` (a wrangler.toml/.json/.jsonc; explicit options win) and
     ``environment`` (its ``[env.<name>]`` section). ``service_bindings`` values are a worker
@@ -161,6 +162,9 @@ class Miniflare:
         runtime.upstream = options.upstream
         runtime.txn_max_attempts = options.txn_max_attempts
         runtime.wall_limit_ms = options.wall_limit_ms
+        runtime.hibernation.idle_ms = options.websocket_hibernation_idle_ms
+        if runtime.workers:  # a reload: as on a code update, open WebSockets are disconnected
+            runtime.websockets.close_all(1012, "The worker was reloaded.")
         runtime.configure(options.workers, prepared)
 
     @staticmethod
@@ -341,6 +345,39 @@ class Miniflare:
             status_text="Internal Server Error",
         )
 
+    def _response(self, wire: dict[str, Any], url: str = "") -> Response:
+        """A response from its wire; a WebSocket in it becomes ``response.websocket``."""
+        response = Response.from_wire(wire)
+        socket_id = wire.get("ws")
+        if socket_id is not None:
+            response.websocket = self._runtime.websockets.client_for(int(socket_id), self._loop.post, url)
+        return response
+
+    def hibernate(self, target: DurableObjectId | DurableObjectStub) -> None:
+        """Evicts an object whose connections are hibernatable WebSockets, as an idle one would be.
+
+        Its instance is dropped (the sockets, their tags and attachments stay); the next
+        message to one of its sockets constructs it again. ``target`` is an id or a stub.
+
+        Raises:
+            HibernationRefused: the object is handling an event, awaits storage, has a timer,
+                or accepted a socket with ``accept()`` (which cannot hibernate).
+            ConfigError: no Durable Object binding matches the id.
+        """
+        object_id = target.id if isinstance(target, DurableObjectStub) else target
+        if not isinstance(object_id, DurableObjectId):
+            raise TypeError(f"expected a DurableObjectId or a stub, got {type(target).__name__}")
+        runtime = self._runtime
+        namespace = runtime.find_namespace(object_id.binding)
+        if namespace is None:
+            raise ConfigError(f"No Durable Object binding {object_id.binding!r}", option="durable_objects")
+
+        def evict() -> None:
+            actor = runtime.actor_for(namespace, object_id.hex, object_id.name)
+            runtime.hibernation.hibernate(actor)
+
+        self._loop.call(evict)
+
     def dispatch_fetch(
         self,
         url: str,
@@ -360,7 +397,7 @@ class Miniflare:
             value = self._event_blocking("fetch", worker_name, None, None, (json.dumps(wire),))
         except WorkerError as error:
             return self._error_response(error)
-        return Response.from_wire(value)
+        return self._response(value, url)
 
     async def dispatch_fetch_async(
         self,
@@ -377,7 +414,7 @@ class Miniflare:
             value = await self._event_async("fetch", worker_name, None, None, (json.dumps(wire),))
         except WorkerError as error:
             return self._error_response(error)
-        return Response.from_wire(value)
+        return self._response(value, url)
 
     # ------------------------------------------------------------------ durable objects
     def get_durable_object_namespace(self, binding: str, *, worker_name: str | None = None) -> DurableObjectNamespace:

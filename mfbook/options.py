@@ -47,6 +47,7 @@ GLOBAL_OPTIONS = frozenset(
         "redis_prefix",
         "redis_options",
         "trace_maxlen",
+        "websocket_hibernation_idle_ms",
     }
 )
 
@@ -73,6 +74,8 @@ class Options:
     redis_prefix: str = "mfbook:"
     redis_options: dict[str, Any] = field(default_factory=dict)
     trace_maxlen: int = 50_000
+    #: Idle time after which an object with only hibernatable WebSockets is evicted.
+    websocket_hibernation_idle_ms: float = 10_000.0
 
 
 def _bad(option: str, message: str) -> ConfigError:
@@ -316,6 +319,10 @@ def parse_options(options: Mapping[str, Any]) -> Options:
     if isinstance(wall, bool) or not isinstance(wall, (int, float)) or not 0 < wall < float("inf"):
         raise _bad("wall_limit_ms", f"expected a positive number of milliseconds, got {wall!r}")
     parsed.wall_limit_ms = float(wall)
+    idle = options.get("websocket_hibernation_idle_ms", 10_000.0)
+    if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 <= idle < float("inf"):
+        raise _bad("websocket_hibernation_idle_ms", f"expected a number of milliseconds >= 0, got {idle!r}")
+    parsed.websocket_hibernation_idle_ms = float(idle)
     memory = options.get("memory_limit_mb", 128.0)
     if isinstance(memory, bool) or not isinstance(memory, (int, float)) or memory < 8:
         raise _bad("memory_limit_mb", f"expected a number of megabytes >= 8, got {memory!r}")

@@ -24,6 +24,7 @@ from .bridge.sync_ops import pure_handlers
 from .calls import Calls
 from .errors import WorkerError, envelope_from_exception
 from .gates import InputGate
+from .hibernation import Hibernation
 from .host_calls import DeliveryHostCalls
 from .isolate import INTERRUPTED_MESSAGE, Isolate, IsolateFault, IsolateLimits
 from .loop import EngineScheduler
@@ -38,6 +39,8 @@ from .storage import ObjectStorage
 from .storage_ops import StorageOperations
 from .trace import Trace
 from .watchdog import WallClockWatchdog
+from .websocket_hub import WebSocketHub
+from .websocket_ops import WebSocketOps
 
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
@@ -98,6 +101,9 @@ class Runtime:
         self.sync_handlers = pure_handlers()
         self.sync_handlers.update(DeliveryHostCalls(self).handlers())
         self.sync_handlers.update(sql_handlers(self._sql_caller))
+        self.hibernation = Hibernation(self)
+        self.websockets = WebSocketHub(self, self.hibernation)
+        self.sync_handlers.update(WebSocketOps(self, self.websockets).handlers())
         self.alarms = AlarmScheduler(self)
         #: Databases of SQLite-backed classes, beside each KV backend.
         self.sql_backends = SqlBackends()
@@ -331,6 +337,8 @@ class Runtime:
         # Operations that await an event (stub and service calls) progress only if that event
         # does, which this same check decides.
         awaiting = Counter(id(event.caller) for event in self.events.values() if event.caller is not None)
+        if self.websockets.may_receive():
+            return  # a Python client's next WebSocket frame may wake it
         for worker in self.workers.values():
             if worker.timers or (worker.isolate is not None and worker.isolate.pending_ops() > awaiting[id(worker)]):
                 return
@@ -584,6 +592,8 @@ class Runtime:
     def close(self) -> None:
         self.alarms.cancel_all()
         self.watchdog.close()
+        self.hibernation.cancel_all()
+        self.websockets.close_all()
         for worker in self.workers.values():
             worker.cancel_timers()
             if worker.isolate is not None:

@@ -51,7 +51,7 @@ class DurableObjectStub:
     ) -> Response:
         """Sends a request to the object's ``fetch`` handler (relative URLs use https://fake-host)."""
         value = self._mf._object_event(self._namespace, self.id, "fetch", (self._wire(url, method, headers, body),))
-        return Response.from_wire(value)
+        return self._mf._response(value, url)
 
     async def fetch_async(
         self,
@@ -63,7 +63,7 @@ class DurableObjectStub:
     ) -> Response:
         wire = self._wire(url, method, headers, body)
         value = await self._mf._object_event_async(self._namespace, self.id, "fetch", (wire,))
-        return Response.from_wire(value)
+        return self._mf._response(value, url)
 
     @staticmethod
     def _wire(url: str, method: str, headers: HeadersInput, body: bytes | str | None) -> str:

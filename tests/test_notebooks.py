@@ -61,6 +61,7 @@ def test_the_series_is_there() -> None:
         "07-multiple-workers.ipynb",
         "08-testing-with-pytest.ipynb",
         "09-sqlite.ipynb",
+        "10-websockets.ipynb",
     ]
 
 
@@ -158,3 +159,14 @@ def test_sqlite_lesson_queries_rolls_back_and_restores(executed: dict[str, Any])
     assert cell_text(notebook, "before = notes.bookmark()").strip() == "{'n': 0}"
     assert cell_text(notebook, "undo = notes.restore(before)").strip() == "{'n': 2}"
     assert "('DELETE FROM notes', 2)" in cell_text(notebook, '[(event["data"]["statement"][:40]')
+
+
+def test_websockets_lesson_chats_hibernates_and_wakes(executed: dict[str, Any]) -> None:
+    notebook = executed["10-websockets.ipynb"]
+    chat = cell_text(notebook, "def join(")
+    assert 'bob got   {"system":"bob joined"} {"user":"alice","text":"hello, Bob","count":1}' in chat
+    assert "bob got pong" in cell_text(notebook, 'bob.send("ping")')
+    assert 'bob got {"who":["alice","bob"],"builds":2}' in cell_text(notebook, "room_id = ")
+    timeline = cell_text(notebook, "from IPython.display import HTML")
+    for kind in ("ws.accept", "ws.message", "ws.autoresponse", "ws.hibernate", "ws.wake"):
+        assert kind in timeline

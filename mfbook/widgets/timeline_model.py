@@ -181,6 +181,10 @@ class TimelineModel:
             self.latest = event.time
             if event.kind == "request.start" and event.request_id is not None:
                 self._requests[event.request_id] = (event.time, self._request_label(event))
+            elif event.kind in _WS_DELIVERIES and event.request_id is not None and event.data.get("direction") == "in":
+                # A WebSocket frame delivered to a handler is the "request" its storage work belongs to.
+                label = f"{event.kind} socket {event.data.get('socket')} #{event.request_id}"
+                self._requests[event.request_id] = (event.time, label)
             elif event.kind.startswith("txn.") or event.kind == "storage.commit":
                 if not changed:
                     changed = True
@@ -550,6 +554,10 @@ def _root(txn: Transaction) -> int:
 
 def _time(mark: CommitMark) -> float:
     return mark.time
+
+
+#: Trace kinds of a WebSocket frame handed to a worker or object (mfbook/websocket_hub.py).
+_WS_DELIVERIES = frozenset({"ws.message", "ws.close"})
 
 
 def _request_label(event: TraceEvent) -> str:

@@ -218,5 +218,5 @@
     });
   }
 
-  Object.assign(K, { beginDelivery, call, directCall, invoke, ownedBy, rpcProxy, tag });
+  Object.assign(K, { beginDelivery, call, currentDirect, directCall, invoke, ownedBy, rpcProxy, tag });
 })(globalThis.__mfKernelParts);

@@ -41,6 +41,7 @@
   const kernel = {
     setLineMap,
     defineModule,
+    ...K.webSocketEntries, // wsEvent, hibernateActor (kernel/websockets.js)
 
     /** Sets up the worker once its code is loaded. `config` is JSON. */
     loadWorker(configText) {

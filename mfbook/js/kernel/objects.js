@@ -57,11 +57,10 @@
       );
       return promise;
     }
-    acceptWebSocket() {
-      throw new Error("WebSocket hibernation is not supported by mfbook.");
-    }
-    getWebSockets() {
-      return [];
+    // The WebSocket hibernation methods are added by kernel/websockets.js.
+    static {
+      K.DurableObjectState = this;
+      K.actorOfState = (state) => state.#actor;
     }
     /** Resets the object: this event fails and the next one constructs a new instance. */
     abort(reason) {

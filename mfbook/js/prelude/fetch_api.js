@@ -1176,6 +1176,8 @@
       status: fields.status, statusText: response.statusText,
       headers: wireHeaders(response), body: null,
     };
+    // A WebSocket crosses as the number of its end (prelude/websocket.js).
+    if (fields.webSocket !== null) wire.ws = host.webSockets.toWire(fields.webSocket);
     return withBody(wire, wireBody(bodyState(response)));
   }
 
@@ -1186,7 +1188,8 @@
       headers: null, pairs: wireToList(wire.headers), immutable: true, status,
       statusText: wire.statusText === undefined || wire.statusText === null ||
         wire.statusText === defaultStatusText(status) ? null : wire.statusText,
-      url: wire.url || '', redirected: wire.redirected === true, webSocket: null, cf: undefined,
+      url: wire.url || '', redirected: wire.redirected === true,
+      webSocket: wire.ws === undefined ? null : host.webSockets.fromWire(wire.ws), cf: undefined,
       type: 'default', encodeBody: 'automatic',
     });
   }
