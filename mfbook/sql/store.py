@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..backends.base import KEEP, TOMBSTONE_BATCH, CommitConflict, Keep, ObjectStore, decode_key, encode_key
+from ..backends.base import CommitBatch, ObjectStore, check_reads, decode_key, encode_key, should_compact
+from ..backends.sql_versions import range_query, version_in, write_meta
 from ..errors import SqlError
 from .bookmarks import BookmarkLog
 from .database import SqlDatabase, TrustedConnection, open_connection
@@ -124,15 +125,7 @@ class SqlObjectStore(ObjectStore):
         database = self.database(create=False)
         if database is None:
             return []
-        sql = "SELECT key, value FROM _cf_KV WHERE key >= ?"
-        params: builtins.list[object] = [low]
-        if high is not None:
-            sql += " AND key < ?"
-            params.append(high)
-        sql += " ORDER BY key DESC" if reverse else " ORDER BY key"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = range_query("SELECT key, value FROM _cf_KV WHERE 1", low, high, reverse=reverse, limit=limit)
         with database.trusted() as connection:
             rows = connection.execute(sql, params).fetchall()
         return [(decode_key(raw), value) for raw, value in rows]
@@ -174,18 +167,7 @@ class SqlObjectStore(ObjectStore):
         return self.count() > 0 or self.get_alarm() is not None or bool(database.user_tables())
 
     # ------------------------------------------------------------------ writes
-    def commit(
-        self,
-        *,
-        puts: Mapping[str, bytes],
-        deletes: Collection[str],
-        alarm: int | None | Keep = KEEP,
-        delete_all: bool = False,
-        read_keys: Collection[str] | None = None,
-        read_alarm: bool = False,
-        read_version: int | None = None,
-    ) -> int:
-        writes = bool(puts or deletes or delete_all or alarm is not KEEP)
+    def _commit(self, batch: CommitBatch) -> int:
         database = self._db()
         try:
             with database.trusted() as connection:
@@ -195,12 +177,12 @@ class SqlObjectStore(ObjectStore):
                 current, alarm_version, floor, tombstones = connection.execute(
                     "SELECT version, alarm_version, floor, tombstones FROM _cf_mfbook_meta WHERE id = 0"
                 ).fetchone()
-                if read_version is not None:
-                    self._check(connection, read_keys or (), read_alarm, read_version, alarm_version, floor)
+                written = version_in(connection, "_cf_mfbook_versions")
+                check_reads(batch, written=written, alarm_version=alarm_version, floor=floor)
                 version = int(current)
-                if writes:
+                if batch.writes:
                     version += 1
-                    self._write(connection, version, puts, deletes, alarm, delete_all, tombstones)
+                    self._write(connection, version, batch, tombstones)
                 changed = connection.total_changes != self._changes_at_begin
             database.commit()
         except BaseException as error:
@@ -217,20 +199,11 @@ class SqlObjectStore(ObjectStore):
             self.restore(bookmark)
         return version
 
-    def _write(
-        self,
-        connection: TrustedConnection,
-        version: int,
-        puts: Mapping[str, bytes],
-        deletes: Collection[str],
-        alarm: int | None | Keep,
-        delete_all: bool,
-        tombstones: int,
-    ) -> None:
+    def _write(self, connection: TrustedConnection, version: int, batch: CommitBatch, tombstones: int) -> None:
         before = connection.total_changes
-        if delete_all:
+        if batch.delete_all:
             self._drop_everything(connection, version)
-        deleted = [(encode_key(key),) for key in deletes]
+        deleted = [(encode_key(key),) for key in batch.deletes]
         if deleted:
             connection.executemany("DELETE FROM _cf_KV WHERE key = ?", deleted)
         made = connection.total_changes - before
@@ -238,19 +211,13 @@ class SqlObjectStore(ObjectStore):
             connection.executemany(
                 "INSERT OR REPLACE INTO _cf_mfbook_versions VALUES (?, ?)", [(raw, version) for (raw,) in deleted]
             )
-        if puts:
-            rows = [(encode_key(key), bytes(value)) for key, value in puts.items()]
+        if batch.puts:
+            rows = [(encode_key(key), bytes(value)) for key, value in batch.puts.items()]
             connection.executemany("INSERT OR REPLACE INTO _cf_KV VALUES (?, ?)", rows)
             connection.executemany(
                 "INSERT OR REPLACE INTO _cf_mfbook_versions VALUES (?, ?)", [(raw, version) for raw, _ in rows]
             )
-        if alarm is KEEP:
-            connection.execute("UPDATE _cf_mfbook_meta SET version = ? WHERE id = 0", (version,))
-        else:
-            connection.execute(
-                "UPDATE _cf_mfbook_meta SET version = ?1, alarm = ?2, alarm_version = ?1 WHERE id = 0",
-                (version, alarm),
-            )
+        write_meta(connection, "_cf_mfbook_meta", version, batch.alarm)
         if made:
             self._count_tombstones(connection, tombstones + made, version)
 
@@ -278,38 +245,12 @@ class SqlObjectStore(ObjectStore):
 
     @staticmethod
     def _count_tombstones(connection: TrustedConnection, tombstones: int, version: int) -> None:
-        if tombstones >= TOMBSTONE_BATCH:
-            live = connection.execute("SELECT count(*) FROM _cf_KV").fetchone()[0]
-            if tombstones >= live:
-                connection.execute("DELETE FROM _cf_mfbook_versions WHERE key NOT IN (SELECT key FROM _cf_KV)")
-                connection.execute("UPDATE _cf_mfbook_meta SET floor = ?, tombstones = 0 WHERE id = 0", (version,))
-                return
-        connection.execute("UPDATE _cf_mfbook_meta SET tombstones = ? WHERE id = 0", (tombstones,))
-
-    @staticmethod
-    def _check(
-        connection: TrustedConnection,
-        read_keys: Iterable[str],
-        read_alarm: bool,
-        read_version: int,
-        alarm_version: int,
-        floor: int,
-    ) -> None:
-        conflicts: builtins.list[str] = []
-        versions: builtins.list[int] = []
-        for key in read_keys:
-            row = connection.execute(
-                "SELECT version FROM _cf_mfbook_versions WHERE key = ?", (encode_key(key),)
-            ).fetchone()
-            written = floor if row is None else row[0]
-            if written > read_version:
-                conflicts.append(key)
-                versions.append(written)
-        alarm_conflict = read_alarm and alarm_version > read_version
-        if alarm_conflict:
-            versions.append(alarm_version)
-        if versions:
-            raise CommitConflict(conflicts, max(versions), alarm=alarm_conflict)
+        live = "SELECT count(*) FROM _cf_KV"
+        if should_compact(tombstones, lambda: int(connection.execute(live).fetchone()[0])):
+            connection.execute("DELETE FROM _cf_mfbook_versions WHERE key NOT IN (SELECT key FROM _cf_KV)")
+            connection.execute("UPDATE _cf_mfbook_meta SET floor = ?, tombstones = 0 WHERE id = 0", (version,))
+        else:
+            connection.execute("UPDATE _cf_mfbook_meta SET tombstones = ? WHERE id = 0", (tombstones,))
 
     # ------------------------------------------------------------------ bookmarks
     def restore(self, bookmark: str) -> str:
