@@ -204,7 +204,10 @@ def _txn_begin(call: SqlCall, payload: Any) -> None:
 
 
 def _txn_end(call: SqlCall, payload: dict[str, Any]) -> None:
-    _sql(call, payload).end_sync(commit=bool(payload["commit"]))
+    sql = _sql(call, payload)
+    sql.end_sync(commit=bool(payload["commit"]))
+    if sql.database.in_transaction:  # a flush while the level was open left the commit to the output gate
+        call.wrote(sql.storage)
 
 
 def _delete_all(call: SqlCall, payload: Any) -> None:

@@ -184,6 +184,10 @@ class SqlObjectStore(ObjectStore):
                     version += 1
                     self._write(connection, version, batch, tombstones)
                 changed = connection.total_changes != self._changes_at_begin
+            if database.depth:
+                # A transaction level (transactionSync, or an async transaction awaiting I/O) is
+                # open: as in workerd, the event's writes commit once it has closed.
+                return version
             database.commit()
         except BaseException as error:
             database.rollback()
