@@ -56,8 +56,10 @@ class SqlObjectStore(ObjectStore):
         self._on_commit = on_commit
         self._database: SqlDatabase | None = None
         self._changes_at_begin = 0
-        #: Bookmark to restore once the current event has committed (``onNextSessionRestoreBookmark``).
+        #: Bookmark to restore when the object's next session starts (``onNextSessionRestoreBookmark``),
+        #: and the name promised for the state just before that restore.
         self.pending_restore: str | None = None
+        self._pending_undo: str | None = None
 
     # ------------------------------------------------------------------ the database
     def database(self, *, create: bool = True) -> SqlDatabase | None:
@@ -100,8 +102,7 @@ class SqlObjectStore(ObjectStore):
         return opened
 
     def in_transaction(self) -> bool:
-        pending = self.pending_restore is not None
-        return pending or (self._database is not None and self._database.in_transaction)
+        return self._database is not None and self._database.in_transaction
 
     # ------------------------------------------------------------------ reads
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
@@ -198,9 +199,6 @@ class SqlObjectStore(ObjectStore):
             self._snapshot(database)
             if self._on_commit is not None:
                 self._on_commit()
-        if self.pending_restore is not None:
-            bookmark, self.pending_restore = self.pending_restore, None
-            self.restore(bookmark)
         return version
 
     def _write(self, connection: TrustedConnection, version: int, batch: CommitBatch, tombstones: int) -> None:
@@ -257,6 +255,37 @@ class SqlObjectStore(ObjectStore):
             connection.execute("UPDATE _cf_mfbook_meta SET tombstones = ? WHERE id = 0", (tombstones,))
 
     # ------------------------------------------------------------------ bookmarks
+    def restore_next_session(self, bookmark: str) -> str:
+        """``onNextSessionRestoreBookmark``: the restore waits for the object's next session.
+
+        As in the runtime, the current session goes on with (and commits) its data; the
+        restore happens when the object next starts (after ``ctx.abort()``, a reload or a
+        reset), see :meth:`start_session`.
+
+        Returns:
+            A bookmark naming the state just before the restore (to undo it later); it becomes
+            usable once the restore has happened.
+
+        Raises:
+            SqlError: Unknown or expired bookmark.
+        """
+        self.bookmarks.image(bookmark)  # unknown or expired: fail now
+        self.pending_restore = bookmark
+        if self._pending_undo is None:
+            self._pending_undo = self.bookmarks.reserve()
+        return self._pending_undo
+
+    def start_session(self) -> bool:
+        """A new instance of the object is about to run: performs a pending restore; returns whether."""
+        bookmark, undo = self.pending_restore, self._pending_undo
+        if bookmark is None or (self._database is not None and self._database.in_transaction):
+            return False
+        self.pending_restore = self._pending_undo = None
+        before = self.restore(bookmark)
+        if undo is not None:
+            self.bookmarks.alias(undo, before)
+        return True
+
     def restore(self, bookmark: str) -> str:
         """Puts the whole database back to a bookmark; returns a bookmark of the state before.
 
