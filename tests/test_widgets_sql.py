@@ -10,6 +10,7 @@ import pytest
 from mfbook import Miniflare
 from mfbook.widgets import StorageBrowser
 from mfbook.widgets.frontend import esm
+from mfbook.widgets.static import plain_text
 from mfbook.widgets.sql_pane import SqlPane
 
 SCRIPT = """
@@ -104,3 +105,21 @@ def test_the_front_end_module_carries_the_sql_pane_before_the_browser() -> None:
     assert module.index("function sqlPane(") < module.index("function render(") and module.count("export default") == 1
     timeline = esm("timeline_parts.js", "timeline.js")
     assert timeline.index("function sqlDetails(") < timeline.index("function render(")
+
+
+def test_the_static_renderings_carry_the_shown_table(mf: Miniflare) -> None:
+    browser = StorageBrowser(mf, "NOTES", "alice", page_size=2, live=False)
+    try:
+        html = browser._repr_html_()
+        assert "SQL tables: <b>notes</b> (7) · tags (0)" in html
+        assert "<code>notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)</code> · 1–2 of 7" in html
+        assert html.count("<tr class='mf-sql-row'>") == 2 and "<td style='padding:2px 8px'>note 1</td>" in html
+        text = plain_text(browser.__rich__())
+        assert "SQL tables: notes (7), tags (0)" in text and "note 0" in text
+    finally:
+        browser.close()
+    plain = StorageBrowser(mf, "PLAIN", live=False)
+    try:
+        assert "SQL tables" not in plain._repr_html_()
+    finally:
+        plain.close()

@@ -123,7 +123,9 @@ class StorageBrowser(anywidget.AnyWidget):
         self._unsubscribe = mf.trace.subscribe(self._on_event)
         self.changes = 0  # commits seen (the static fallback's version)
         self._fallback = StaticFallback(
-            self._static_pair, version=lambda: (self.changes, self.object_id, self.prefix, self.sort), shell=_shell()
+            self._static_pair,
+            version=lambda: (self.changes, self.object_id, self.prefix, self.sort, self.table),
+            shell=_shell(),
         )
         with self.hold_trait_notifications():
             self.namespaces = self.view.namespaces
@@ -311,6 +313,7 @@ class StorageBrowser(anywidget.AnyWidget):
                 "object_label": label,
                 "prefix": self.prefix,
                 "page": dict(self.page),
+                "sql": {"tables": list(self.tables), "table": self.table, "page": dict(self.table_page)},
             }
 
     def _repr_html_(self) -> str:
