@@ -10,8 +10,8 @@ import pytest
 from mfbook import Miniflare
 from mfbook.widgets import StorageBrowser
 from mfbook.widgets.frontend import esm
-from mfbook.widgets.static import plain_text
 from mfbook.widgets.sql_pane import SqlPane
+from mfbook.widgets.static import plain_text
 
 SCRIPT = """
 import { DurableObject } from "cloudflare:workers";
