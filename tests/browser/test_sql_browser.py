@@ -64,8 +64,10 @@ def test_storage_browser_shows_sql_tables_and_the_timeline_the_requests_sql(
         assert widget.locator("table.mf-sql tr.mf-sql-row").first.locator("td").all_inner_texts() == ["1", "NOTE 0"]
         assert widget.locator('table.mf-storage tr[data-key="owner"]').count() == 1  # the key-value pairs beside
         widget.locator("button.mf-sql-next").click()
-        page.wait_for_function(
-            "() => document.querySelectorAll('table.mf-sql tr.mf-sql-row').length === 2", timeout=TIMEOUT_MS
+        page.wait_for_function(  # in the widget: the static copy beside it (for exports) has the first page
+            "(root) => root.querySelectorAll('table.mf-sql tr.mf-sql-row').length === 2",
+            arg=widget.element_handle(),
+            timeout=TIMEOUT_MS,
         )
         assert widget.locator("table.mf-sql tr.mf-sql-row td").all_inner_texts() == ["6", "note 5", "7", "note 6"]
         assert widget.locator(".mf-sql-pager .mf-range").inner_text() == "6–7 of 7"
