@@ -146,6 +146,11 @@ class DurableObjectStorage(_Operator):
 
     # ---------------------------------------------------------------- SQLite-backed objects
     @property
+    def sqlite(self) -> bool:
+        """Whether the object's class is SQLite-backed (it has :attr:`sql`)."""
+        return self._sqlite
+
+    @property
     def sql(self) -> PySql:
         """The SQL API of a SQLite-backed object: ``storage.sql.exec("SELECT ...", *bindings)``."""
         return PySql(self._call, self._call_async)

@@ -62,7 +62,7 @@ class SqlPane:
 
     def read(self, storage: DurableObjectStorage | None) -> SqlPaneState:
         """The tables of ``storage``'s object and the shown page (an empty state without tables)."""
-        if storage is None:
+        if storage is None or not storage.sqlite:  # a KV-backed object: not even a round trip
             return SqlPaneState([], "", {})
         view = SqlTablesView(storage, page_size=self.page_size)
         tables = view.tables()
