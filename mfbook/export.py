@@ -12,12 +12,15 @@ Two kinds of line::
   (``{"$": "date", "v": 1704067200000}``, ``{"$": "map", "entries": [...]}``).
 - An *alarm line* holds the object's scheduled alarm in ms since the epoch; it follows the
   object's key lines. Objects without an alarm have none.
+- SQLite-backed objects add *schema lines* and *row lines* for their SQL tables between
+  their key lines and their alarm line (``{"binding", "id", "schema": "CREATE ..."}``,
+  ``{"binding", "id", "table": "notes", "row": [1, "hello"]}``; see :mod:`mfbook.sql.transfer`).
 
 Text is UTF-8 with non-ASCII characters kept as they are; lone surrogates (possible in keys
 and strings) are written as ``\\ud800``-style escapes. The file is written to a temporary name and
 renamed, so an interrupted export never leaves a half-written file behind.
 
-Import is atomic per object: all key lines and the alarm of one object are written by ONE
+Import is atomic per object: all key lines, SQL lines and the alarm of one object are written by ONE
 commit, so a reader (or a crash) sees the object either before or after the import. Any
 problem with the file (bad JSON, unknown binding, bad id or value) is reported with its line
 number before anything is written.
@@ -37,7 +40,10 @@ from typing import IO, TYPE_CHECKING, Any
 from . import codec
 from .backends.base import validate_object_hex
 from .errors import ConfigError
-from .storage import ListOptions, sort_key
+from .sql.object_sql import ObjectSql
+from .sql.store import SqlObjectStore
+from .sql.transfer import dump_lines, load_row, load_schema
+from .storage import ListOptions, ObjectStorage, sort_key
 
 if TYPE_CHECKING:
     from .runtime import NamespaceSpec, Runtime
@@ -52,14 +58,16 @@ class StorageTransfer:
     """What an export or import moved.
 
     Attributes:
-        objects: Objects written (each with at least one key or an alarm).
+        objects: Objects written (each with at least one key, table or an alarm).
         keys: Key lines.
         alarms: Alarm lines.
+        sql: Schema and row lines (SQLite-backed objects).
     """
 
     objects: int
     keys: int
     alarms: int
+    sql: int = 0
 
 
 @dataclass
@@ -68,6 +76,7 @@ class _ObjectImport:
     object_hex: str
     puts: dict[str, bytes] = field(default_factory=dict)
     alarm: int | None = None
+    sql: list[dict[str, Any]] = field(default_factory=list)  # schema and row lines, in file order
 
 
 def _dumps(document: Any) -> str:
@@ -95,6 +104,10 @@ def iter_lines(runtime: Runtime) -> Iterator[dict[str, Any]]:
             storage = runtime.storage_for(namespace, object_hex)
             for key, value in storage.list(ListOptions()):
                 yield {"binding": binding, "id": object_hex, "key": key, "value": json.loads(value.decode("utf-8"))}
+            database = storage.store.database(create=False) if isinstance(storage.store, SqlObjectStore) else None
+            if database is not None:
+                for line in dump_lines(database):
+                    yield {"binding": binding, "id": object_hex, **line}
             alarm = storage.get_alarm()
             if alarm is not None:
                 yield {"binding": binding, "id": object_hex, "alarm": alarm}
@@ -127,15 +140,22 @@ def export_storage(runtime: Runtime, destination: str | os.PathLike[str] | IO[st
 
 def _write(runtime: Runtime, stream: IO[str]) -> StorageTransfer:
     objects: set[tuple[str, str]] = set()
-    keys = alarms = 0
+    keys = alarms = sql = 0
     for line in iter_lines(runtime):
         stream.write(_dumps(line) + "\n")
         objects.add((line["binding"], line["id"]))
         if "alarm" in line:
             alarms += 1
-        else:
+        elif "key" in line:
             keys += 1
-    return StorageTransfer(objects=len(objects), keys=keys, alarms=alarms)
+        else:
+            sql += 1
+    return StorageTransfer(objects=len(objects), keys=keys, alarms=alarms, sql=sql)
+
+
+def _is_sql_line(line: dict[str, Any]) -> bool:
+    schema = isinstance(line.get("schema"), str)
+    return schema or (isinstance(line.get("table"), str) and isinstance(line.get("row"), list))
 
 
 def _parse(runtime: Runtime, lines: Iterable[str], source: str) -> list[_ObjectImport]:
@@ -179,6 +199,10 @@ def _parse(runtime: Runtime, lines: Iterable[str], source: str) -> list[_ObjectI
             except (TypeError, ValueError) as error:
                 raise ValueError(f"{where}: value is not a codec document: {error}") from None
             entry.puts[line["key"]] = value.encode("utf-8")
+        elif _is_sql_line(line):
+            if not namespace.sqlite:
+                raise ValueError(f"{where}: SQL lines need a SQLite-backed class, and {binding!r} is not one")
+            entry.sql.append(line)
         else:
             raise ValueError(f'{where}: expected {{"binding", "id", "key", "value"}} or {{"binding", "id", "alarm"}}')
     return list(objects.values())
@@ -207,11 +231,13 @@ def import_storage(
             objects = _parse(runtime, stream, str(source))
     else:
         objects = _parse(runtime, source, getattr(source, "name", "<stream>"))
-    keys = alarms = 0
+    keys = alarms = sql = 0
     for entry in objects:
         storage = runtime.storage_for(entry.namespace, entry.object_hex)
         storage.flush()
-        if replace:
+        if isinstance(storage.store, SqlObjectStore):
+            _load_sql(storage, entry, replace=replace)
+        elif replace:
             storage.delete_all()
         storage.put(entry.puts.items())
         if entry.alarm is not None:
@@ -225,4 +251,23 @@ def import_storage(
             raise
         keys += len(entry.puts)
         alarms += entry.alarm is not None
-    return StorageTransfer(objects=len(objects), keys=keys, alarms=alarms)
+        sql += len(entry.sql)
+    return StorageTransfer(objects=len(objects), keys=keys, alarms=alarms, sql=sql)
+
+
+def _load_sql(storage: ObjectStorage, entry: _ObjectImport, *, replace: bool) -> None:
+    """Writes an object's SQL lines into its implicit transaction (the flush commits them)."""
+    sql = ObjectSql.of(storage)
+    if replace:
+        sql.delete_all()  # now, so that the tables created below stay
+    sql.store.begin()
+    try:
+        for line in entry.sql:
+            if "schema" in line:
+                load_schema(sql.database, line["schema"])
+            else:
+                load_row(sql.database, line["table"], line["row"])
+    except BaseException:
+        sql.abort()
+        storage.discard_staged()
+        raise

@@ -12,6 +12,8 @@ MAX_KEY_SIZE = 2048
 MAX_VALUE_SIZE = 128 * 1024
 # The Workers runtime allows 32 bytes of serialisation overhead above the advertised limit.
 ENFORCED_MAX_VALUE_SIZE = MAX_VALUE_SIZE + 32
+#: SQLite-backed objects: key and value together (one row of ``_cf_KV``), Cloudflare's 2 MB.
+MAX_SQL_ROW_SIZE = 2 * 1024 * 1024
 MAX_REQUEST_DEPTH = 16
 MAX_PIPELINE_DEPTH = 32
 
@@ -27,6 +29,7 @@ MESSAGES: dict[str, object] = {
     "maxRequestDepth": MAX_REQUEST_DEPTH,
     "maxKeySize": MAX_KEY_SIZE,
     "enforcedMaxValueSize": ENFORCED_MAX_VALUE_SIZE,
+    "maxSqlRowSize": MAX_SQL_ROW_SIZE,
     "undefinedKeySuffix": UNDEFINED_KEY_SUFFIX,
     "keyTooLarge": f"Keys cannot be larger than {MAX_KEY_SIZE} bytes.",
     "keyTooLargeMany": 'Key "{key}" is larger than the limit of ' + f"{MAX_KEY_SIZE} bytes.",
@@ -35,6 +38,7 @@ MESSAGES: dict[str, object] = {
     "putUndefined": "put() called with undefined value.",
     "valueTooLarge": f"Values cannot be larger than {MAX_VALUE_SIZE} bytes.",
     "valueTooLargeMany": 'Value for key "{key}" is above the limit of ' + f"{MAX_VALUE_SIZE} bytes.",
+    "sqlTooBig": "string or blob too big: SQLITE_TOOBIG",
     "txnTooManyKeys": f"Maximum number of keys modified in a transaction is {MAX_KEYS}.",
     "listLimit": "List limit must be positive.",
     "listStartAfter": "list() cannot be called with both start and startAfter values.",

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import codec
 from .backends.base import CommitConflict
-from .errors import ConflictError, StorageRangeError, StorageTypeError
+from .errors import ConflictError, SqlError, StorageRangeError, StorageTypeError
 from .ids import DurableObjectId
-from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, UNDEFINED_KEY_SUFFIX, text
+from .messages import ENFORCED_MAX_VALUE_SIZE, MAX_KEY_SIZE, MAX_KEYS, MAX_SQL_ROW_SIZE, UNDEFINED_KEY_SUFFIX, text
 from .sql.python_api import PySql
 from .storage import ListOptions, ObjectStorage, Transaction
 from .v8size import v8_size_of_text
@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------- validation
-def _check_key(key: Any, method: str, owner: str, *, many: bool = False) -> str:
+def _check_key(key: Any, method: str, owner: str, *, many: bool = False, sqlite: bool = False) -> str:
     if key is None or key is codec.UNDEFINED:
         raise StorageTypeError(f"Failed to execute '{method}' on '{owner}'{UNDEFINED_KEY_SUFFIX}")
     if isinstance(key, (bytes, bytearray, memoryview)):
@@ -43,43 +43,56 @@ def _check_key(key: Any, method: str, owner: str, *, many: bool = False) -> str:
             "(decode the bytes first, e.g. key.decode('utf-8'))."
         )
     name = str(key)
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_KEY_SIZE:
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if sqlite:  # SQLite-backed: only the row (key and value together) is limited
+        if size > MAX_SQL_ROW_SIZE:
+            raise SqlError(text("sqlTooBig"), code="SQLITE_TOOBIG")
+    elif size > MAX_KEY_SIZE:
         raise StorageRangeError(text("keyTooLargeMany", key=name) if many else text("keyTooLarge"))
     return name
 
 
-def _encode_value(value: Any, key: str | None) -> bytes:
+def _encode_value(value: Any, key: str | None, *, row_key: str | None = None) -> bytes:
+    """The value's stored text; ``row_key``: the key of a SQLite-backed object's row (its limit)."""
     if value is codec.UNDEFINED:
         raise StorageTypeError(text("putUndefined"))
     # None is JS null (as everywhere in the codec): a value read back can always be written back.
     encoded = codec.encode(value)
-    if (len(encoded) * 3 + 16 > ENFORCED_MAX_VALUE_SIZE or '"$":"view"' in encoded) and (
+    if row_key is not None:
+        key_size = len(row_key.encode("utf-8", "surrogatepass"))
+        if (len(encoded) * 3 + 16 + key_size > MAX_SQL_ROW_SIZE) and (
+            v8_size_of_text(encoded) + key_size > MAX_SQL_ROW_SIZE
+        ):
+            raise SqlError(text("sqlTooBig"), code="SQLITE_TOOBIG")
+    elif (len(encoded) * 3 + 16 > ENFORCED_MAX_VALUE_SIZE or '"$":"view"' in encoded) and (
         v8_size_of_text(encoded) > ENFORCED_MAX_VALUE_SIZE  # as V8 serializes it (see v8size.py)
     ):
         raise StorageRangeError(text("valueTooLarge") if key is None else text("valueTooLargeMany", key=key))
     return encoded.encode("utf-8")
 
 
-def _keys_list(keys: Iterable[Any], method: str, owner: str) -> builtins.list[str]:
+def _keys_list(keys: Iterable[Any], method: str, owner: str, *, sqlite: bool = False) -> builtins.list[str]:
     keys = list(keys)
     if len(keys) > MAX_KEYS:
         raise StorageRangeError(text("tooManyKeys"))
-    return [_check_key(key, method, owner, many=True) for key in keys if key is not None]
+    return [_check_key(key, method, owner, many=True, sqlite=sqlite) for key in keys if key is not None]
 
 
-def _put_entries(key_or_entries: Any, value: Any, owner: str) -> builtins.list[tuple[str, bytes]]:
+def _put_entries(
+    key_or_entries: Any, value: Any, owner: str, *, sqlite: bool = False
+) -> builtins.list[tuple[str, bytes]]:
     if isinstance(key_or_entries, Mapping):
         if len(key_or_entries) > MAX_KEYS:
             raise StorageRangeError(text("tooManyPairs"))
         entries = []
         for key, item in key_or_entries.items():
-            key = _check_key(key, "put", owner, many=True)
+            key = _check_key(key, "put", owner, many=True, sqlite=sqlite)
             if item is codec.UNDEFINED:
                 continue
-            entries.append((key, _encode_value(item, key)))
+            entries.append((key, _encode_value(item, key, row_key=key if sqlite else None)))
         return entries
-    key = _check_key(key_or_entries, "put", owner)
-    return [(key, _encode_value(value, None))]
+    key = _check_key(key_or_entries, "put", owner, sqlite=sqlite)
+    return [(key, _encode_value(value, None, row_key=key if sqlite else None))]
 
 
 def _alarm_ms(scheduled: int | float | datetime) -> int:
@@ -102,6 +115,8 @@ class _Operator:
     """Runs storage calls on the emulator thread (blocking and awaitable forms)."""
 
     _owner = "DurableObjectStorage"
+    #: The object's class is SQLite-backed (the SQLite backend's limits apply).
+    _sqlite = False
 
     def __init__(self, mf: Miniflare, resolve: Callable[[], ObjectStorage]) -> None:
         self._mf = mf
@@ -127,8 +142,14 @@ class DurableObjectStorage(_Operator):
     def __init__(self, mf: Miniflare, namespace: NamespaceSpec, object_id: DurableObjectId) -> None:
         super().__init__(mf, lambda: mf._runtime.storage_for(namespace, object_id.hex, object_id.name))
         self.id = object_id
+        self._sqlite = namespace.sqlite
 
     # ---------------------------------------------------------------- SQLite-backed objects
+    @property
+    def sqlite(self) -> bool:
+        """Whether the object's class is SQLite-backed (it has :attr:`sql`)."""
+        return self._sqlite
+
     @property
     def sql(self) -> PySql:
         """The SQL API of a SQLite-backed object: ``storage.sql.exec("SELECT ...", *bindings)``."""
@@ -145,9 +166,9 @@ class DurableObjectStorage(_Operator):
     # ---------------------------------------------------------------- reads
     def _get(self, keys: Any) -> Callable[[ObjectStorage], Any]:
         if isinstance(keys, (list, tuple)):
-            wanted = _keys_list(keys, "get", self._owner)
+            wanted = _keys_list(keys, "get", self._owner, sqlite=self._sqlite)
             return lambda storage: _decode_rows(storage.get_many(wanted))
-        key = _check_key(keys, "get", self._owner)
+        key = _check_key(keys, "get", self._owner, sqlite=self._sqlite)
 
         def read(storage: ObjectStorage) -> Any:
             value = storage.get(key)
@@ -205,7 +226,7 @@ class DurableObjectStorage(_Operator):
         return run
 
     def _put(self, key_or_entries: Any, value: Any) -> Callable[[ObjectStorage], None]:
-        entries = _put_entries(key_or_entries, value, self._owner)
+        entries = _put_entries(key_or_entries, value, self._owner, sqlite=self._sqlite)
         return self._write(lambda storage: storage.put(entries))
 
     def put(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
@@ -221,9 +242,9 @@ class DurableObjectStorage(_Operator):
 
     def _delete(self, keys: Any) -> Callable[[ObjectStorage], bool | int]:
         if isinstance(keys, (list, tuple)):
-            wanted = _keys_list(keys, "delete", self._owner)
+            wanted = _keys_list(keys, "delete", self._owner, sqlite=self._sqlite)
             return self._write(lambda storage: storage.delete(wanted))
-        key = _check_key(keys, "delete", self._owner)
+        key = _check_key(keys, "delete", self._owner, sqlite=self._sqlite)
         return self._write(lambda storage: storage.delete([key]) > 0)
 
     def delete(self, keys: str | builtins.list[str]) -> bool | int:
@@ -392,6 +413,7 @@ class PyTransaction(_Operator):
 
     def __init__(self, storage: DurableObjectStorage, txn: Transaction) -> None:
         super().__init__(storage._mf, storage._resolve)
+        self._sqlite = storage._sqlite
         self._txn = txn
         self._state = "open"
 
@@ -405,15 +427,15 @@ class PyTransaction(_Operator):
         self._check("get")
         txn = self._txn
         if isinstance(keys, (list, tuple)):
-            wanted = _keys_list(keys, "get", self._owner)
+            wanted = _keys_list(keys, "get", self._owner, sqlite=self._sqlite)
             return self._call(lambda storage: _decode_rows(storage.txn_get(txn, wanted)))
-        key = _check_key(keys, "get", self._owner)
+        key = _check_key(keys, "get", self._owner, sqlite=self._sqlite)
         rows = self._call(lambda storage: storage.txn_get(txn, [key]))
         return codec.decode(rows[0][1]) if rows else None
 
     def put(self, key_or_entries: str | Mapping[str, Any], value: Any = codec.UNDEFINED) -> None:
         self._check("put")
-        entries = _put_entries(key_or_entries, value, self._owner)
+        entries = _put_entries(key_or_entries, value, self._owner, sqlite=self._sqlite)
         txn = self._txn
         self._call(lambda storage: storage.txn_put(txn, entries))
 
@@ -421,9 +443,9 @@ class PyTransaction(_Operator):
         self._check("delete")
         txn = self._txn
         if isinstance(keys, (list, tuple)):
-            wanted = _keys_list(keys, "delete", self._owner)
+            wanted = _keys_list(keys, "delete", self._owner, sqlite=self._sqlite)
             return self._call(lambda storage: storage.txn_delete(txn, wanted))
-        key = _check_key(keys, "delete", self._owner)
+        key = _check_key(keys, "delete", self._owner, sqlite=self._sqlite)
         return self._call(lambda storage: storage.txn_delete(txn, [key])) > 0
 
     def list(self, **options: Any) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class BinderSession:
     notebooks: dict[str, Any]
     redis_dir: Path
     start_output: str
+    jupyter_config_dir: Path
 
 
 def _run(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> str:
@@ -59,6 +60,8 @@ def replay(work: Path, notebooks: list[str]) -> BinderSession:
     env["VIRTUAL_ENV"] = str(env_dir)
     python = str(bin_dir / "python")
     _run([python, "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"], cwd=repo, env=env, timeout=900)
+    jupyter_config_dir = work / "jupyter"  # what postBuild writes to ~/.jupyter on Binder
+    env["JUPYTER_CONFIG_DIR"] = str(jupyter_config_dir)
     _run(["binder/postBuild"], cwd=repo, env=env, timeout=900)
     redis_dir = work / "redis"
     env["MFBOOK_REDIS_DIR"] = str(redis_dir)
@@ -70,7 +73,9 @@ def replay(work: Path, notebooks: list[str]) -> BinderSession:
         timeout=900,
     )
     executed = {Path(name).name: nbformat.read(out_dir / Path(name).name, as_version=4) for name in notebooks}
-    return BinderSession(notebooks=executed, redis_dir=redis_dir, start_output=output)
+    return BinderSession(
+        notebooks=executed, redis_dir=redis_dir, start_output=output, jupyter_config_dir=jupyter_config_dir
+    )
 
 
 def stop_redis(redis_dir: Path) -> bool:
@@ -86,5 +91,5 @@ def stop_redis(redis_dir: Path) -> bool:
 
 
 if __name__ == "__main__":  # a manual replay: python tests/binder_replay.py WORK_DIR
-    session = replay(Path(sys.argv[1]), ["notebooks/quickstart.ipynb"])
+    session = replay(Path(sys.argv[1]), ["notebooks/01-quickstart.ipynb"])
     print(session.start_output, stop_redis(session.redis_dir))

@@ -44,5 +44,12 @@ def test_the_readme_launches_jupyterlab_on_the_quickstart() -> None:
     links = re.findall(r"https://mybinder\.org/v2/gh/[^)\s]+", readme)
     assert links, "the README has a Binder badge and launch link"
     for link in links:
-        assert link.endswith("?urlpath=lab/tree/notebooks/quickstart.ipynb")
+        assert link.endswith("?urlpath=lab/tree/notebooks/01-quickstart.ipynb")
     assert "https://mybinder.org/badge_logo.svg" in readme
+
+
+def test_post_build_makes_jupyterlab_on_the_first_lesson_the_default_page(binder_session: BinderSession) -> None:
+    config = (binder_session.jupyter_config_dir / "jupyter_server_config.py").read_text()
+    urls = re.findall(r'^c\.ServerApp\.default_url = "/lab/tree/(notebooks/[^"]+)"', config, re.M)
+    first = sorted(ROOT.joinpath("notebooks").glob("*.ipynb"))[0]
+    assert urls == [first.relative_to(ROOT).as_posix()] == ["notebooks/01-quickstart.ipynb"]

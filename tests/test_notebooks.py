@@ -15,7 +15,6 @@ import pytest
 from binder_replay import BinderSession
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-QUICKSTART = NOTEBOOKS / "quickstart.ipynb"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 
 
@@ -52,7 +51,9 @@ def executed(binder_session: BinderSession) -> dict[str, Any]:
 
 
 def test_the_series_is_there() -> None:
+    assert sorted(path.name for path in NOTEBOOKS.glob("*.ipynb")) == [path.name for path in LESSONS]
     assert [path.name for path in LESSONS] == [
+        "01-quickstart.ipynb",
         "02-storage-api.ipynb",
         "03-gates-and-coalescing.ipynb",
         "04-transactions.ipynb",
@@ -65,7 +66,7 @@ def test_the_series_is_there() -> None:
     ]
 
 
-@pytest.mark.parametrize("path", [QUICKSTART, *LESSONS], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.name)
 def test_prose_comes_before_the_first_code_cell(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
@@ -88,7 +89,7 @@ def test_each_lesson_ends_with_try_this_and_is_committed_without_outputs(path: P
 
 def test_every_notebook_runs_without_errors(executed: dict[str, Any]) -> None:
     assert {name: errors(notebook) for name, notebook in executed.items()} == {
-        path.name: [] for path in [QUICKSTART, *LESSONS]
+        path.name: [] for path in LESSONS
     }
 
 

@@ -185,6 +185,31 @@ def test_seed_is_the_state_every_test_starts_from(project: pytest.Pytester) -> N
     project.runpytest().assert_outcomes(passed=3)
 
 
+def test_sql_tables_of_sqlite_backed_objects_are_isolated_and_seeded_too(project: pytest.Pytester) -> None:
+    from mfbook import Miniflare
+
+    sqlite_counter = 'durable_objects={"COUNTER": {"class_name": "Counter", "sqlite": True}}'
+    with Miniflare(
+        script=WORKER, modules=True, durable_objects={"COUNTER": {"class_name": "Counter", "sqlite": True}}
+    ) as mf:
+        mf.get_durable_object_namespace("COUNTER").storage("a").sql.exec("CREATE TABLE t (v); INSERT INTO t VALUES (1)")
+        mf.export_storage(project.path / "seed.jsonl")
+    project.makepyfile(
+        f"""
+        import pytest
+        pytestmark = pytest.mark.miniflare(script_path="worker.js", modules=True, {sqlite_counter}, seed="seed.jsonl")
+
+        @pytest.mark.parametrize("round", [1, 2, 3])
+        def test_each_test_starts_from_the_seeded_table(miniflare, round):
+            sql = miniflare.get_durable_object_namespace("COUNTER").storage("a").sql
+            sql.exec("CREATE TABLE IF NOT EXISTS extra (v); INSERT INTO t VALUES (?)", round)
+            assert sql.exec("SELECT count(*) AS n FROM t").one() == {{"n": 2}}
+            assert sql.tables() == ["extra", "t"]
+        """
+    )
+    project.runpytest().assert_outcomes(passed=3)
+
+
 def test_without_options_the_fixture_says_where_to_put_them(project: pytest.Pytester) -> None:
     project.makepyfile("def test_it(miniflare):\n    pass\n")
     result = project.runpytest()

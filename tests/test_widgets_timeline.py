@@ -100,6 +100,7 @@ def test_to_json_has_ms_times_rows_and_winner() -> None:
         "winner_time": 50.0,
         "winner_txn": None,
         "reason": None,
+        "sql": [],
     }
     assert (second["row"], second["start"], second["end"], second["retry_of"]) == (0, 105.0, 200.0, 1)
     assert data["commits"] == [

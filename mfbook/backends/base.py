@@ -33,7 +33,8 @@ import builtins
 import enum
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 
 from ..errors import StorageError
 
@@ -47,15 +48,18 @@ __all__ = [
     "BackendConfigError",
     "BackendError",
     "BackendUnavailable",
+    "CommitBatch",
     "CommitConflict",
     "Keep",
     "ObjectStore",
     "check_limit",
+    "check_reads",
     "decode_key",
     "encode_key",
     "escape_binding",
     "key_range",
     "prefix_upper_bound",
+    "should_compact",
     "unescape_binding",
     "validate_object_hex",
 ]
@@ -220,6 +224,65 @@ def validate_object_hex(object_hex: str) -> str:
     return object_hex
 
 
+@dataclass(frozen=True)
+class CommitBatch:
+    """One atomic batch for :meth:`ObjectStore.commit` (see its arguments)."""
+
+    puts: Mapping[str, bytes]
+    deletes: Collection[str]
+    alarm: int | None | Keep = KEEP
+    delete_all: bool = False
+    read_keys: Collection[str] = ()
+    read_alarm: bool = False
+    read_version: int | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether the batch changes anything (else the commit only validates)."""
+        return bool(self.puts or self.deletes or self.delete_all or self.alarm is not KEEP)
+
+
+def check_reads(
+    batch: CommitBatch, *, written: Callable[[bytes], int | None], alarm_version: int, floor: int
+) -> None:
+    """Validates a batch's reads against the write versions a store keeps (see the module docstring).
+
+    Args:
+        batch: The batch; nothing is checked when its ``read_version`` is ``None``.
+        written: Write version of an encoded key, ``None`` when the store has no record of it
+            (never written, or a tombstone compacted since: it counts as written at ``floor``).
+        alarm_version: Write version of the alarm.
+        floor: Version of the last tombstone compaction.
+
+    Raises:
+        CommitConflict: A read key, or the alarm, was written after ``read_version``.
+    """
+    read_version = batch.read_version
+    if read_version is None:
+        return
+    conflicts: builtins.list[str] = []
+    versions: builtins.list[int] = []
+    for key in batch.read_keys:
+        version = written(encode_key(key))
+        version = floor if version is None else version
+        if version > read_version:
+            conflicts.append(key)
+            versions.append(version)
+    alarm_conflict = batch.read_alarm and alarm_version > read_version
+    if alarm_conflict:
+        versions.append(alarm_version)
+    if versions:
+        raise CommitConflict(conflicts, max(versions), alarm=alarm_conflict)
+
+
+def should_compact(tombstones: int, live_keys: Callable[[], int]) -> bool:
+    """Whether a commit that leaves ``tombstones`` should drop them all (see the module docstring).
+
+    ``live_keys`` is called only once there are :data:`TOMBSTONE_BATCH` tombstones.
+    """
+    return tombstones >= TOMBSTONE_BATCH and tombstones >= live_keys()
+
+
 class ObjectStore(abc.ABC):
     """Persistent state of one Durable Object. Synchronous; safe to call from any thread."""
 
@@ -257,7 +320,6 @@ class ObjectStore(abc.ABC):
     ) -> builtins.list[tuple[str, bytes]]:
         """Pairs whose encoded key is in ``[low, high)`` (``high`` None: unbounded), in byte order."""
 
-    @abc.abstractmethod
     def commit(
         self,
         *,
@@ -287,6 +349,20 @@ class ObjectStore(abc.ABC):
             CommitConflict: A checked key or the alarm was written after ``read_version``.
             BackendUnavailable: The store could not be reached.
         """
+        batch = CommitBatch(
+            puts=puts,
+            deletes=deletes,
+            alarm=alarm,
+            delete_all=delete_all,
+            read_keys=read_keys or (),
+            read_alarm=read_alarm,
+            read_version=read_version,
+        )
+        return self._commit(batch)
+
+    @abc.abstractmethod
+    def _commit(self, batch: CommitBatch) -> int:
+        """:meth:`commit` as each store implements it (same returns and errors)."""
 
     @abc.abstractmethod
     def version(self) -> int:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import bisect
 import builtins
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable
 
 from .base import (
     KEEP,
-    TOMBSTONE_BATCH,
     Backend,
-    CommitConflict,
-    Keep,
+    CommitBatch,
     ObjectStore,
+    check_reads,
     decode_key,
     encode_key,
+    should_compact,
     validate_object_hex,
 )
 
@@ -64,26 +64,17 @@ class MemoryObjectStore(ObjectStore):
                 chosen = self._sorted[first : stop if limit is None else min(stop, first + limit)]
             return [(decode_key(raw), self._values[raw]) for raw in chosen]
 
-    def commit(
-        self,
-        *,
-        puts: Mapping[str, bytes],
-        deletes: Collection[str],
-        alarm: int | None | Keep = KEEP,
-        delete_all: bool = False,
-        read_keys: Collection[str] | None = None,
-        read_alarm: bool = False,
-        read_version: int | None = None,
-    ) -> int:
-        encoded_puts = [(encode_key(key), bytes(value)) for key, value in puts.items()]
-        encoded_deletes = [encode_key(key) for key in deletes]
+    def _commit(self, batch: CommitBatch) -> int:
+        encoded_puts = [(encode_key(key), bytes(value)) for key, value in batch.puts.items()]
+        encoded_deletes = [encode_key(key) for key in batch.deletes]
         with self._lock:
-            if read_version is not None:
-                self._check(read_keys or (), read_alarm, read_version)
-            if not (encoded_puts or encoded_deletes or delete_all or alarm is not KEEP):
+            check_reads(
+                batch, written=self._key_versions.get, alarm_version=self._alarm_version, floor=self._floor
+            )
+            if not batch.writes:
                 return self._version
             version = self._version + 1
-            if delete_all:
+            if batch.delete_all:
                 for raw in self._sorted:
                     self._key_versions[raw] = version
                 self._tombstones += len(self._sorted)
@@ -94,11 +85,11 @@ class MemoryObjectStore(ObjectStore):
                 self._remove(raw, version)
             for raw, value in encoded_puts:
                 self._insert(raw, value, version)
-            if alarm is not KEEP:
-                self._alarm = alarm
+            if batch.alarm is not KEEP:
+                self._alarm = batch.alarm
                 self._alarm_version = version
             self._version = version
-            if self._tombstones >= max(TOMBSTONE_BATCH, len(self._values)):
+            if should_compact(self._tombstones, lambda: len(self._values)):
                 self._compact(version)
             return version
 
@@ -107,23 +98,6 @@ class MemoryObjectStore(ObjectStore):
             del self._key_versions[raw]
         self._floor = version
         self._tombstones = 0
-
-    def _check(self, read_keys: Iterable[str], read_alarm: bool, read_version: int) -> None:
-        conflicts: builtins.list[str] = []
-        versions: builtins.list[int] = []
-        for key in read_keys:
-            written = self._key_versions.get(encode_key(key))
-            if written is None:
-                # No record: never written, or a tombstone compacted after read_version.
-                written = self._floor
-            if written > read_version:
-                conflicts.append(key)
-                versions.append(written)
-        alarm_conflict = read_alarm and self._alarm_version > read_version
-        if conflicts or alarm_conflict:
-            if alarm_conflict:
-                versions.append(self._alarm_version)
-            raise CommitConflict(conflicts, max(versions), alarm=alarm_conflict)
 
     def _remove(self, raw: bytes, version: int) -> None:
         old = self._values.pop(raw, None)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import builtins
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,8 +45,8 @@ from .base import (
     Backend,
     BackendError,
     BackendUnavailable,
+    CommitBatch,
     CommitConflict,
-    Keep,
     ObjectStore,
     decode_key,
     encode_key,
@@ -247,30 +247,21 @@ class RedisObjectStore(ObjectStore):
             if flat[index + 1] is not None
         ]
 
-    def commit(
-        self,
-        *,
-        puts: Mapping[str, bytes],
-        deletes: Collection[str],
-        alarm: int | None | Keep = KEEP,
-        delete_all: bool = False,
-        read_keys: Collection[str] | None = None,
-        read_alarm: bool = False,
-        read_version: int | None = None,
-    ) -> int:
-        writes = bool(puts or deletes or delete_all or alarm is not KEEP)
+    def _commit(self, batch: CommitBatch) -> int:
+        puts, deletes, alarm, read_version = batch.puts, batch.deletes, batch.alarm, batch.read_version
+        writes = batch.writes
         if writes and not self._indexed:
             client = self._backend.client
             index_key = self._backend.index_key(self._binding)
             self._backend.call(lambda: client.sadd(index_key, self._object_hex))
             self._indexed = True
         token = uuid.uuid4().hex if writes else ""
-        checked = [encode_key(key) for key in read_keys or ()]
+        checked = [encode_key(key) for key in batch.read_keys]
         args: builtins.list[Any] = [
             token,
             "" if read_version is None else str(int(read_version)),
-            "1" if read_alarm else "0",
-            "1" if delete_all else "0",
+            "1" if batch.read_alarm else "0",
+            "1" if batch.delete_all else "0",
             "keep" if alarm is KEEP else ("del" if alarm is None else "set"),
             "" if alarm is KEEP or alarm is None else str(int(alarm)),
             len(checked),

@@ -26,24 +26,24 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .base import (
-    KEEP,
-    TOMBSTONE_BATCH,
     Backend,
     BackendUnavailable,
-    CommitConflict,
-    Keep,
+    CommitBatch,
     ObjectStore,
+    check_reads,
     decode_key,
     encode_key,
     escape_binding,
+    should_compact,
     unescape_binding,
     validate_object_hex,
 )
 from .commit_counter import CommitCounter
+from .sql_versions import range_query, version_in, write_meta
 
 __all__ = ["DATABASE_NAME", "SqliteBackend", "SqliteObjectStore"]
 
@@ -94,6 +94,23 @@ def _initialize(connection: sqlite3.Connection) -> None:
             if not busy or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def objects_in(directory: Path, database_name: str, has_data: Callable[[str], bool]) -> builtins.list[str]:
+    """Sorted ids of the objects with a ``database_name`` file (and data) under a binding's directory."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
+    except FileNotFoundError:
+        return []
+    found: builtins.list[str] = []
+    for name in names:
+        try:
+            validate_object_hex(name)
+        except ValueError:
+            continue
+        if (directory / name / database_name).exists() and has_data(name):
+            found.append(name)
+    return found
 
 
 class SqliteObjectStore(ObjectStore):
@@ -174,15 +191,9 @@ class SqliteObjectStore(ObjectStore):
     def _list_range(
         self, low: bytes, high: bytes | None, *, reverse: bool, limit: int | None
     ) -> builtins.list[tuple[str, bytes]]:
-        sql = "SELECT key, value FROM kv WHERE value IS NOT NULL AND key >= ?"
-        params: builtins.list[object] = [low]
-        if high is not None:
-            sql += " AND key < ?"
-            params.append(high)
-        sql += " ORDER BY key DESC" if reverse else " ORDER BY key"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = range_query(
+            "SELECT key, value FROM kv WHERE value IS NOT NULL", low, high, reverse=reverse, limit=limit
+        )
         with self._lock:
             connection = self._connect(create=False)
             if connection is None:
@@ -193,22 +204,11 @@ class SqliteObjectStore(ObjectStore):
                 raise self._unavailable(error) from error
         return [(decode_key(raw), value) for raw, value in rows]
 
-    def commit(
-        self,
-        *,
-        puts: Mapping[str, bytes],
-        deletes: Collection[str],
-        alarm: int | None | Keep = KEEP,
-        delete_all: bool = False,
-        read_keys: Collection[str] | None = None,
-        read_alarm: bool = False,
-        read_version: int | None = None,
-    ) -> int:
-        encoded_puts = [(encode_key(key), bytes(value)) for key, value in puts.items()]
-        encoded_deletes = [(encode_key(key),) for key in deletes]
-        writes = bool(encoded_puts or encoded_deletes or delete_all or alarm is not KEEP)
+    def _commit(self, batch: CommitBatch) -> int:
+        encoded_puts = [(encode_key(key), bytes(value)) for key, value in batch.puts.items()]
+        encoded_deletes = [(encode_key(key),) for key in batch.deletes]
         with self._lock:
-            connection = self._connect(create=writes)
+            connection = self._connect(create=batch.writes)
             if connection is None:  # nothing stored and nothing to write: version 0 everywhere
                 return 0
             try:
@@ -219,14 +219,13 @@ class SqliteObjectStore(ObjectStore):
                 current, alarm_version, floor, tombstones = connection.execute(
                     "SELECT version, alarm_version, floor, tombstones FROM meta WHERE id = 0"
                 ).fetchone()
-                if read_version is not None:
-                    self._check(connection, read_keys or (), read_alarm, read_version, alarm_version, floor)
-                if not writes:
+                check_reads(batch, written=version_in(connection, "kv"), alarm_version=alarm_version, floor=floor)
+                if not batch.writes:
                     connection.execute("COMMIT")
                     return int(current)
                 version = current + 1
                 before = connection.total_changes
-                if delete_all:
+                if batch.delete_all:
                     connection.execute(
                         "UPDATE kv SET value = NULL, version = ? WHERE value IS NOT NULL",
                         (version,),
@@ -242,13 +241,7 @@ class SqliteObjectStore(ObjectStore):
                         "INSERT OR REPLACE INTO kv (key, value, version) VALUES (?, ?, ?)",
                         [(raw, value, version) for raw, value in encoded_puts],
                     )
-                if alarm is KEEP:
-                    connection.execute("UPDATE meta SET version = ? WHERE id = 0", (version,))
-                else:
-                    connection.execute(
-                        "UPDATE meta SET version = ?1, alarm = ?2, alarm_version = ?1 WHERE id = 0",
-                        (version, alarm),
-                    )
+                write_meta(connection, "meta", version, batch.alarm)
                 if made:
                     self._count_tombstones(connection, tombstones + made, version)
                 connection.execute("COMMIT")
@@ -265,37 +258,12 @@ class SqliteObjectStore(ObjectStore):
     @staticmethod
     def _count_tombstones(connection: sqlite3.Connection, tombstones: int, version: int) -> None:
         """Records new tombstones; drops them all once there are enough (see the module doc)."""
-        if tombstones >= TOMBSTONE_BATCH:
-            live = connection.execute("SELECT count(*) FROM kv WHERE value IS NOT NULL").fetchone()[0]
-            if tombstones >= live:
-                connection.execute("DELETE FROM kv WHERE value IS NULL")
-                connection.execute("UPDATE meta SET floor = ?, tombstones = 0 WHERE id = 0", (version,))
-                return
-        connection.execute("UPDATE meta SET tombstones = ? WHERE id = 0", (tombstones,))
-
-    @staticmethod
-    def _check(
-        connection: sqlite3.Connection,
-        read_keys: Iterable[str],
-        read_alarm: bool,
-        read_version: int,
-        alarm_version: int,
-        floor: int,
-    ) -> None:
-        conflicts: builtins.list[str] = []
-        versions: builtins.list[int] = []
-        for key in read_keys:
-            row = connection.execute("SELECT version FROM kv WHERE key = ?", (encode_key(key),)).fetchone()
-            # No row: never written, or a tombstone compacted after read_version.
-            written = floor if row is None else row[0]
-            if written > read_version:
-                conflicts.append(key)
-                versions.append(written)
-        alarm_conflict = read_alarm and alarm_version > read_version
-        if alarm_conflict:
-            versions.append(alarm_version)
-        if versions:
-            raise CommitConflict(conflicts, max(versions), alarm=alarm_conflict)
+        live = "SELECT count(*) FROM kv WHERE value IS NOT NULL"
+        if should_compact(tombstones, lambda: int(connection.execute(live).fetchone()[0])):
+            connection.execute("DELETE FROM kv WHERE value IS NULL")
+            connection.execute("UPDATE meta SET floor = ?, tombstones = 0 WHERE id = 0", (version,))
+        else:
+            connection.execute("UPDATE meta SET tombstones = ? WHERE id = 0", (tombstones,))
 
     def _scalar(self, sql: str, default: int | None) -> int | None:
         with self._lock:
@@ -407,19 +375,7 @@ class SqliteBackend(Backend):
 
     def list_objects(self, binding: str) -> builtins.list[str]:
         directory = self.root / escape_binding(binding)
-        try:
-            names = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
-        except FileNotFoundError:
-            return []
-        found: builtins.list[str] = []
-        for name in names:
-            try:
-                validate_object_hex(name)
-            except ValueError:
-                continue
-            if (directory / name / DATABASE_NAME).exists() and self.open(binding, name).has_data():
-                found.append(name)
-        return found
+        return objects_in(directory, DATABASE_NAME, lambda name: self.open(binding, name).has_data())
 
     def list_bindings(self) -> builtins.list[str]:
         """Return the binding names that have a directory under ``root``."""

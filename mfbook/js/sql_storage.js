@@ -243,7 +243,29 @@
     const call = (op, payload) => host.call(op, payload);
     const sql = makeSql(actor, helpers);
     const kv = makeKv(actor, helpers);
+    const asyncTransaction = storage.transaction;
+    // As in workerd, the closure of the async `transaction()` runs in a savepoint of the
+    // object's database: a throw or `txn.rollback()` undoes its SQL (and its sync KV writes)
+    // too. Each attempt has its own savepoint.
+    async function inSavepoint(closure, txn) {
+      call("sql.txnBegin", { a: actor.key });
+      let keep = false;
+      try {
+        const result = await closure(txn);
+        keep = txn._state !== "rolledback";
+        return result;
+      } finally {
+        call("sql.txnEnd", { a: actor.key, commit: keep });
+      }
+    }
     Object.defineProperties(storage, {
+      transaction: {
+        configurable: true,
+        value(closure) {
+          if (typeof closure !== "function") return asyncTransaction.call(this, closure);
+          return asyncTransaction.call(this, (txn) => inSavepoint(closure, txn));
+        },
+      },
       sql: { get: () => sql, configurable: true },
       kv: { get: () => kv, configurable: true },
       transactionSync: {

@@ -120,6 +120,12 @@ _TWO_NAMES = frozenset(
 )
 
 
+_SCHEMA_CHANGES = frozenset(
+    {_ALTER_TABLE, _CREATE_INDEX, _CREATE_TABLE, _CREATE_TRIGGER, _CREATE_VIEW, _CREATE_VTABLE}
+    | {_DROP_INDEX, _DROP_TABLE, _DROP_TRIGGER, _DROP_VIEW, _DROP_VTABLE}
+)
+
+
 class TransactionStatementError(sqlite3.DatabaseError):
     """``BEGIN``, ``COMMIT``, ``ROLLBACK`` or ``SAVEPOINT`` inside ``sql.exec``."""
 
@@ -166,6 +172,8 @@ class Authorizer:
     def __init__(self) -> None:
         self.trusted = False
         self.transaction_denied = False
+        #: Statements prepared that change the schema (so plans read from programs may be stale).
+        self.schema_changes = 0
 
     def __call__(
         self, action: int, arg1: str | None, arg2: str | None, database: str | None, trigger: str | None
@@ -174,6 +182,8 @@ class Authorizer:
 
     def allows(self, action: int, arg1: str | None, arg2: str | None, database: str | None) -> bool:
         """Whether one authorizer request is allowed (the runtime's rules)."""
+        if action in _SCHEMA_CHANGES:
+            self.schema_changes += 1
         if action in (_ALTER_TABLE, _DETACH):
             # SQLite passes the database first for these two.
             database, arg1 = arg1, arg2

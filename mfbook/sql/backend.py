@@ -13,13 +13,12 @@
 from __future__ import annotations
 
 import builtins
-import os
 import threading
 from pathlib import Path
 
 from ..backends.base import Backend, escape_binding, validate_object_hex
 from ..backends.memory import MemoryBackend
-from ..backends.sqlite import SqliteBackend
+from ..backends.sqlite import SqliteBackend, objects_in
 from ..errors import ConfigError
 from .bookmarks import DEFAULT_MAX_ENTRIES, DEFAULT_RETENTION_DAYS, BookmarkLog
 from .store import SqlObjectStore
@@ -81,19 +80,7 @@ class SqlBackend(Backend):
                 stores = [(key[1], store) for key, store in self._stores.items() if key[0] == binding]
             return sorted(hex_id for hex_id, store in stores if store.has_data())
         directory = self.root / escape_binding(binding)
-        try:
-            names = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
-        except FileNotFoundError:
-            return []
-        found = []
-        for name in names:
-            try:
-                validate_object_hex(name)
-            except ValueError:
-                continue
-            if (directory / name / DATABASE_NAME).exists() and self.open(binding, name).has_data():
-                found.append(name)
-        return found
+        return objects_in(directory, DATABASE_NAME, lambda name: self.open(binding, name).has_data())
 
     def close(self) -> None:
         with self._lock:

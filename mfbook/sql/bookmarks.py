@@ -79,6 +79,7 @@ class BookmarkLog:
         self._sequence = 0
         self._pruned = 0
         self._file: sqlite3.Connection | None = None
+        self._aliases: dict[tuple[int, int], tuple[int, int]] = {}  # reserved name -> snapshot
         self._path = path  # opened on first use, so reading an object creates no file
 
     def _load(self) -> None:
@@ -169,6 +170,17 @@ class BookmarkLog:
                     "DELETE FROM pages WHERE id NOT IN (SELECT value FROM bookmarks, json_each(bookmarks.pages))"
                 )
 
+    def reserve(self) -> str:
+        """A name for a snapshot still to come (see :meth:`alias`); it sorts before later snapshots."""
+        self._load()
+        time_ms = max(self.now_ms(), self._keys[-1][0] if self._keys else 0)
+        self._sequence += 1
+        return _name((time_ms, self._sequence))
+
+    def alias(self, reserved: str, bookmark: str) -> None:
+        """Makes a name from :meth:`reserve` stand for an existing snapshot."""
+        self._aliases[parse_bookmark(reserved)] = parse_bookmark(bookmark)
+
     def current(self) -> str:
         """The bookmark of the latest snapshot."""
         self._load()
@@ -199,7 +211,8 @@ class BookmarkLog:
             SqlError: Unknown or expired bookmark.
         """
         self._load()
-        pages = self._pages.get(parse_bookmark(bookmark))
+        key = parse_bookmark(bookmark)
+        pages = self._pages.get(self._aliases.get(key, key))
         if pages is None:
             raise SqlError(f"Bookmark {bookmark} is not in the point-in-time recovery window.", code="SQLITE_ERROR")
         return b"".join(pages)

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..errors import SqlError
 from .authorizer import TRANSACTION_MESSAGE, Authorizer
+from .reads import ReadCounter
 
 __all__ = ["SqlDatabase", "SqlResult", "TrustedConnection", "open_connection", "split_statements"]
 
@@ -79,8 +80,8 @@ class SqlResult:
     Attributes:
         columns: Column names of the last statement (may repeat).
         rows: Its rows, as tuples of SQLite values (``int``, ``float``, ``str``, ``bytes``, ``None``).
-        rows_read: Rows the statements returned or changed (mfbook cannot see SQLite's scan
-            counter, so a ``SELECT count(*)`` over 1,000 rows counts 1, where the runtime counts 1,000).
+        rows_read: Rows the statements read, counted like the runtime's ``rowsRead``
+            (see :mod:`mfbook.sql.reads`).
         rows_written: Rows inserted, updated or deleted (also by triggers).
         statements: How many statements ran.
         duration_ms: Wall time of the call.
@@ -205,6 +206,12 @@ class SqlDatabase:
         connection.set_authorizer(self._authorizer)
         self._trusted = TrustedConnection(connection)
         self._depth = 0
+        self._reads = ReadCounter(connection, self._lookup)
+        self._schema_changes = 0
+
+    def _lookup(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        with self.trusted() as connection:
+            return connection.execute(sql, parameters).fetchone()
 
     # ------------------------------------------------------------------ trusted access
     @contextmanager
@@ -246,16 +253,24 @@ class SqlDatabase:
         before = connection.total_changes
         rows: list[tuple[Any, ...]] = []
         columns: tuple[str, ...] = ()
+        read = 0
+        reads = self._reads
         for index, statement in enumerate(statements):
             last = index == len(statements) - 1
             try:
+                if self._authorizer.schema_changes != self._schema_changes:
+                    self._schema_changes = self._authorizer.schema_changes
+                    reads.forget_plans()
+                steps = reads.before(statement)
+                changes = connection.total_changes
                 self._authorizer.transaction_denied = False
                 cursor = connection.execute(statement, parameters if last else ())
                 if last:
                     rows = cursor.fetchall()
                     columns = tuple(column[0] for column in cursor.description or ())
+                    read += reads.after(statement, steps, rows, connection.total_changes - changes)
                 else:
-                    cursor.fetchone()
+                    read += reads.after(statement, steps, cursor.fetchall(), connection.total_changes - changes)
             except sqlite3.ProgrammingError as error:
                 if "supplied" in str(error) and "bindings" in str(error):
                     raise SqlError(
@@ -270,7 +285,7 @@ class SqlDatabase:
         return SqlResult(
             columns=columns,
             rows=rows,
-            rows_read=max(len(rows), written),
+            rows_read=read,
             rows_written=written,
             statements=len(statements),
             duration_ms=(time.perf_counter() - started) * 1000,

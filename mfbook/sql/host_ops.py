@@ -204,7 +204,10 @@ def _txn_begin(call: SqlCall, payload: Any) -> None:
 
 
 def _txn_end(call: SqlCall, payload: dict[str, Any]) -> None:
-    _sql(call, payload).end_sync(commit=bool(payload["commit"]))
+    sql = _sql(call, payload)
+    sql.end_sync(commit=bool(payload["commit"]))
+    if sql.database.in_transaction:  # a flush while the level was open left the commit to the output gate
+        call.wrote(sql.storage)
 
 
 def _delete_all(call: SqlCall, payload: Any) -> None:
@@ -230,12 +233,14 @@ def _bookmark_for_time(call: SqlCall, payload: dict[str, Any]) -> str:
 
 
 def _bookmark_restore_next(call: SqlCall, payload: dict[str, Any]) -> str:
-    store = sql_store(_storage(call, payload))
-    bookmark = str(payload["b"])
-    store.bookmarks.image(bookmark)  # unknown or expired: fail now
-    store.pending_restore = bookmark
-    call.wrote(_storage(call, payload))
-    return store.bookmarks.current()
+    return sql_store(_storage(call, payload)).restore_next_session(str(payload["b"]))
+
+
+def _session(call: SqlCall, payload: Any) -> None:
+    """A new instance of a SQLite-backed object is constructed: its session starts."""
+    store = _storage(call, payload).store
+    if isinstance(store, SqlObjectStore):
+        store.start_session()
 
 
 _HANDLERS: dict[str, Callable[[SqlCall, Any], Any]] = {
@@ -250,6 +255,7 @@ _HANDLERS: dict[str, Callable[[SqlCall, Any], Any]] = {
     "kv.delete": _kv_delete,
     "kv.list": _kv_list,
     "object.abort": _abort,
+    "object.session": _session,
     "bookmark.current": _bookmark_current,
     "bookmark.forTime": _bookmark_for_time,
     "bookmark.restoreNext": _bookmark_restore_next,

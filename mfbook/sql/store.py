@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..backends.base import KEEP, TOMBSTONE_BATCH, CommitConflict, Keep, ObjectStore, decode_key, encode_key
+from ..backends.base import CommitBatch, ObjectStore, check_reads, decode_key, encode_key, should_compact
+from ..backends.sql_versions import range_query, version_in, write_meta
 from ..errors import SqlError
 from .bookmarks import BookmarkLog
 from .database import SqlDatabase, TrustedConnection, open_connection
@@ -55,8 +56,10 @@ class SqlObjectStore(ObjectStore):
         self._on_commit = on_commit
         self._database: SqlDatabase | None = None
         self._changes_at_begin = 0
-        #: Bookmark to restore once the current event has committed (``onNextSessionRestoreBookmark``).
+        #: Bookmark to restore when the object's next session starts (``onNextSessionRestoreBookmark``),
+        #: and the name promised for the state just before that restore.
         self.pending_restore: str | None = None
+        self._pending_undo: str | None = None
 
     # ------------------------------------------------------------------ the database
     def database(self, *, create: bool = True) -> SqlDatabase | None:
@@ -99,8 +102,7 @@ class SqlObjectStore(ObjectStore):
         return opened
 
     def in_transaction(self) -> bool:
-        pending = self.pending_restore is not None
-        return pending or (self._database is not None and self._database.in_transaction)
+        return self._database is not None and self._database.in_transaction
 
     # ------------------------------------------------------------------ reads
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
@@ -124,15 +126,7 @@ class SqlObjectStore(ObjectStore):
         database = self.database(create=False)
         if database is None:
             return []
-        sql = "SELECT key, value FROM _cf_KV WHERE key >= ?"
-        params: builtins.list[object] = [low]
-        if high is not None:
-            sql += " AND key < ?"
-            params.append(high)
-        sql += " ORDER BY key DESC" if reverse else " ORDER BY key"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = range_query("SELECT key, value FROM _cf_KV WHERE 1", low, high, reverse=reverse, limit=limit)
         with database.trusted() as connection:
             rows = connection.execute(sql, params).fetchall()
         return [(decode_key(raw), value) for raw, value in rows]
@@ -174,18 +168,7 @@ class SqlObjectStore(ObjectStore):
         return self.count() > 0 or self.get_alarm() is not None or bool(database.user_tables())
 
     # ------------------------------------------------------------------ writes
-    def commit(
-        self,
-        *,
-        puts: Mapping[str, bytes],
-        deletes: Collection[str],
-        alarm: int | None | Keep = KEEP,
-        delete_all: bool = False,
-        read_keys: Collection[str] | None = None,
-        read_alarm: bool = False,
-        read_version: int | None = None,
-    ) -> int:
-        writes = bool(puts or deletes or delete_all or alarm is not KEEP)
+    def _commit(self, batch: CommitBatch) -> int:
         database = self._db()
         try:
             with database.trusted() as connection:
@@ -195,13 +178,17 @@ class SqlObjectStore(ObjectStore):
                 current, alarm_version, floor, tombstones = connection.execute(
                     "SELECT version, alarm_version, floor, tombstones FROM _cf_mfbook_meta WHERE id = 0"
                 ).fetchone()
-                if read_version is not None:
-                    self._check(connection, read_keys or (), read_alarm, read_version, alarm_version, floor)
+                written = version_in(connection, "_cf_mfbook_versions")
+                check_reads(batch, written=written, alarm_version=alarm_version, floor=floor)
                 version = int(current)
-                if writes:
+                if batch.writes:
                     version += 1
-                    self._write(connection, version, puts, deletes, alarm, delete_all, tombstones)
+                    self._write(connection, version, batch, tombstones)
                 changed = connection.total_changes != self._changes_at_begin
+            if database.depth:
+                # A transaction level (transactionSync, or an async transaction awaiting I/O) is
+                # open: as in workerd, the event's writes commit once it has closed.
+                return version
             database.commit()
         except BaseException as error:
             database.rollback()
@@ -212,25 +199,13 @@ class SqlObjectStore(ObjectStore):
             self._snapshot(database)
             if self._on_commit is not None:
                 self._on_commit()
-        if self.pending_restore is not None:
-            bookmark, self.pending_restore = self.pending_restore, None
-            self.restore(bookmark)
         return version
 
-    def _write(
-        self,
-        connection: TrustedConnection,
-        version: int,
-        puts: Mapping[str, bytes],
-        deletes: Collection[str],
-        alarm: int | None | Keep,
-        delete_all: bool,
-        tombstones: int,
-    ) -> None:
+    def _write(self, connection: TrustedConnection, version: int, batch: CommitBatch, tombstones: int) -> None:
         before = connection.total_changes
-        if delete_all:
+        if batch.delete_all:
             self._drop_everything(connection, version)
-        deleted = [(encode_key(key),) for key in deletes]
+        deleted = [(encode_key(key),) for key in batch.deletes]
         if deleted:
             connection.executemany("DELETE FROM _cf_KV WHERE key = ?", deleted)
         made = connection.total_changes - before
@@ -238,19 +213,13 @@ class SqlObjectStore(ObjectStore):
             connection.executemany(
                 "INSERT OR REPLACE INTO _cf_mfbook_versions VALUES (?, ?)", [(raw, version) for (raw,) in deleted]
             )
-        if puts:
-            rows = [(encode_key(key), bytes(value)) for key, value in puts.items()]
+        if batch.puts:
+            rows = [(encode_key(key), bytes(value)) for key, value in batch.puts.items()]
             connection.executemany("INSERT OR REPLACE INTO _cf_KV VALUES (?, ?)", rows)
             connection.executemany(
                 "INSERT OR REPLACE INTO _cf_mfbook_versions VALUES (?, ?)", [(raw, version) for raw, _ in rows]
             )
-        if alarm is KEEP:
-            connection.execute("UPDATE _cf_mfbook_meta SET version = ? WHERE id = 0", (version,))
-        else:
-            connection.execute(
-                "UPDATE _cf_mfbook_meta SET version = ?1, alarm = ?2, alarm_version = ?1 WHERE id = 0",
-                (version, alarm),
-            )
+        write_meta(connection, "_cf_mfbook_meta", version, batch.alarm)
         if made:
             self._count_tombstones(connection, tombstones + made, version)
 
@@ -278,40 +247,45 @@ class SqlObjectStore(ObjectStore):
 
     @staticmethod
     def _count_tombstones(connection: TrustedConnection, tombstones: int, version: int) -> None:
-        if tombstones >= TOMBSTONE_BATCH:
-            live = connection.execute("SELECT count(*) FROM _cf_KV").fetchone()[0]
-            if tombstones >= live:
-                connection.execute("DELETE FROM _cf_mfbook_versions WHERE key NOT IN (SELECT key FROM _cf_KV)")
-                connection.execute("UPDATE _cf_mfbook_meta SET floor = ?, tombstones = 0 WHERE id = 0", (version,))
-                return
-        connection.execute("UPDATE _cf_mfbook_meta SET tombstones = ? WHERE id = 0", (tombstones,))
-
-    @staticmethod
-    def _check(
-        connection: TrustedConnection,
-        read_keys: Iterable[str],
-        read_alarm: bool,
-        read_version: int,
-        alarm_version: int,
-        floor: int,
-    ) -> None:
-        conflicts: builtins.list[str] = []
-        versions: builtins.list[int] = []
-        for key in read_keys:
-            row = connection.execute(
-                "SELECT version FROM _cf_mfbook_versions WHERE key = ?", (encode_key(key),)
-            ).fetchone()
-            written = floor if row is None else row[0]
-            if written > read_version:
-                conflicts.append(key)
-                versions.append(written)
-        alarm_conflict = read_alarm and alarm_version > read_version
-        if alarm_conflict:
-            versions.append(alarm_version)
-        if versions:
-            raise CommitConflict(conflicts, max(versions), alarm=alarm_conflict)
+        live = "SELECT count(*) FROM _cf_KV"
+        if should_compact(tombstones, lambda: int(connection.execute(live).fetchone()[0])):
+            connection.execute("DELETE FROM _cf_mfbook_versions WHERE key NOT IN (SELECT key FROM _cf_KV)")
+            connection.execute("UPDATE _cf_mfbook_meta SET floor = ?, tombstones = 0 WHERE id = 0", (version,))
+        else:
+            connection.execute("UPDATE _cf_mfbook_meta SET tombstones = ? WHERE id = 0", (tombstones,))
 
     # ------------------------------------------------------------------ bookmarks
+    def restore_next_session(self, bookmark: str) -> str:
+        """``onNextSessionRestoreBookmark``: the restore waits for the object's next session.
+
+        As in the runtime, the current session goes on with (and commits) its data; the
+        restore happens when the object next starts (after ``ctx.abort()``, a reload or a
+        reset), see :meth:`start_session`.
+
+        Returns:
+            A bookmark naming the state just before the restore (to undo it later); it becomes
+            usable once the restore has happened.
+
+        Raises:
+            SqlError: Unknown or expired bookmark.
+        """
+        self.bookmarks.image(bookmark)  # unknown or expired: fail now
+        self.pending_restore = bookmark
+        if self._pending_undo is None:
+            self._pending_undo = self.bookmarks.reserve()
+        return self._pending_undo
+
+    def start_session(self) -> bool:
+        """A new instance of the object is about to run: performs a pending restore; returns whether."""
+        bookmark, undo = self.pending_restore, self._pending_undo
+        if bookmark is None or (self._database is not None and self._database.in_transaction):
+            return False
+        self.pending_restore = self._pending_undo = None
+        before = self.restore(bookmark)
+        if undo is not None:
+            self.bookmarks.alias(undo, before)
+        return True
+
     def restore(self, bookmark: str) -> str:
         """Puts the whole database back to a bookmark; returns a bookmark of the state before.
 

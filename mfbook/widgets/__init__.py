@@ -4,8 +4,9 @@
 >>> StorageBrowser(mf, "COUNTER")                          # doctest: +SKIP
 >>> Timeline(mf)                                           # doctest: +SKIP
 
-The widgets are anywidget front ends (``storage_browser.js``, ``timeline.js``) over pure
-Python view models (:mod:`.storage_model`, :mod:`.timeline_model`) fed by the public storage
+The widgets are anywidget front ends (``storage_browser.js`` after ``storage_sql.js``,
+``timeline.js`` after ``timeline_parts.js``) over pure Python view models
+(:mod:`.storage_model`, :mod:`.sql_pane`, :mod:`.timeline_model`) fed by the public storage
 API and ``mf.trace``. Importing the models does not import anywidget.
 """
 

@@ -9,6 +9,10 @@ _HERE = Path(__file__).parent
 
 
 @cache
-def esm(name: str) -> str:
-    """The ES module ``name`` with the shared DOM helper (``dom.js``) in front of it."""
-    return (_HERE / "dom.js").read_text("utf-8") + "\n" + (_HERE / name).read_text("utf-8")
+def esm(*names: str) -> str:
+    """One ES module: the shared DOM helper (``dom.js``), then the files ``names`` in order.
+
+    A widget's front end may be several files (parts first, the one exporting ``render``
+    last); anywidget loads one module per widget, so they are joined rather than imported.
+    """
+    return "\n".join((_HERE / name).read_text("utf-8") for name in ("dom.js", *names))

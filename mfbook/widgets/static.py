@@ -15,6 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from .static_sql import sql_html, sql_rich
 from .timeline_axis import format_duration
 
 __all__ = [
@@ -67,7 +68,7 @@ def storage_html(snapshot: dict[str, Any]) -> str:
         f"{head}<table class='mf-storage' style='{_STYLE}'><thead><tr>"
         "<th style='text-align:left;padding:2px 8px'>key</th><th style='text-align:left;padding:2px 8px'>type</th>"
         "<th style='text-align:left;padding:2px 8px'>value</th><th style='padding:2px 8px'>bytes</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
+        f"<tbody>{rows}</tbody></table>{sql_html(snapshot.get('sql'))}</div>"
     )
 
 
@@ -86,7 +87,7 @@ def storage_rich(snapshot: dict[str, Any]) -> Group:
     table.add_column("bytes", justify="right")
     for row in snapshot["page"]["rows"]:
         table.add_row(row["key"], row["type"], row["preview"], str(row["size"]))
-    return Group(Text(title), table)
+    return Group(Text(title), table, *sql_rich(snapshot.get("sql")))
 
 
 def _keys(keys: list[str]) -> str:

@@ -6,6 +6,7 @@
 // size, edit, tree}]}, error, status, live, disposed. Actions go to Python with
 // model.send({action, ...}): next, previous, first, last, jump {key}, refresh, put {key, text,
 // kind, id}, delete {key}; an action with an id is answered by {type: "result", id, ok, error}.
+// The SQL pane (tables, table, table_page traits) is drawn by storage_sql.js.
 //
 // The toolbar is built once and updated in place, so typing in the filter keeps the focus
 // while the rows narrow (debounced; Enter applies at once).
@@ -141,7 +142,8 @@ function render({ model, el }) {
   const banner = h("div", { class: "mf-banner-box" });
   const tableBox = h("div", { class: "mf-table-box" });
   const pagerBox = h("div", { class: "mf-pager-box" });
-  root.append(toolbar, banner, tableBox, pagerBox);
+  const sqlBox = h("div", { class: "mf-sql-box" }); // SQLite-backed objects' tables (storage_sql.js)
+  root.append(toolbar, banner, tableBox, pagerBox, sqlBox);
   el.append(root);
 
   function updateToolbar() {
@@ -394,6 +396,7 @@ function render({ model, el }) {
     );
     tableBox.replaceChildren(table());
     pagerBox.replaceChildren(pager());
+    sqlBox.replaceChildren(sqlPane(model, send));
     if (focused && editing?.area === focused) focused.focus();
   }
 
@@ -408,7 +411,7 @@ function render({ model, el }) {
     confirmDelete = null;
     draw();
   };
-  const names = ["namespaces", "namespace", "objects", "object_id", "prefix", "sort", "page", "error", "status", "live", "disposed"];
+  const names = ["namespaces", "namespace", "objects", "object_id", "prefix", "sort", "page", "error", "status", "live", "disposed", "tables", "table", "table_page"];
   const handlers = names.map((name) => [`change:${name}`, name === "status" || name === "objects" ? draw : redraw]);
   for (const [event, handler] of handlers) model.on(event, handler);
   model.on("msg:custom", onMessage);

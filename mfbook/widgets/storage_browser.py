@@ -5,7 +5,8 @@ last page, jump to a key), sort by key or size, filter by prefix as you type, ed
 and Set as their type) or delete a key. The table refreshes (throttled) when a commit lands,
 from JS or Python, and recounts only the objects that changed. Without a widget front end the
 same page renders as HTML or rich text; in a notebook a static copy sits beside the widget
-for exports (see :mod:`.fallback`).
+for exports (see :mod:`.fallback`). A SQLite-backed object's tables show below its keys:
+schema, row count and rows by page (see :mod:`.sql_pane`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..trace import TraceEvent
 from .fallback import StaticFallback
 from .frontend import esm
 from .live import Throttle
+from .sql_pane import SqlPane
 from .static import plain_text, storage_html, storage_rich, with_fallback
 from .storage_model import StorageView
 from .timeline import _shell, show_widget_with_fallback
@@ -61,7 +63,7 @@ class StorageBrowser(anywidget.AnyWidget):
     >>> StorageBrowser(mf, "COUNTER", "alice")     # doctest: +SKIP
     """
 
-    _esm = esm("storage_browser.js")
+    _esm = esm("storage_sql.js", "storage_browser.js")
     _css = _HERE / "widgets.css"
 
     namespaces = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -75,6 +77,10 @@ class StorageBrowser(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
     live = traitlets.Bool(True).tag(sync=True)
     disposed = traitlets.Bool(False).tag(sync=True)
+    # SQLite-backed objects: their tables, the one shown and its page (see .sql_pane).
+    tables = traitlets.List(traitlets.Dict()).tag(sync=True)
+    table = traitlets.Unicode("").tag(sync=True)
+    table_page = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -111,12 +117,15 @@ class StorageBrowser(anywidget.AnyWidget):
             track_changes=True,
         )
         self.view.learn_names(mf.trace.events())
+        self._sql = SqlPane(page_size=page_size)
         self._interval = interval
         self._throttle = Throttle(self._refresh_live, interval=interval)
         self._unsubscribe = mf.trace.subscribe(self._on_event)
         self.changes = 0  # commits seen (the static fallback's version)
         self._fallback = StaticFallback(
-            self._static_pair, version=lambda: (self.changes, self.object_id, self.prefix, self.sort), shell=_shell()
+            self._static_pair,
+            version=lambda: (self.changes, self.object_id, self.prefix, self.sort, self.table),
+            shell=_shell(),
         )
         with self.hold_trait_notifications():
             self.namespaces = self.view.namespaces
@@ -128,6 +137,7 @@ class StorageBrowser(anywidget.AnyWidget):
         self.observe(self._on_object, names="object_id")
         self.observe(self._on_prefix, names="prefix")
         self.observe(self._on_sort, names="sort")
+        self.observe(self._on_table, names="table")
         self.on_msg(self._on_message)
 
     # ------------------------------------------------------------------ data
@@ -153,6 +163,8 @@ class StorageBrowser(anywidget.AnyWidget):
                     "range": page.range_text,
                     "rows": [asdict(row) for row in page.rows],
                 }
+                sql = self._sql.read(self.view.storage())
+                self.tables, self.table, self.table_page = sql.tables, sql.table, sql.page
                 self.status = f"updated {time.strftime('%H:%M:%S')}"
             except DisposedError:
                 self._mark_disposed()
@@ -169,7 +181,9 @@ class StorageBrowser(anywidget.AnyWidget):
         if event.kind == "emulator.dispose":
             self._mark_disposed()
             return
-        if event.kind not in _REFRESH_KINDS or event.binding != self.view.binding:
+        if event.binding != self.view.binding:
+            return
+        if event.kind not in _REFRESH_KINDS and not (event.kind == "sql.exec" and event.data.get("rows_written")):
             return
         if event.object_name and event.object_id and self.view.name_of(event.object_id) is None:
             self.view.learn_names([event])
@@ -232,6 +246,12 @@ class StorageBrowser(anywidget.AnyWidget):
                 self.error = str(error)
             self.refresh(objects=False)
 
+    def _on_table(self, change: dict[str, Any]) -> None:
+        with self._lock:
+            if change["new"] != self._sql.table:
+                self._sql.select(change["new"])
+                self.refresh(objects=False)
+
     def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         action = str(content.get("action"))
         handler = self._actions.get(action)
@@ -271,6 +291,8 @@ class StorageBrowser(anywidget.AnyWidget):
         "put": _put,
         "delete": lambda self, content: self.view.delete(str(content.get("key", ""))),
         "refresh": lambda self, _: None,
+        "sql_next": lambda self, _: self._sql.next_page(),
+        "sql_previous": lambda self, _: self._sql.previous_page(),
     }
 
     def close(self) -> None:
@@ -291,6 +313,7 @@ class StorageBrowser(anywidget.AnyWidget):
                 "object_label": label,
                 "prefix": self.prefix,
                 "page": dict(self.page),
+                "sql": {"tables": list(self.tables), "table": self.table, "page": dict(self.table_page)},
             }
 
     def _repr_html_(self) -> str:

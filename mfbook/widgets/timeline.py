@@ -55,7 +55,7 @@ class Timeline(anywidget.AnyWidget):
     >>> Timeline(mf, objects=["COUNTER:alice"])    # doctest: +SKIP
     """
 
-    _esm = esm("timeline.js")
+    _esm = esm("timeline_parts.js", "timeline.js")
     _css = _HERE / "widgets.css"
 
     object_filter = traitlets.List(traitlets.Unicode()).tag(sync=True)

@@ -5,7 +5,8 @@ Each ``txn.begin`` opens a bar; ``txn.commit``, ``txn.conflict``, ``txn.rollback
 replaces; the attempts of one transaction (a first attempt and its retries) share a row. The
 time from a request's ``request.start`` to its transaction's first attempt is the transaction's
 *wait* (queued behind the object's input gate). Plain commits (``storage.commit``, e.g. a write
-from Python) become commit marks, so a conflict can point at the commit that won. Feed events in
+from Python) become commit marks, so a conflict can point at the commit that won. The
+``sql.exec`` statements of a request (SQLite-backed objects) go with its attempts' details. Feed events in
 any batches; ``seq`` dedupes.
 
 Every change bumps :attr:`TimelineModel.revision` and stamps what changed with it, so a live
@@ -21,122 +22,13 @@ not the whole timeline.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..trace import TraceEvent
 from .timeline_axis import LEGEND, fit_axis, summary
+from .timeline_items import OUTCOMES, Bar, CommitMark, Lane, RequestSql, Transaction, object_key
 
 __all__ = ["Bar", "CommitMark", "Lane", "TimelineModel", "Transaction"]
-
-OUTCOMES = ("open", "committed", "conflict", "rolledback", "giveup")
-
-
-@dataclass
-class Bar:
-    """One transaction attempt.
-
-    Attributes:
-        txn_id: The attempt's transaction id.
-        lane: Lane key (``binding:object`` or ``request N``).
-        attempt: 1 for a first run.
-        start: Seconds on the trace clock at ``txn.begin``.
-        end: When it closed, or None while open.
-        outcome: ``open``, ``committed``, ``conflict``, ``rolledback`` or ``giveup``.
-        request_id: The request that ran it (None for Python transactions).
-        retry_of: txn_id of the attempt this one replaces.
-        retried_by: txn_id of the attempt that replaced this one.
-        read_keys: Keys read (the validated read set).
-        write_keys: Keys written.
-        conflict_keys: Keys another commit wrote under this attempt.
-        read_version: Commit version the attempt read at.
-        version: Commit version it produced (committed attempts).
-        winning_version: Version of the commit it lost to (conflicts).
-        reason: Why it rolled back.
-    """
-
-    txn_id: int
-    lane: str
-    attempt: int
-    start: float
-    end: float | None = None
-    outcome: str = "open"
-    request_id: int | None = None
-    retry_of: int | None = None
-    retried_by: int | None = None
-    read_keys: list[str] = field(default_factory=list)
-    write_keys: list[str] = field(default_factory=list)
-    conflict_keys: list[str] = field(default_factory=list)
-    read_version: int | None = None
-    version: int | None = None
-    winning_version: int | None = None
-    reason: str | None = None
-    root: int = 0
-    rev: int = 0
-
-
-@dataclass
-class Transaction:
-    """One transaction: a first attempt and its retries, in one row.
-
-    Attributes:
-        root: txn_id of the first attempt (the row's id).
-        object_key: ``binding:name`` of its object.
-        label: What ran it: ``"GET /path"``, ``"fetch #7"``, ``"rpc add #7"`` or ``"Python"``.
-        request_id: The request (None for Python transactions).
-        wait_start: When its request started (trace seconds), when that was before the first attempt.
-        attempts: txn_ids in order.
-        rev: Revision of the last change.
-    """
-
-    root: int
-    object_key: str
-    label: str
-    request_id: int | None
-    wait_start: float | None
-    attempts: list[int] = field(default_factory=list)
-    rev: int = 0
-
-
-@dataclass(frozen=True)
-class CommitMark:
-    """A commit on a lane (transactional or not), by its version.
-
-    Attributes:
-        lane: Lane key of the object.
-        time: Trace clock seconds.
-        version: The object's commit version.
-        keys: Keys written.
-        txn_id: The transaction that committed, or None for a plain write.
-    """
-
-    lane: str
-    time: float
-    version: int
-    keys: tuple[str, ...]
-    txn_id: int | None = None
-    rev: int = 0
-
-
-@dataclass(frozen=True)
-class Lane:
-    """A row of the timeline.
-
-    Attributes:
-        key: ``binding:name-or-id`` (or ``request N`` when lanes are per request).
-        label: What the lane shows.
-        object_key: The object's ``binding:name-or-id`` (for the object filter).
-    """
-
-    key: str
-    label: str
-    object_key: str
-
-
-def object_key(event: TraceEvent) -> str:
-    """``binding:name`` (or ``binding:`` + 12 hex digits) of the event's object."""
-    who = event.object_name if event.object_name is not None else (event.object_id or "?")[:12]
-    return f"{event.binding}:{who}"
 
 
 class TimelineModel:
@@ -165,6 +57,7 @@ class TimelineModel:
         self._lanes: dict[str, Lane] = {}
         self._commits: dict[tuple[str, int], CommitMark] = {}
         self._requests: dict[int, tuple[float, str]] = {}
+        self._sql = RequestSql(max_bars)  # the SQL statements of requests, shown with their attempts
         # (revision, "bar" or "txn", id) of what left the timeline: capped attempts, merged rows.
         self._removed: list[tuple[int, str, int]] = []
 
@@ -190,6 +83,13 @@ class TimelineModel:
                     changed = True
                     self.revision += 1
                 self._apply(event)
+            elif event.kind == "sql.exec":
+                bars = [self._bars[txn_id] for txn_id in self._sql.add_statement(event) if txn_id in self._bars]
+                if bars and not changed:
+                    changed = True
+                    self.revision += 1
+                for bar in bars:
+                    bar.rev = self.revision
         if len(self._requests) > 2 * self.max_bars:
             for request_id in list(self._requests)[: len(self._requests) - self.max_bars]:
                 del self._requests[request_id]
@@ -254,6 +154,7 @@ class TimelineModel:
                 rev=self.revision,
             )
             self._join(self._bars[event.txn_id], event)
+            self._sql.add_attempt(event.request_id, event.txn_id)
             return
         bar = self._bars.get(event.txn_id)
         if bar is None:
@@ -408,6 +309,7 @@ class TimelineModel:
             "winner_time": None if winner is None else self.ms(winner.time),
             "winner_txn": None if winner is None else winner.txn_id,
             "reason": bar.reason,
+            "sql": self._sql.to_json(bar.request_id),
         }
 
     def txn_json(self, txn: Transaction) -> dict[str, Any]:

@@ -327,7 +327,7 @@ def test_widgets_explain_conflicts_and_stay_usable(
 def test_the_quickstart_conflict_is_a_clickable_bar_at_fit_after_an_idle_minute(
     jupyter_lab: dict[str, Any], browser: Any, artifacts_dir: Path
 ) -> None:
-    notebook = nbformat.read(REPO / "notebooks" / "quickstart.ipynb", as_version=4)
+    notebook = nbformat.read(REPO / "notebooks" / "01-quickstart.ipynb", as_version=4)
     worker = next(index for index, cell in enumerate(notebook.cells) if cell.source.startswith("%%worker"))
     conflict = next(index for index, cell in enumerate(notebook.cells) if "storage.transaction(bump)" in cell.source)
     # An injected trace clock instead of sleeping: a minute passes before the conflict.
@@ -413,7 +413,7 @@ def test_a_cell_answers_quickly_beside_a_live_timeline_under_load(
 
 
 def test_html_export_shows_the_static_tables(browser: Any, tmp_path: Path, artifacts_dir: Path) -> None:
-    source = REPO / "notebooks" / "quickstart.ipynb"
+    source = REPO / "notebooks" / "01-quickstart.ipynb"
     notebook = tmp_path / "quickstart.ipynb"
     shutil.copy(source, notebook)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}

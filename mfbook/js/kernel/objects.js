@@ -98,6 +98,8 @@
     const state = new DurableObjectState(actor);
     actor.state = state;
     actors.set(target.key, actor);
+    // A new session: a restore asked for by onNextSessionRestoreBookmark() happens now.
+    if (actor.sql && host.syncCalls) host.call("object.session", { a: actor.key });
     try {
       actor.instance = new cls(state, K.worker.env);
     } catch (error) {

@@ -65,7 +65,7 @@
       if (keys === undefined) return rejected(undefinedKey("get", this._owner));
       try {
         this._check("get");
-        const normalised = normaliseKeys(keys);
+        const normalised = normaliseKeys(keys, this._actor.sql);
         const actor = this._actor;
         if (this._txn !== undefined && !Array.isArray(normalised)) {
           // The transaction's own writes, else the read cache, answer in the same turn;
@@ -110,7 +110,7 @@
     put(keyOrEntries, value, options) {
       if (keyOrEntries === undefined) throw undefinedKey("put", this._owner);
       this._check("put");
-      const entries = normalisePut(keyOrEntries, value);
+      const entries = normalisePut(keyOrEntries, value, this._actor.sql);
       if (options === undefined && typeof keyOrEntries === "object") options = value;
       if (this._txn !== undefined) {
         // Buffered in the transaction: nothing can fail later but the 128-key limit.
@@ -135,7 +135,7 @@
     delete(keys, options) {
       if (keys === undefined) throw undefinedKey("delete", this._owner);
       this._check("delete");
-      const normalised = normaliseKeys(keys);
+      const normalised = normaliseKeys(keys, this._actor.sql);
       const many = Array.isArray(normalised);
       if (this._txn === undefined) {
         cacheWrite(this._actor, (many ? normalised : [normalised]).map((key) => [key, null]));
@@ -212,8 +212,8 @@
 
   // What sql_storage.js needs of the kernel to build the SQLite-only API of an object.
   const sqlHelpers = {
-    normaliseKeys: (keys) => normaliseKeys(keys),
-    normalisePut: (keyOrEntries, value) => normalisePut(keyOrEntries, value),
+    normaliseKeys: (keys) => normaliseKeys(keys, true),
+    normalisePut: (keyOrEntries, value) => normalisePut(keyOrEntries, value, true),
     decode: (text) => codec.decode(text),
     listOptions: (options) => normaliseListOptions(options),
     clearCache: (actor) => cacheClear(actor),

@@ -35,42 +35,64 @@
     return text;
   }
 
+  // SQLite-backed objects keep each pair as one row of their `_cf_KV` table, so the limits
+  // above do not apply; the row does: key and value together at most MSG.maxSqlRowSize bytes
+  // (Cloudflare's documented 2 MB), else SQLite's own error, as the runtime reports it.
+  function assertRowSize(key, text) {
+    const limit = MSG.maxSqlRowSize;
+    if ((key.length + text.length) * 3 + 16 <= limit) return;
+    const size = utf8Length(key) + (text === "" ? 0 : codec.v8Size(text));
+    if (size > limit) throw new Error(MSG.sqlTooBig);
+  }
+
+  function encodeRow(key, value) {
+    const text = codec.encode(value);
+    assertRowSize(key, text);
+    return text;
+  }
+
   function undefinedKey(method, owner) {
     return new TypeError(`Failed to execute '${method}' on '${owner}'${MSG.undefinedKeySuffix}`);
   }
 
-  /** Keys of get()/delete(): one string, or an array (undefined entries skipped, <= 128). */
-  function normaliseKeys(keys) {
+  /**
+   * Keys of get()/delete(): one string, or an array (undefined entries skipped, <= 128).
+   * `sql`: the object is SQLite-backed (its limits, see assertRowSize).
+   */
+  function normaliseKeys(keys, sql) {
     if (Array.isArray(keys)) {
       if (keys.length > MSG.maxKeys) throw new RangeError(MSG.tooManyKeys);
       const defined = [];
       for (const key of keys) {
         if (key === undefined) continue;
         const text = String(key);
-        assertKeySize(text, true);
+        if (sql) assertRowSize(text, "");
+        else assertKeySize(text, true);
         append(defined, text);
       }
       return defined;
     }
     const text = String(keys);
-    assertKeySize(text, false);
+    if (sql) assertRowSize(text, "");
+    else assertKeySize(text, false);
     return text;
   }
 
-  function normalisePut(keyOrEntries, value) {
+  /** `[key, encoded value]` pairs of put(); `sql` as for normaliseKeys. */
+  function normalisePut(keyOrEntries, value, sql) {
     if (keyOrEntries === null || typeof keyOrEntries !== "object") {
       const key = String(keyOrEntries);
-      assertKeySize(key, false);
+      if (!sql) assertKeySize(key, false);
       if (value === undefined) throw new TypeError(MSG.putUndefined);
-      return [[key, encodeValue(value)]];
+      return [[key, sql ? encodeRow(key, value) : encodeValue(value)]];
     }
     const entries = Object.entries(keyOrEntries);
     if (entries.length > MSG.maxKeys) throw new RangeError(MSG.tooManyPairs);
     const result = [];
     for (const [key, raw] of entries) {
-      assertKeySize(key, true);
+      if (!sql) assertKeySize(key, true);
       if (raw === undefined) continue;
-      append(result, [key, encodeValue(raw, key)]);
+      append(result, [key, sql ? encodeRow(key, raw) : encodeValue(raw, key)]);
     }
     return result;
   }
