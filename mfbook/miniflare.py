@@ -122,6 +122,9 @@ class Miniflare:
             alarms_enabled=options.alarms,
             worker_backends=worker_backends,
         )
+        runtime.waits.attach(self._loop)
+        for opened in {id(b): b for b in [backend, *worker_backends.values()]}.values():
+            opened.io_window = runtime.waits.window
         try:
             self._install(runtime, options)
             if options.alarms:

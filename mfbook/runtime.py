@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .alarms import AlarmScheduler
+from .backend_waits import BackendWaits
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
 from .bridge.sync_ops import pure_handlers
@@ -102,6 +103,8 @@ class Runtime:
         #: Databases of SQLite-backed classes, beside each KV backend.
         self.sql_backends = SqlBackends()
         self.background_errors: list[WorkerError] = []
+        #: Lets go of the engine lock while Redis answers (mfbook/backend_waits.py).
+        self.waits = BackendWaits(self)
         # Backends other processes may write while objects cache their reads (files).
         self._watched = [
             backend
@@ -166,6 +169,7 @@ class Runtime:
             binding["cls"] = namespace.class_name
             binding["local"] = namespace.script_name == spec.name
             binding["cache"] = self.backend_for(namespace).read_cache
+            binding["remote"] = self.backend_for(namespace).remote
             binding["sql"] = namespace.sqlite
         return bindings
 
@@ -231,6 +235,7 @@ class Runtime:
             gate = InputGate()
             actor = Actor(key, namespace, hex_id, name, self.storage_for(namespace, hex_id, name), gate)
             actor.read_cache = self.backend_for(namespace).read_cache
+            actor.remote = self.backend_for(namespace).remote
             gate.bind(self._requeue)
             self.actors[key] = actor
         elif actor.namespace.sqlite != namespace.sqlite:
@@ -238,6 +243,7 @@ class Runtime:
             actor.namespace = namespace
             actor.storage = self.storage_for(namespace, hex_id, name or actor.name)
             actor.read_cache = self.backend_for(namespace).read_cache
+            actor.remote = self.backend_for(namespace).remote
             actor._target = None
         elif name is not None and actor.name is None:
             actor.name = name
@@ -330,6 +336,8 @@ class Runtime:
         """
         # Operations that await an event (stub and service calls) progress only if that event
         # does, which this same check decides.
+        if self.waits.active:
+            return  # a thread waits on Redis: work set aside for it is not hung
         awaiting = Counter(id(event.caller) for event in self.events.values() if event.caller is not None)
         for worker in self.workers.values():
             if worker.timers or (worker.isolate is not None and worker.isolate.pending_ops() > awaiting[id(worker)]):
@@ -354,6 +362,8 @@ class Runtime:
         actor = ctx.actor
         if delivery.gated and actor is not None and not actor.gate.admits(ctx.section):
             actor.gate.park(delivery)
+            return
+        if self.waits.defers(delivery):
             return
         worker = delivery.worker
         for backend in self._watched:

@@ -33,7 +33,8 @@ import builtins
 import enum
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import AbstractContextManager
 
 from ..errors import StorageError
 
@@ -321,6 +322,13 @@ class Backend(abc.ABC):
     #: itself is either this emulator's Python side (which drops the cache) or announced by
     #: :meth:`changed_elsewhere` before the object's code runs again.
     read_cache: bool = False
+    #: Whether every operation is a network round trip (Redis): the kernel then asks for
+    #: storage asynchronously, so the engine lock can be let go while it waits.
+    remote: bool = False
+    #: Set by the emulator: ``io_window(scope)`` is a context manager a remote backend wraps
+    #: around a network round trip for object ``scope`` (``"binding:hex"``), so the engine
+    #: lock is not held while it waits (see :mod:`mfbook.backend_waits`).
+    io_window: Callable[[str], AbstractContextManager[None]] | None = None
 
     def changed_elsewhere(self) -> bool:
         """True (once) after someone outside this emulator committed; checked before each delivery."""

@@ -21,9 +21,11 @@ object and never shrunk, so it is a superset; ``list_objects`` keeps ids that st
 (Cluster deployments are not supported by this client: it talks to one Redis node.)
 
 Lost connections raise :class:`~mfbook.backends.base.BackendUnavailable` naming the URL
-without its password. Each operation is retried once on a fresh connection (so the first call
-after a server restart succeeds); a commit is retried with the same token, so a commit whose
-reply was lost is never applied twice.
+without its password. An operation whose connection was refused or reset is retried once on a
+fresh connection (so the first call after a server restart succeeds); a commit is retried with
+the same token, so a commit whose reply was lost is never applied twice. A server that does
+not answer fails the operation after ``socket_timeout`` (not retried), and the emulator does
+not hold its engine lock while it waits (:mod:`mfbook.backend_waits`).
 """
 
 from __future__ import annotations
@@ -215,6 +217,7 @@ class RedisObjectStore(ObjectStore):
         self._ver = f"{base}:ver"
         self._meta = f"{base}:meta"
         self._token_base = f"{base}:commit:"
+        self._scope = f"{binding}:{object_hex}"
         self._indexed = False
 
     @property
@@ -228,7 +231,7 @@ class RedisObjectStore(ObjectStore):
             return {}
         raw_keys = list(wanted)
         client = self._backend.client
-        values = self._backend.call(lambda: client.hmget(self._kv, raw_keys))
+        values = self._backend.call(lambda: client.hmget(self._kv, raw_keys), scope=self._scope)
         return {
             wanted[raw]: cast(bytes, value) for raw, value in zip(raw_keys, values, strict=True) if value is not None
         }
@@ -240,7 +243,7 @@ class RedisObjectStore(ObjectStore):
         maximum = b"(" + high if high is not None else b"+"
         args = [minimum, maximum, b"1" if reverse else b"0", -1 if limit is None else limit]
         script = self._backend.list_script
-        flat = self._backend.call(lambda: script(keys=[self._zkeys, self._kv], args=args))
+        flat = self._backend.call(lambda: script(keys=[self._zkeys, self._kv], args=args), scope=self._scope)
         return [
             (decode_key(flat[index]), flat[index + 1])
             for index in range(0, len(flat), 2)
@@ -262,7 +265,7 @@ class RedisObjectStore(ObjectStore):
         if writes and not self._indexed:
             client = self._backend.client
             index_key = self._backend.index_key(self._binding)
-            self._backend.call(lambda: client.sadd(index_key, self._object_hex))
+            self._backend.call(lambda: client.sadd(index_key, self._object_hex), scope=self._scope)
             self._indexed = True
         token = uuid.uuid4().hex if writes else ""
         checked = [encode_key(key) for key in read_keys or ()]
@@ -284,7 +287,7 @@ class RedisObjectStore(ObjectStore):
             args.append(bytes(value))
         keys = [self._kv, self._zkeys, self._ver, self._meta, self._token_base + token]
         script = self._backend.commit_script
-        reply = self._backend.call(lambda: script(keys=keys, args=args))
+        reply = self._backend.call(lambda: script(keys=keys, args=args), scope=self._scope)
         if int(reply[0]) == 0:
             conflicts = [decode_key(raw) for raw in reply[3:]]
             raise CommitConflict(conflicts, int(reply[1]), alarm=int(reply[2]) == 1)
@@ -292,7 +295,7 @@ class RedisObjectStore(ObjectStore):
 
     def _meta_field(self, field: str) -> bytes | None:
         client = self._backend.client
-        value = self._backend.call(lambda: client.hget(self._meta, field))
+        value = self._backend.call(lambda: client.hget(self._meta, field), scope=self._scope)
         return cast("bytes | None", value)
 
     def version(self) -> int:
@@ -305,7 +308,7 @@ class RedisObjectStore(ObjectStore):
 
     def count(self) -> int:
         client = self._backend.client
-        return int(self._backend.call(lambda: client.zcard(self._zkeys)))
+        return int(self._backend.call(lambda: client.zcard(self._zkeys), scope=self._scope))
 
     def size_bytes(self) -> int:
         value = self._meta_field("size")
@@ -321,12 +324,14 @@ class RedisObjectStore(ObjectStore):
             pipeline.hexists(self._meta, "alarm")
             return pipeline.execute()
 
-        has_keys, has_alarm = self._backend.call(query)
+        has_keys, has_alarm = self._backend.call(query, scope=self._scope)
         return bool(has_keys) or bool(has_alarm)
 
 
 class RedisBackend(Backend):
     """Backend storing objects in one Redis server (``redis://`` or ``rediss://`` URL)."""
+
+    remote = True
 
     def __init__(self, url: str, *, prefix: str = "mfbook:", options: Mapping[str, Any] | None = None) -> None:
         """Connect lazily to ``url``.
@@ -339,10 +344,13 @@ class RedisBackend(Backend):
         self.url = url
         self.location = redact_url(url)
         self.prefix = prefix
-        # A stalled server fails an operation after socket_timeout (tried twice, see call()),
-        # instead of holding the emulator thread; redis_options={"socket_timeout": s} sets it.
+        # A stalled server fails an operation after socket_timeout (see call()) without holding
+        # the engine lock meanwhile; redis_options={"socket_timeout": s} sets it (and the
+        # connect timeout, unless that is given too).
         settings: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5, "socket_timeout": 5}
         settings.update(options or {})
+        if "socket_timeout" in (options or {}) and "socket_connect_timeout" not in (options or {}):
+            settings["socket_connect_timeout"] = settings["socket_timeout"]
         settings["decode_responses"] = False  # keys and values are bytes
         self.client: redis.Redis = redis.Redis.from_url(url, **settings)
         self.commit_script = self.client.register_script(_COMMIT_LUA)
@@ -350,18 +358,29 @@ class RedisBackend(Backend):
         self._lock = threading.Lock()
         self._stores: dict[tuple[str, str], RedisObjectStore] = {}
 
-    def call(self, operation: Callable[[], _T]) -> _T:
-        """Run ``operation`` (retried once on a fresh connection) and translate errors.
+    def call(self, operation: Callable[[], _T], *, scope: str | None = None) -> _T:
+        """Run ``operation`` and translate errors; a lost connection is retried once.
+
+        A refused or reset connection is retried at once on a fresh one (the first call after
+        a server restart succeeds); a *timeout* is not: the server is there but does not
+        answer, and the caller has waited ``socket_timeout`` already. With ``scope`` (the
+        object, ``"binding:hex"``) the wait runs inside :attr:`io_window`, without the
+        engine lock.
 
         Raises:
-            BackendUnavailable: The server could not be reached twice in a row.
+            BackendUnavailable: The server could not be reached twice in a row, or did not
+                answer within ``socket_timeout``.
             BackendError: Redis answered with an error.
         """
+        window = self.io_window if scope is not None else None
         for attempt in (1, 2):
             try:
-                return operation()
+                if window is None:
+                    return operation()
+                with window(cast(str, scope)):
+                    return operation()
             except (redis.ConnectionError, redis.TimeoutError) as error:
-                if attempt == 2:
+                if attempt == 2 or isinstance(error, redis.TimeoutError):
                     raise BackendUnavailable(
                         f"Redis at {self.location} is unavailable: {error}", location=self.location
                     ) from error
