@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .alarms import AlarmScheduler
 from .backend_waits import BackendWaits
@@ -39,6 +39,9 @@ from .storage import ObjectStorage
 from .storage_ops import StorageOperations
 from .trace import Trace
 from .watchdog import WallClockWatchdog
+
+if TYPE_CHECKING:
+    from .placement import Placement
 
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
@@ -105,6 +108,8 @@ class Runtime:
         self.background_errors: list[WorkerError] = []
         #: Lets go of the engine lock while Redis answers (mfbook/backend_waits.py).
         self.waits = BackendWaits(self)
+        #: Which process runs each object, with Redis (mfbook/placement); None: always this one.
+        self.placement: Placement | None = None
         # Backends other processes may write while objects cache their reads (files).
         self._watched = [
             backend
@@ -167,7 +172,8 @@ class Runtime:
             if binding is None or binding.get("type") != "durable_object":
                 continue
             binding["cls"] = namespace.class_name
-            binding["local"] = namespace.script_name == spec.name
+            # Calls inside the isolate skip the owner check of mfbook/placement: not with it.
+            binding["local"] = namespace.script_name == spec.name and self.placement is None
             binding["cache"] = self.backend_for(namespace).read_cache
             binding["remote"] = self.backend_for(namespace).remote
             binding["sql"] = namespace.sqlite
@@ -584,6 +590,8 @@ class Runtime:
     def close(self) -> None:
         self.alarms.cancel_all()
         self.watchdog.close()
+        if self.placement is not None:
+            self.placement.close()
         for worker in self.workers.values():
             worker.cancel_timers()
             if worker.isolate is not None:

@@ -197,6 +197,7 @@ def test_a_stalled_redis_fails_storage_after_the_timeout_and_spares_requests_wit
         durable_objects={"C": "C"},
         durable_objects_persist=server.url,
         redis_options={"socket_timeout": 3},
+        redis_lease_ms=None,  # with ownership, a new object needs Redis to find its owner
         console=None,
     ) as mf:
         assert mf.dispatch_fetch("http://x/store?o=a").text() == "stored"

@@ -108,6 +108,13 @@ class BackendUnavailable(BackendError):
         super().__init__(message)
 
 
+class OwnershipLost(BackendUnavailable):
+    """A commit made by a process that no longer owns the object (its lease ran out) was refused.
+
+    Nothing was written: another process runs the object now (see :mod:`mfbook.placement`).
+    """
+
+
 class BackendConfigError(ValueError):
     """The persistence option is not one of the accepted forms."""
 
@@ -329,6 +336,9 @@ class Backend(abc.ABC):
     #: around a network round trip for object ``scope`` (``"binding:hex"``), so the engine
     #: lock is not held while it waits (see :mod:`mfbook.backend_waits`).
     io_window: Callable[[str], AbstractContextManager[None]] | None = None
+    #: Set by the emulator when objects have owners (mfbook/placement): ``fence_for(scope)``
+    #: is the lease value a commit of that object must still find in Redis, or None.
+    fence_for: Callable[[str], str | None] | None = None
 
     def changed_elsewhere(self) -> bool:
         """True (once) after someone outside this emulator committed; checked before each delivery."""

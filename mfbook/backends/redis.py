@@ -9,6 +9,8 @@ Layout, for prefix ``P`` (default ``mfbook:``), escaped binding ``B`` and hex id
                               until compacted as mfbook.backends.base describes)
     P{B:H}:meta        hash   version, alarm, alarm_version, size, floor, tombstones
     P{B:H}:commit:<t>  string version committed with token t (expires after 10 minutes)
+    P{B:H}:lease       string owner of the object, when processes share it (mfbook.placement):
+                              a commit made under a lease is refused once it has another value
     Pobjects:B         set    hex ids that were ever written (index for list_objects)
 
 Every commit is ONE Lua script (EVALSHA, reloaded on NOSCRIPT) that checks the read set against
@@ -50,6 +52,7 @@ from .base import (
     CommitConflict,
     Keep,
     ObjectStore,
+    OwnershipLost,
     decode_key,
     encode_key,
     escape_binding,
@@ -67,6 +70,13 @@ if token ~= '' then
   local done = redis.call('GET', token_key)
   if done then
     return {2, tonumber(done)}
+  end
+end
+local fence = ARGV[#ARGV]
+if fence ~= '' then
+  local holder = redis.call('GET', KEYS[6])
+  if holder ~= fence then
+    return {3, holder or ''}
   end
 end
 
@@ -218,6 +228,7 @@ class RedisObjectStore(ObjectStore):
         self._meta = f"{base}:meta"
         self._token_base = f"{base}:commit:"
         self._scope = f"{binding}:{object_hex}"
+        self._lease = f"{base}:lease"  # written by mfbook.placement.leases (same hash tag)
         self._indexed = False
 
     @property
@@ -285,9 +296,20 @@ class RedisObjectStore(ObjectStore):
         for key, value in puts.items():
             args.append(encode_key(key))
             args.append(bytes(value))
-        keys = [self._kv, self._zkeys, self._ver, self._meta, self._token_base + token]
+        fence_for = self._backend.fence_for
+        fence = fence_for(self._scope) if fence_for is not None else None
+        args.append(fence or "")
+        keys = [self._kv, self._zkeys, self._ver, self._meta, self._token_base + token, self._lease]
         script = self._backend.commit_script
         reply = self._backend.call(lambda: script(keys=keys, args=args), scope=self._scope)
+        if int(reply[0]) == 3:
+            holder = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+            raise OwnershipLost(
+                f"Durable Object {self._binding} {self._object_hex}: this process no longer owns it "
+                f"(its lease {fence} {'is now ' + holder if holder else 'expired'}, e.g. while this process "
+                "was paused); the write was refused so as not to overwrite the new owner's.",
+                location=self._backend.location,
+            )
         if int(reply[0]) == 0:
             conflicts = [decode_key(raw) for raw in reply[3:]]
             raise CommitConflict(conflicts, int(reply[1]), alarm=int(reply[2]) == 1)
