@@ -143,10 +143,8 @@ class Miniflare:
 
         assert isinstance(backend, RedisBackend) and options.redis_lease_ms is not None
         runtime.placement = Placement(
-            url=backend.url,
-            prefix=backend.prefix,
+            backend=backend,
             lease_ms=options.redis_lease_ms,
-            options=options.redis_options,
             engine=self._loop,
             runtime=runtime,
         )

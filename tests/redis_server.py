@@ -27,6 +27,7 @@ class RedisServer:
         self.port = port or free_port()
         self.persistent = persistent  # append-only file, fsync always: data survives restarts
         self.process: subprocess.Popen[bytes] | None = None
+        self.extra_args: list[str] = []  # e.g. the cluster options of tests/redis_cluster.py
 
     @property
     def url(self) -> str:
@@ -53,6 +54,7 @@ class RedisServer:
                 "always",
                 "--dir",
                 str(self.directory),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

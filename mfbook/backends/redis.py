@@ -20,7 +20,11 @@ processes. Listing is one Lua script too (ZRANGEBYLEX + HMGET in one snapshot).
 The ``objects`` index set has no hash tag, so it is in a different slot than the object's keys
 and is written outside the commit script: it is added to *before* the first write of each
 object and never shrunk, so it is a superset; ``list_objects`` keeps ids that still have data.
-(Cluster deployments are not supported by this client: it talks to one Redis node.)
+A ``redis://`` URL of a Redis Cluster node works too: the backend asks ``INFO cluster`` at its
+first connection and then uses redis-py's cluster client, which routes each command (and each
+script, by its first key) to the node of the key's slot and follows ``MOVED``/``ASK`` during a
+resharding. Everything an object's commit touches carries the object's hash tag, so the commit
+script runs on one node; the ``objects`` index is written by plain commands.
 
 Lost connections raise :class:`~mfbook.backends.base.BackendUnavailable` naming the URL
 without its password. An operation whose connection was refused or reset is retried once on a
@@ -40,6 +44,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+import redis.cluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -344,7 +349,7 @@ class RedisObjectStore(ObjectStore):
             pipeline = client.pipeline(transaction=False)
             pipeline.exists(self._kv)
             pipeline.hexists(self._meta, "alarm")
-            return pipeline.execute()
+            return list(pipeline.execute())
 
         has_keys, has_alarm = self._backend.call(query, scope=self._scope)
         return bool(has_keys) or bool(has_alarm)
@@ -374,11 +379,63 @@ class RedisBackend(Backend):
         if "socket_timeout" in (options or {}) and "socket_connect_timeout" not in (options or {}):
             settings["socket_connect_timeout"] = settings["socket_timeout"]
         settings["decode_responses"] = False  # keys and values are bytes
-        self.client: redis.Redis = redis.Redis.from_url(url, **settings)
-        self.commit_script = self.client.register_script(_COMMIT_LUA)
-        self.list_script = self.client.register_script(_LIST_LUA)
+        self._settings = settings
+        self._client: Any = None
+        #: Whether the server is a Redis Cluster node (known after the first connection).
+        self.cluster = False
         self._lock = threading.Lock()
         self._stores: dict[tuple[str, str], RedisObjectStore] = {}
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client: ``redis.Redis``, or ``RedisCluster`` for a cluster node's URL.
+
+        Made at the first use: ``INFO cluster`` tells a cluster node from a single server.
+        The cluster client follows ``MOVED``/``ASK`` redirections (a resharding) itself.
+
+        Raises:
+            BackendUnavailable: The server could not be reached.
+        """
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect()
+                client = self._client
+        return client
+
+    def _connect(self) -> Any:
+        single = redis.Redis.from_url(self.url, **self._settings)
+        try:
+            self.cluster = int(single.info("cluster").get("cluster_enabled", 0)) == 1
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            single.close()
+            raise BackendUnavailable(
+                f"Redis at {self.location} is unavailable: {error}", location=self.location
+            ) from error
+        except redis.ResponseError:
+            self.cluster = False  # INFO refused (a restricted user): a single server
+        if not self.cluster:
+            client: Any = single
+        else:
+            single.close()
+            settings = {key: value for key, value in self._settings.items() if key != "retry"}
+            client = redis.cluster.RedisCluster.from_url(_without_db(self.url), **settings)
+        self._commit_script = client.register_script(_COMMIT_LUA)
+        self._list_script = client.register_script(_LIST_LUA)
+        return client
+
+    @property
+    def commit_script(self) -> Any:
+        """The commit script (EVALSHA, loaded again on NOSCRIPT)."""
+        self.client  # noqa: B018 - connects, registering the scripts
+        return self._commit_script
+
+    @property
+    def list_script(self) -> Any:
+        """The listing script."""
+        self.client  # noqa: B018 - connects, registering the scripts
+        return self._list_script
 
     def call(self, operation: Callable[[], _T], *, scope: str | None = None) -> _T:
         """Run ``operation`` and translate errors; a lost connection is retried once.
@@ -431,4 +488,12 @@ class RedisBackend(Backend):
     def close(self) -> None:
         with self._lock:
             self._stores.clear()
-        self.client.close()
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+def _without_db(url: str) -> str:
+    """``url`` without its database number (a cluster has database 0 only)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="")) if parts.path.strip("/") in ("", "0") else url

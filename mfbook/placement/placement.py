@@ -46,9 +46,11 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from ..backends.base import BackendError
 from .leases import Lease, LeaseTable, owner_of
 
 if TYPE_CHECKING:
+    from ..backends.redis import RedisBackend
     from ..loop import EmulatorLoop
     from ..runtime import Runtime
 
@@ -82,20 +84,16 @@ class Placement:
     def __init__(
         self,
         *,
-        url: str,
-        prefix: str,
+        backend: RedisBackend,
         lease_ms: int,
-        options: dict[str, Any],
         engine: EmulatorLoop,
         runtime: Runtime,
     ) -> None:
-        settings = dict(options)
-        settings.setdefault("socket_timeout", 5)
-        settings["decode_responses"] = True
-        self.client = redis.Redis.from_url(url, **settings)
-        self.leases = LeaseTable(self.client, prefix, lease_ms=lease_ms)
+        self._backend = backend
         self.owner_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._prefix = prefix
+        self._prefix = backend.prefix
+        self._lease_ms = lease_ms
+        self.leases: LeaseTable | None = None
         self._engine = engine
         self._runtime = runtime
         self._lock = threading.Lock()
@@ -106,12 +104,33 @@ class Placement:
         self._fences: dict[str, str] = {}
         self._pending: dict[str, _Pending] = {}
         self._stop = threading.Event()
-        self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub: Any = None
         self._threads: list[threading.Thread] = []
+
+    @property
+    def client(self) -> Any:
+        """The backend's redis-py client (a cluster client for a Redis Cluster)."""
+        return self._backend.client
+
+    def _table(self) -> LeaseTable:
+        if self.leases is None:
+            self.leases = LeaseTable(self.client, self._prefix, lease_ms=self._lease_ms)
+        return self.leases
+
+    def _publish(self, channel: str, message: dict[str, Any]) -> int:
+        # In a cluster, PUBLISH counts only the subscribers on the node it reached; a sharded
+        # channel lives on one node (its slot's), so SPUBLISH counts the owner's inbox exactly.
+        client = self.client  # connects first: then the backend knows whether it is a cluster
+        publish = client.spublish if self._backend.cluster else client.publish
+        return int(publish(channel, json.dumps(message)))
 
     def _start(self) -> None:
         """Subscribes to the inbox and starts the threads, before the first lease is taken."""
-        self._pubsub.subscribe(self.inbox)
+        self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        if self._backend.cluster:
+            self._pubsub.ssubscribe(self.inbox)
+        else:
+            self._pubsub.subscribe(self.inbox)
         self._threads = [
             threading.Thread(target=self._listen, name="mfbook-placement-inbox", daemon=True),
             threading.Thread(target=self._keep, name="mfbook-placement-leases", daemon=True),
@@ -136,7 +155,7 @@ class Placement:
         scope = f"{binding}:{object_hex}"
         if scope in self.held:
             return self.owner_id
-        value = self.leases.holder(binding, object_hex)
+        value = self._table().holder(binding, object_hex)
         return None if value is None else owner_of(value)
 
     def dispatch(
@@ -158,7 +177,7 @@ class Placement:
             return
         try:
             lease = self._acquire(binding, object_hex)
-        except redis.RedisError as error:
+        except (redis.RedisError, BackendError) as error:
             done(False, {"name": "Error", "message": f"Could not reach Redis to find the object's owner: {error}"})
             return
         if lease.ours:
@@ -176,7 +195,7 @@ class Placement:
         if not self._threads:
             self._start()
         with self._runtime.waits.window(scope):  # other objects run meanwhile
-            lease = self.leases.acquire(binding, object_hex, self.owner_id)
+            lease = self._table().acquire(binding, object_hex, self.owner_id)
         if lease.ours:
             with self._lock:
                 previous = self._fences.get(scope)
@@ -234,7 +253,7 @@ class Placement:
             data={"kind": kind, "owner": lease.owner, "from": self.owner_id},
         )
         try:
-            receivers = self.client.publish(self.inbox_of(lease.owner), json.dumps(message))
+            receivers = self._publish(self.inbox_of(lease.owner), message)
         except redis.RedisError as error:
             with self._lock:
                 self._pending.pop(request_id, None)
@@ -260,13 +279,16 @@ class Placement:
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                message = self._pubsub.get_message(timeout=0.2)
+                if self._backend.cluster:
+                    message = self._pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=0.2)
+                else:
+                    message = self._pubsub.get_message(timeout=0.2)
             except (redis.RedisError, ValueError, OSError):
                 if self._stop.is_set():
                     return
                 self._stop.wait(0.2)
                 continue
-            if message is None or message.get("type") != "message":
+            if message is None or message.get("type") not in ("message", "smessage"):
                 continue
             try:
                 body = json.loads(message["data"])
@@ -294,7 +316,7 @@ class Placement:
         def reply(ok: bool, value: Any) -> None:
             answer = {"t": "rep", "id": body["id"], "ok": ok, "v": value}
             try:
-                self.client.publish(str(body["reply"]), json.dumps(answer))
+                self._publish(str(body["reply"]), answer)
             except redis.RedisError:
                 logger.exception("could not answer a forwarded request")
 
@@ -323,7 +345,7 @@ class Placement:
 
     def nudge_alarm(self, binding: str, object_hex: str) -> None:
         """Asks the object's owner to (re)schedule its alarm from storage."""
-        value = self.leases.holder(binding, object_hex)
+        value = self._table().holder(binding, object_hex)
         if value is None:
             return
         message = {
@@ -334,11 +356,11 @@ class Placement:
             "b": binding,
             "h": object_hex,
         }
-        self.client.publish(self.inbox_of(owner_of(value)), json.dumps(message))
+        self._publish(self.inbox_of(owner_of(value)), message)
 
     # ------------------------------------------------------------------ the lease thread
     def _keep(self) -> None:
-        period = self.leases.lease_ms / 3000
+        period = self._lease_ms / 3000
         while not self._stop.wait(period):
             try:
                 self._renew_all()
@@ -351,7 +373,7 @@ class Placement:
             held = list(self.held.items())
         for scope, value in held:
             binding, object_hex = scope.rsplit(":", 1)
-            if not self.leases.renew(binding, object_hex, value):
+            if not self._table().renew(binding, object_hex, value):
                 with self._lock:
                     if self.held.get(scope) == value:
                         del self.held[scope]
@@ -364,7 +386,7 @@ class Placement:
         for request_id, item in pending:
             scope = f"{item.binding}:{item.hex}"
             if scope not in holders:
-                holders[scope] = self.leases.holder(item.binding, item.hex)
+                holders[scope] = self._table().holder(item.binding, item.hex)
             if holders[scope] == item.lease:
                 continue
             with self._lock:
@@ -383,7 +405,7 @@ class Placement:
         for scope, value in held.items():
             binding, object_hex = scope.rsplit(":", 1)
             try:
-                self.leases.release(binding, object_hex, value)
+                self._table().release(binding, object_hex, value)
             except redis.RedisError:
                 pass
         for item in pending.values():
@@ -391,9 +413,8 @@ class Placement:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=2)
-        try:
-            self._pubsub.close()
-        except (redis.RedisError, OSError):
-            pass
-        finally:
-            self.client.close()
+        if self._pubsub is not None:
+            try:
+                self._pubsub.close()
+            except (redis.RedisError, OSError):
+                pass
