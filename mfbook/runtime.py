@@ -590,8 +590,6 @@ class Runtime:
     def close(self) -> None:
         self.alarms.cancel_all()
         self.watchdog.close()
-        if self.placement is not None:
-            self.placement.close()
         for worker in self.workers.values():
             worker.cancel_timers()
             if worker.isolate is not None:
@@ -599,5 +597,7 @@ class Runtime:
         for event in list(self.events.values()):
             self.finish_event(event, False, {"name": "Error", "message": "The emulator was disposed.", "stack": ""})
         self.sql_backends.close()
+        if self.placement is not None:  # after the last write this process may make
+            self.placement.close()
         for backend in {id(backend): backend for backend in [self.backend, *self.worker_backends.values()]}.values():
             backend.close()

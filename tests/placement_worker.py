@@ -12,10 +12,13 @@ import json
 import sys
 import threading
 import time
-
-import redis
+from pathlib import Path
+from typing import Any
 
 from mfbook import Miniflare, WorkerError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from redis_server import connect  # noqa: E402
 
 SCRIPT = """
 import { DurableObject } from "cloudflare:workers";
@@ -70,14 +73,14 @@ def say(**fields: object) -> None:
     print(json.dumps(fields), flush=True)
 
 
-def wait_for(client: redis.Redis, key: str, value: int) -> None:
+def wait_for(client: Any, key: str, value: int) -> None:
     while int(client.get(key) or 0) < value:
         time.sleep(0.01)
 
 
 def main() -> None:
     url, prefix, role = sys.argv[1], sys.argv[2], sys.argv[3]
-    client = redis.Redis.from_url(url)
+    client = connect(url)
     mf = make(url, prefix)
     namespace = mf.get_durable_object_namespace("COUNTER")
     object_id = namespace.id_from_name("x")

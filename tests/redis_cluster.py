@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -10,12 +11,29 @@ from pathlib import Path
 from redis_server import RedisServer, free_port
 
 
+def _node_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is a port too, and free."""
+    while True:
+        port = free_port()
+        if port + 10000 <= 65535 and _is_free(port + 10000):
+            return port
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 class RedisClusterServers:
     """Three ``redis-server`` processes joined by ``redis-cli --cluster create`` (no replicas)."""
 
     def __init__(self, directory: Path, *, masters: int = 3) -> None:
         self.directory = directory
-        self.nodes = [RedisServer(directory / f"node-{index}", free_port()) for index in range(masters)]
+        self.nodes = [RedisServer(directory / f"node-{index}", _node_port()) for index in range(masters)]
 
     @property
     def url(self) -> str:

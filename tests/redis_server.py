@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,14 +79,23 @@ class RedisServer:
             self.process = None
 
 
-def delete_prefix(url: str, prefix: str) -> None:
-    """Delete every key under ``prefix`` on the server at ``url``."""
+def connect(url: str) -> Any:
+    """A redis-py client for ``url``: ``RedisCluster`` if it names a cluster node."""
     import redis
+    import redis.cluster
 
     client = redis.Redis.from_url(url)
+    if int(client.info("cluster").get("cluster_enabled", 0)) != 1:
+        return client
+    client.close()
+    return redis.cluster.RedisCluster.from_url(url[: -len("/0")] if url.endswith("/0") else url)
+
+
+def delete_prefix(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` on the server at ``url`` (every node of a cluster)."""
+    client = connect(url)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
+        for key in list(client.scan_iter(match=f"{prefix}*", count=1000)):
+            client.delete(key)
     finally:
         client.close()

@@ -109,6 +109,7 @@ def test_unreachable_redis_at_start_is_an_mfbook_error_naming_it(counter_worker:
     assert "secret" not in str(caught.value)
 
 
+@pytest.mark.redis_single_node  # a Redis Cluster has database 0 only
 def test_redis_prefix_and_db_number_are_used(redis_url: str, redis_prefix: str, counter_worker: dict[str, Any]) -> None:
     import redis
 

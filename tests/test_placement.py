@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-import redis
 
 from mfbook import Miniflare, WorkerError
 from mfbook.placement import LeaseTable
 
 sys.path.insert(0, str(Path(__file__).parent))
 from placement_worker import make  # noqa: E402
+from redis_server import connect  # noqa: E402
 
 WORKER = Path(__file__).parent / "placement_worker.py"
 
@@ -33,7 +33,7 @@ class Processes:
 
     def __init__(self, url: str, prefix: str) -> None:
         self.url, self.prefix = url, prefix
-        self.client = redis.Redis.from_url(url)
+        self.client = connect(url)
         self.started: list[subprocess.Popen[str]] = []
 
     def start(self, role: str, *args: object) -> subprocess.Popen[str]:
@@ -191,7 +191,7 @@ def test_alarms_fire_once_across_processes(processes: Processes, here: Miniflare
 
 
 def test_leases_are_taken_renewed_released_and_taken_over(redis_url: str, redis_prefix: str) -> None:
-    client = redis.Redis.from_url(redis_url)
+    client = connect(redis_url)
     try:
         table = LeaseTable(client, redis_prefix, lease_ms=200)
         first = table.acquire("B", "ab" * 32, "one")

@@ -158,6 +158,7 @@ def test_redact_url(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
 
 
+@pytest.mark.redis_single_node  # a Redis Cluster has database 0 only
 def test_db_number_in_url_is_used(redis_url: str) -> None:
     base = redis_url.rsplit("/", 1)[0] if redis_url.count("/") > 2 else redis_url
     backend = RedisBackend(f"{base}/5", prefix=f"mfbook-test-{uuid.uuid4().hex[:8]}:")
