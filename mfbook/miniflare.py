@@ -538,6 +538,8 @@ def _dispose(loop: EmulatorLoop, runtime: Runtime) -> None:
         return
 
     async def cleanup() -> None:
+        if runtime.placement is not None:
+            await runtime.placement.hand_over()  # forwarded requests in flight finish here
         runtime.close()
 
     loop.close(cleanup)

@@ -33,12 +33,14 @@ object).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +65,8 @@ OWNER_LOST = (
     "this forwarded request (its ownership lease expired or passed to another process). The request "
     "was not sent again, as it may have run there."
 )
-_MAX_HOPS = 8
+_MAX_HOPS = 100  # forwarding attempts of one request (an owner gone: one per 100 ms at most)
+_RETRY_S = 0.1
 
 Done = Callable[[bool, Any], None]
 
@@ -104,6 +107,8 @@ class Placement:
         self._fences: dict[str, str] = {}
         self._pending: dict[str, _Pending] = {}
         self._stop = threading.Event()
+        self._closing = threading.Event()  # the inbox stops listening (hand_over)
+        self._serving = 0  # forwarded events running here now
         self._pubsub: Any = None
         self._threads: list[threading.Thread] = []
 
@@ -126,7 +131,7 @@ class Placement:
 
     def _start(self) -> None:
         """Subscribes to the inbox and starts the threads, before the first lease is taken."""
-        self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self.client.pubsub()
         if self._backend.cluster:
             self._pubsub.ssubscribe(self.inbox)
         else:
@@ -265,7 +270,7 @@ class Placement:
         # safe to try again when the lease has expired (then this process may take it).
         with self._lock:
             self._pending.pop(request_id, None)
-        timer = threading.Timer(max(lease.ttl_ms, 10) / 1000, lambda: self._post(again))
+        timer = threading.Timer(min(max(lease.ttl_ms, 10) / 1000, _RETRY_S), lambda: self._post(again))
         timer.daemon = True
         timer.start()
 
@@ -277,19 +282,33 @@ class Placement:
 
     # ------------------------------------------------------------------ the inbox thread
     def _listen(self) -> None:
+        """Reads the inbox until :meth:`hand_over`: then unsubscribes, and still serves what
+        was published before the server took the unsubscription (it comes first)."""
+        cluster = self._backend.cluster
+        leaving = False
         while not self._stop.is_set():
             try:
-                if self._backend.cluster:
-                    message = self._pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=0.2)
+                if self._closing.is_set() and not leaving:
+                    leaving = True
+                    if cluster:
+                        self._pubsub.sunsubscribe(self.inbox)
+                    else:
+                        self._pubsub.unsubscribe(self.inbox)
+                if cluster:
+                    message = self._pubsub.get_sharded_message(timeout=0.2)
                 else:
                     message = self._pubsub.get_message(timeout=0.2)
             except (redis.RedisError, ValueError, OSError):
-                if self._stop.is_set():
+                if self._closing.is_set():
                     return
                 self._stop.wait(0.2)
                 continue
-            if message is None or message.get("type") not in ("message", "smessage"):
+            kind = message.get("type") if message is not None else None
+            if kind in ("unsubscribe", "sunsubscribe") and leaving:
+                return
+            if kind not in ("message", "smessage"):
                 continue
+            assert message is not None
             try:
                 body = json.loads(message["data"])
             except ValueError:
@@ -314,12 +333,16 @@ class Placement:
         binding, object_hex, kind = str(body["b"]), str(body["h"]), str(body["kind"])
 
         def reply(ok: bool, value: Any) -> None:
+            if counted:
+                counted.clear()
+                self._serving -= 1
             answer = {"t": "rep", "id": body["id"], "ok": ok, "v": value}
             try:
                 self._publish(str(body["reply"]), answer)
             except redis.RedisError:
                 logger.exception("could not answer a forwarded request")
 
+        counted: list[bool] = []
         runtime = self._runtime
         namespace = runtime.find_namespace(binding)
         if namespace is None:
@@ -334,6 +357,8 @@ class Placement:
                 actor = runtime.actor_for(namespace, object_hex, body.get("n"))
                 assert actor.worker is not None
                 request = runtime.new_request(None)
+                counted.append(True)
+                self._serving += 1
                 trace = {"forwarded_from": body.get("from")}
                 if kind == "rpc":
                     trace["method"] = body["p"][0]
@@ -396,9 +421,31 @@ class Placement:
             self._post(functools.partial(item.done, False, {"name": "Error", "message": message}))
 
     # ------------------------------------------------------------------ shutdown
+    async def hand_over(self, *, timeout: float = 10.0) -> None:
+        """Stops taking forwarded requests and lets those running here finish (on the loop).
+
+        Senders that publish afterwards find no subscriber and try again until the leases
+        are released (:meth:`close`) and another process takes the objects.
+        """
+        self._closing.set()
+        deadline = time.monotonic() + timeout
+        inbox = next((thread for thread in self._threads if thread.name == "mfbook-placement-inbox"), None)
+        while inbox is not None and inbox.is_alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # what the inbox handed over last starts (self._serve)
+        while self._serving and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if self._pubsub is not None:
+            try:
+                self._pubsub.close()  # the server forgets the subscription
+            except (redis.RedisError, OSError):
+                pass
+            self._pubsub = None
+
     def close(self) -> None:
         """Releases every lease, stops the threads and fails what still waits on an owner."""
         self._stop.set()
+        self._closing.set()
         with self._lock:
             held, self.held = self.held, {}
             pending, self._pending = self._pending, {}
