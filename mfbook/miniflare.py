@@ -513,6 +513,12 @@ class Miniflare:
         await asyncio.get_running_loop().run_in_executor(None, self.dispose)
 
     @property
+    def owner_id(self) -> str | None:
+        """This process's id among emulators sharing Redis (``host:pid:random``), if objects have owners."""
+        placement = self._runtime.placement
+        return None if placement is None else placement.owner_id
+
+    @property
     def disposed(self) -> bool:
         return self._loop.closed
 

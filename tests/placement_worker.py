@@ -57,15 +57,16 @@ export default {
 """
 
 
-def make(url: str, prefix: str, lease_ms: int = 1000) -> Miniflare:
+def make(url: str, prefix: str, lease_ms: int = 1000, **options: Any) -> Miniflare:
+    options.setdefault("redis_lease_ms", lease_ms)
     return Miniflare(
         script=SCRIPT,
         modules=True,
         durable_objects={"COUNTER": "Counter"},
         durable_objects_persist=url,
         redis_prefix=prefix,
-        redis_lease_ms=lease_ms,
         console=None,
+        **options,
     )
 
 

@@ -223,3 +223,34 @@ def test_redis_lease_ms_is_validated(redis_url: str) -> None:
 
     with pytest.raises(ConfigError, match="redis_lease_ms"):
         Miniflare(script="export default {}", modules=True, durable_objects_persist=redis_url, redis_lease_ms=5)
+
+
+def test_two_emulators_in_one_process_share_the_owner_and_show_it(redis_url: str, redis_prefix: str) -> None:
+    from mfbook.render import IdList
+    from mfbook.widgets.timeline_model import TimelineModel
+
+    with make(redis_url, redis_prefix) as owner, make(redis_url, redis_prefix) as other:
+        assert owner.dispatch_fetch("http://x/").json() == {"hits": 1, "n": 1}
+        assert other.dispatch_fetch("http://x/").json() == {"hits": 2, "n": 2}  # forwarded
+        assert counter(other).call("hit") == {"hits": 3, "n": 3}
+        served = [event for event in owner.trace.events(kind="request.start") if event.data.get("forwarded_from")]
+        assert [event.data["forwarded_from"] for event in served] == [other.owner_id, other.owner_id]
+        assert served[1].data["method"] == "hit"
+        namespace = other.get_durable_object_namespace("COUNTER")
+        hex_id = namespace.id_from_name("x").hex
+        assert namespace.object_owners() == {hex_id: owner.owner_id}
+        table = IdList([hex_id], owners={hex_id: str(owner.owner_id)}).table()
+        assert table.columns == ("id", "name", "owner")
+        model = TimelineModel()
+        model.feed(owner.trace.events())
+        labels = {label for _, label in model._requests.values()}
+        assert f"rpc hit #{served[1].request_id} ⇐ {other.owner_id}" in labels
+
+
+def test_without_ownership_objects_run_where_they_are_asked(redis_url: str, redis_prefix: str) -> None:
+    options: dict[str, Any] = {"redis_lease_ms": None}
+    with make(redis_url, redis_prefix, **options) as first, make(redis_url, redis_prefix, **options) as second:
+        assert first.dispatch_fetch("http://x/").json() == {"hits": 1, "n": 1}
+        assert second.dispatch_fetch("http://x/").json() == {"hits": 1, "n": 2}  # an instance of its own
+        assert first.owner_id is None
+        assert first.get_durable_object_namespace("COUNTER").object_owners() == {}
