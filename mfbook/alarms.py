@@ -65,6 +65,11 @@ class AlarmScheduler:
         if running is not None and not running.done():
             return running
         future: asyncio.Future[None] = self._runtime.loop.create_future()
+        placement = self._runtime.placement
+        if placement is not None and not placement.claims(binding, hex_id):
+            placement.nudge_alarm(binding, hex_id)  # alarms fire in the owner, once
+            future.set_result(None)
+            return future
         self.running[key] = future
         namespace = self._runtime.find_namespace(binding)
         if namespace is None:

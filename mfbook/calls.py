@@ -14,11 +14,12 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError, envelope_from_exception
 from .ownership import check_direct_target
-from .scheduling import Context, Delivery, DirectCall, RequestState, Worker
+from .scheduling import Context, Delivery, DirectCall, NamespaceSpec, RequestState, Worker
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -141,14 +142,36 @@ class Calls:
         namespace = next((n for n in worker.spec.namespaces.values() if n.binding == entry["binding"]), None)
         if namespace is None:
             raise WorkerError("TypeError", f"No Durable Object binding {entry['binding']!r}")
-        actor = self._runtime.actor_for(namespace, entry["hex"], entry.get("name"))
-        request = self._runtime.new_request(ctx.request)
-        self._runtime.check_depth(request)
         op_id = entry["id"]
 
         def done(ok: bool, value: Any) -> None:
             self.io_result(worker, ctx, op_id, ok, value)
 
+        placement = self._runtime.placement
+        if placement is None:
+            self._call_here(worker, ctx, entry, namespace, done)
+            return
+        kind, payload = (
+            ("fetch", (json.dumps(entry["request"]),))
+            if entry["op"] == "do_fetch"
+            else ("rpc", (entry["method"], entry["args"]))
+        )
+        placement.dispatch(
+            namespace.binding,
+            entry["hex"],
+            entry.get("name"),
+            kind,
+            payload,
+            done,
+            lambda: self._call_here(worker, ctx, entry, namespace, done),
+        )
+
+    def _call_here(
+        self, worker: Worker, ctx: Context, entry: dict[str, Any], namespace: NamespaceSpec, done: Callable[..., None]
+    ) -> None:
+        actor = self._runtime.actor_for(namespace, entry["hex"], entry.get("name"))
+        request = self._runtime.new_request(ctx.request)
+        self._runtime.check_depth(request)
         assert actor.worker is not None
         if entry["op"] == "do_fetch":
             self._runtime.start_event(

@@ -11,6 +11,7 @@
         ├── ConflictError       an OCC transaction gave up after its retries
         ├── SqlError            a SQL statement of a SQLite-backed object failed (runtime's text)
         └── BackendUnavailable  the persistence backend could not be reached
+            └── OwnershipLost   a commit of a process whose ownership lease of the object ran out
 
     KeyboardInterrupt
     └── Interrupted             Ctrl-C stopped the JavaScript of a blocking call (emulator usable)

@@ -123,6 +123,11 @@ class Miniflare:
             alarms_enabled=options.alarms,
             worker_backends=worker_backends,
         )
+        runtime.waits.attach(self._loop)
+        for opened in {id(b): b for b in [backend, *worker_backends.values()]}.values():
+            opened.io_window = runtime.waits.window
+        if backend.remote and options.redis_lease_ms is not None:
+            self._place_objects(runtime, backend, options)
         try:
             self._install(runtime, options)
             if options.alarms:
@@ -131,6 +136,20 @@ class Miniflare:
             runtime.close()
             raise
         return runtime
+
+    def _place_objects(self, runtime: Runtime, backend: Backend, options: Options) -> None:
+        """With Redis, each object runs in one process of those sharing it (mfbook/placement)."""
+        from .backends.redis import RedisBackend  # imports redis
+        from .placement import Placement
+
+        assert isinstance(backend, RedisBackend) and options.redis_lease_ms is not None
+        runtime.placement = Placement(
+            backend=backend,
+            lease_ms=options.redis_lease_ms,
+            engine=self._loop,
+            runtime=runtime,
+        )
+        backend.fence_for = runtime.placement.fence_for
 
     @staticmethod
     def _limits(options: Options) -> IsolateLimits:
@@ -224,9 +243,18 @@ class Miniflare:
         request = runtime.new_request(None)
         try:
             if namespace is not None and object_id is not None:
-                actor = runtime.actor_for(namespace, object_id.hex, object_id.name)
-                assert actor.worker is not None
-                runtime.start_event(kind, actor.worker, actor, request, payload, done)
+
+                def run_here() -> None:
+                    actor = runtime.actor_for(namespace, object_id.hex, object_id.name)
+                    assert actor.worker is not None
+                    runtime.start_event(kind, actor.worker, actor, request, payload, done)
+
+                if runtime.placement is None:
+                    run_here()
+                else:  # the object may run in another process (mfbook/placement)
+                    runtime.placement.dispatch(
+                        namespace.binding, object_id.hex, object_id.name, kind, payload, done, run_here
+                    )
             else:
                 worker = runtime.workers[worker_name or runtime.entry_worker or ""]
                 label = _fetch_label(kind, payload) if runtime.trace.enabled else None
@@ -522,6 +550,12 @@ class Miniflare:
         await asyncio.get_running_loop().run_in_executor(None, self.dispose)
 
     @property
+    def owner_id(self) -> str | None:
+        """This process's id among emulators sharing Redis (``host:pid:random``), if objects have owners."""
+        placement = self._runtime.placement
+        return None if placement is None else placement.owner_id
+
+    @property
     def disposed(self) -> bool:
         return self._loop.closed
 
@@ -547,6 +581,8 @@ def _dispose(loop: EmulatorLoop, runtime: Runtime) -> None:
         return
 
     async def cleanup() -> None:
+        if runtime.placement is not None:
+            await runtime.placement.hand_over()  # forwarded requests in flight finish here
         runtime.close()
 
     loop.close(cleanup)

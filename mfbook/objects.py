@@ -123,11 +123,16 @@ class _Operator:
         self._resolve = resolve
 
     def _call(self, function: Callable[[ObjectStorage], T]) -> T:
-        return self._mf._loop.call(lambda: function(self._resolve()))
+        return self._mf._loop.call(lambda: function(self._idle(self._resolve())))
+
+    def _idle(self, storage: ObjectStorage) -> ObjectStorage:
+        # Another thread may be waiting on Redis for this object (mfbook/backend_waits.py).
+        self._mf._runtime.waits.wait_idle(f"{storage.binding}:{storage.object_id}")
+        return storage
 
     async def _call_async(self, function: Callable[[ObjectStorage], T]) -> T:
         async def run() -> T:
-            return function(self._resolve())
+            return function(self._idle(self._resolve()))
 
         return await self._mf._loop.run_async(run())
 

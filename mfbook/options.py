@@ -46,6 +46,7 @@ GLOBAL_OPTIONS = frozenset(
         "txn_max_attempts",
         "redis_prefix",
         "redis_options",
+        "redis_lease_ms",
         "trace_maxlen",
         "websocket_hibernation_idle_ms",
     }
@@ -73,6 +74,8 @@ class Options:
     txn_max_attempts: int = 50  # measured: 2 processes contending on one Redis object need up to ~20
     redis_prefix: str = "mfbook:"
     redis_options: dict[str, Any] = field(default_factory=dict)
+    #: Ownership lease of an object run by one process among those sharing Redis (None: off).
+    redis_lease_ms: int | None = 3_000
     trace_maxlen: int = 50_000
     #: Idle time after which an object with only hibernatable WebSockets is evicted.
     websocket_hibernation_idle_ms: float = 10_000.0
@@ -347,6 +350,10 @@ def parse_options(options: Mapping[str, Any]) -> Options:
     if not isinstance(redis_options, Mapping) or not all(isinstance(key, str) for key in redis_options):
         raise _bad("redis_options", f"expected a dict of redis-py client options, got {redis_options!r}")
     parsed.redis_options = dict(redis_options)
+    lease_ms = options.get("redis_lease_ms", 3_000)
+    if lease_ms is not None and (isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms < 100):
+        raise _bad("redis_lease_ms", f"expected an int >= 100 (milliseconds) or None (no ownership), got {lease_ms!r}")
+    parsed.redis_lease_ms = lease_ms
     maxlen = options.get("trace_maxlen", 50_000)
     if isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 0:
         raise _bad("trace_maxlen", f"expected an int >= 0 (events kept), got {maxlen!r}")

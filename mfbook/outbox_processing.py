@@ -114,6 +114,7 @@ class OutboxProcessor:
         flush_errors: dict[int, dict[str, Any]] = {}
         for storage in touched.values():
             try:
+                self._runtime.waits.wait_idle(f"{storage.binding}:{storage.object_id}")  # backend_waits.py
                 storage.flush(by_object_code=True)
             except Exception as error:  # noqa: BLE001
                 storage.discard_staged()

@@ -334,18 +334,29 @@ class IdList(_Renders, list[str]):
         ids: Iterable[str] = (),
         *,
         names: Mapping[str, str] | None = None,
+        owners: Mapping[str, str] | None = None,
         title: str | None = None,
         style: str = "html",
     ) -> None:
         super().__init__(ids)
         self.names = dict(names or {})
+        #: The process running each object, when processes share Redis (an "owner" column).
+        self.owners = dict(owners) if owners is not None else None
         self.title = title
         self.style = style
 
     def table(self) -> Table:
+        owners = self.owners
+        if owners is None:
+            return Table(
+                ["id", "name"],
+                [(hex_id, self.names.get(hex_id, "")) for hex_id in self],
+                title=self.title,
+                style=self.style,
+            )
         return Table(
-            ["id", "name"],
-            [(hex_id, self.names.get(hex_id, "")) for hex_id in self],
+            ["id", "name", "owner"],
+            [(hex_id, self.names.get(hex_id, ""), owners.get(hex_id, "")) for hex_id in self],
             title=self.title,
             style=self.style,
         )

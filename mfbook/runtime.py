@@ -15,9 +15,10 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .alarms import AlarmScheduler
+from .backend_waits import BackendWaits
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
 from .bridge.sync_ops import pure_handlers
@@ -41,6 +42,9 @@ from .trace import Trace
 from .watchdog import WallClockWatchdog
 from .websocket_hub import WebSocketHub
 from .websocket_ops import WebSocketOps
+
+if TYPE_CHECKING:
+    from .placement import Placement
 
 __all__ = ["Actor", "NamespaceSpec", "Runtime", "WorkerSpec"]
 
@@ -108,6 +112,10 @@ class Runtime:
         #: Databases of SQLite-backed classes, beside each KV backend.
         self.sql_backends = SqlBackends()
         self.background_errors: list[WorkerError] = []
+        #: Lets go of the engine lock while Redis answers (mfbook/backend_waits.py).
+        self.waits = BackendWaits(self)
+        #: Which process runs each object, with Redis (mfbook/placement); None: always this one.
+        self.placement: Placement | None = None
         # Backends other processes may write while objects cache their reads (files).
         self._watched = [
             backend
@@ -170,8 +178,10 @@ class Runtime:
             if binding is None or binding.get("type") != "durable_object":
                 continue
             binding["cls"] = namespace.class_name
-            binding["local"] = namespace.script_name == spec.name
+            # Calls inside the isolate skip the owner check of mfbook/placement: not with it.
+            binding["local"] = namespace.script_name == spec.name and self.placement is None
             binding["cache"] = self.backend_for(namespace).read_cache
+            binding["remote"] = self.backend_for(namespace).remote
             binding["sql"] = namespace.sqlite
         return bindings
 
@@ -237,6 +247,7 @@ class Runtime:
             gate = InputGate()
             actor = Actor(key, namespace, hex_id, name, self.storage_for(namespace, hex_id, name), gate)
             actor.read_cache = self.backend_for(namespace).read_cache
+            actor.remote = self.backend_for(namespace).remote
             gate.bind(self._requeue)
             self.actors[key] = actor
         elif actor.namespace.sqlite != namespace.sqlite:
@@ -244,6 +255,7 @@ class Runtime:
             actor.namespace = namespace
             actor.storage = self.storage_for(namespace, hex_id, name or actor.name)
             actor.read_cache = self.backend_for(namespace).read_cache
+            actor.remote = self.backend_for(namespace).remote
             actor._target = None
         elif name is not None and actor.name is None:
             actor.name = name
@@ -336,6 +348,8 @@ class Runtime:
         """
         # Operations that await an event (stub and service calls) progress only if that event
         # does, which this same check decides.
+        if self.waits.active:
+            return  # a thread waits on Redis: work set aside for it is not hung
         awaiting = Counter(id(event.caller) for event in self.events.values() if event.caller is not None)
         if self.websockets.may_receive():
             return  # a Python client's next WebSocket frame may wake it
@@ -362,6 +376,8 @@ class Runtime:
         actor = ctx.actor
         if delivery.gated and actor is not None and not actor.gate.admits(ctx.section):
             actor.gate.park(delivery)
+            return
+        if self.waits.defers(delivery):
             return
         worker = delivery.worker
         for backend in self._watched:
@@ -601,5 +617,7 @@ class Runtime:
         for event in list(self.events.values()):
             self.finish_event(event, False, {"name": "Error", "message": "The emulator was disposed.", "stack": ""})
         self.sql_backends.close()
+        if self.placement is not None:  # after the last write this process may make
+            self.placement.close()
         for backend in {id(backend): backend for backend in [self.backend, *self.worker_backends.values()]}.values():
             backend.close()

@@ -133,6 +133,8 @@ class Actor:
     sections: dict[int, int] = field(default_factory=dict)  # txn id -> gate section
     # JS may cache reads only when other writers are noticed (see Backend.read_cache).
     read_cache: bool = False
+    # Storage on a network server: the kernel asks for it asynchronously (backend_waits.py).
+    remote: bool = False
     _target: str | None = field(default=None, repr=False)
 
     def target_json(self) -> str:
@@ -146,6 +148,7 @@ class Actor:
                     "hex": self.hex,
                     "cls": self.namespace.class_name,
                     "cache": self.read_cache,
+                    "remote": self.remote,
                     "sql": self.namespace.sqlite,
                 }
             )

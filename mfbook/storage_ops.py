@@ -64,6 +64,7 @@ class StorageOperations:
         settlements: builtins.list[tuple[Context, list[Any], list[Actor]]],
     ) -> Any:
         actor = self._actor_of(ctx, entry)
+        self._runtime.waits.wait_idle(actor.key)  # another thread may wait on Redis for it
         storage = actor.storage
         method = entry["m"]
         flags = entry.get("f", 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -132,6 +132,19 @@ class DurableObjectNamespace:
             return sorted(ids)
 
         return self._mf._loop.call(collect)
+
+    def object_owners(self, ids: Iterable[str] | None = None) -> dict[str, str | None]:
+        """Which emulator process runs each object now, by hex id (processes sharing Redis).
+
+        The owner is the process id of :mod:`mfbook.placement` (``host:pid:random``; this
+        process's is ``Miniflare.owner_id``), ``None`` for an object nobody runs now. Empty
+        without ownership (memory, files, or ``redis_lease_ms=None``).
+        """
+        placement = self._mf._runtime.placement
+        if placement is None:
+            return {}
+        wanted = builtins.list(ids) if ids is not None else self.object_ids()
+        return self._mf._loop.call(lambda: {hex_id: placement.owner(self.binding, hex_id) for hex_id in wanted})
 
     def __repr__(self) -> str:
         return f"<DurableObjectNamespace {self.binding} ({self._namespace.class_name})>"

@@ -15,9 +15,17 @@ from pathlib import Path
 
 import pytest
 from binder_replay import BinderSession, replay, stop_redis
+from redis_cluster import RedisClusterServers
 from redis_server import RedisServer, delete_prefix
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "redis_single_node: needs a single Redis server, not a cluster node (.ci/run's cluster pass leaves it out)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +43,26 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a node of a Redis Cluster of three masters (``MFBOOK_TEST_REDIS_CLUSTER_URL``, or
+    one started here with ``redis-server --cluster-enabled yes`` and ``redis-cli --cluster create``)."""
+    url = os.environ.get("MFBOOK_TEST_REDIS_CLUSTER_URL")
+    if url:
+        yield url
+        return
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        if os.environ.get("CI"):
+            pytest.fail("MFBOOK_TEST_REDIS_CLUSTER_URL must be set in CI (or redis-server and redis-cli installed)")
+        pytest.skip("redis-server and redis-cli are needed for the Redis Cluster tests")
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster.url
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,7 @@ class RedisServer:
         self.port = port or free_port()
         self.persistent = persistent  # append-only file, fsync always: data survives restarts
         self.process: subprocess.Popen[bytes] | None = None
+        self.extra_args: list[str] = []  # e.g. the cluster options of tests/redis_cluster.py
 
     @property
     def url(self) -> str:
@@ -53,6 +55,7 @@ class RedisServer:
                 "always",
                 "--dir",
                 str(self.directory),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -76,14 +79,23 @@ class RedisServer:
             self.process = None
 
 
-def delete_prefix(url: str, prefix: str) -> None:
-    """Delete every key under ``prefix`` on the server at ``url``."""
+def connect(url: str) -> Any:
+    """A redis-py client for ``url``: ``RedisCluster`` if it names a cluster node."""
     import redis
+    import redis.cluster
 
     client = redis.Redis.from_url(url)
+    if int(client.info("cluster").get("cluster_enabled", 0)) != 1:
+        return client
+    client.close()
+    return redis.cluster.RedisCluster.from_url(url[: -len("/0")] if url.endswith("/0") else url)
+
+
+def delete_prefix(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` on the server at ``url`` (every node of a cluster)."""
+    client = connect(url)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
+        for key in list(client.scan_iter(match=f"{prefix}*", count=1000)):
+            client.delete(key)
     finally:
         client.close()

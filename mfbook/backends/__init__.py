@@ -20,6 +20,7 @@ from .base import (
     CommitConflict,
     Keep,
     ObjectStore,
+    OwnershipLost,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "BackendConfigError",
     "BackendError",
     "BackendUnavailable",
+    "OwnershipLost",
     "CommitConflict",
     "Keep",
     "ObjectStore",

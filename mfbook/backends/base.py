@@ -34,6 +34,7 @@ import enum
 import hashlib
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from ..errors import StorageError
@@ -109,6 +110,13 @@ class BackendUnavailable(BackendError):
     def __init__(self, message: str, *, location: str):
         self.location = location
         super().__init__(message)
+
+
+class OwnershipLost(BackendUnavailable):
+    """A commit made by a process that no longer owns the object (its lease ran out) was refused.
+
+    Nothing was written: another process runs the object now (see :mod:`mfbook.placement`).
+    """
 
 
 class BackendConfigError(ValueError):
@@ -397,6 +405,16 @@ class Backend(abc.ABC):
     #: itself is either this emulator's Python side (which drops the cache) or announced by
     #: :meth:`changed_elsewhere` before the object's code runs again.
     read_cache: bool = False
+    #: Whether every operation is a network round trip (Redis): the kernel then asks for
+    #: storage asynchronously, so the engine lock can be let go while it waits.
+    remote: bool = False
+    #: Set by the emulator: ``io_window(scope)`` is a context manager a remote backend wraps
+    #: around a network round trip for object ``scope`` (``"binding:hex"``), so the engine
+    #: lock is not held while it waits (see :mod:`mfbook.backend_waits`).
+    io_window: Callable[[str], AbstractContextManager[None]] | None = None
+    #: Set by the emulator when objects have owners (mfbook/placement): ``fence_for(scope)``
+    #: is the lease value a commit of that object must still find in Redis, or None.
+    fence_for: Callable[[str], str | None] | None = None
 
     def changed_elsewhere(self) -> bool:
         """True (once) after someone outside this emulator committed; checked before each delivery."""

@@ -9,6 +9,8 @@ Layout, for prefix ``P`` (default ``mfbook:``), escaped binding ``B`` and hex id
                               until compacted as mfbook.backends.base describes)
     P{B:H}:meta        hash   version, alarm, alarm_version, size, floor, tombstones
     P{B:H}:commit:<t>  string version committed with token t (expires after 10 minutes)
+    P{B:H}:lease       string owner of the object, when processes share it (mfbook.placement):
+                              a commit made under a lease is refused once it has another value
     Pobjects:B         set    hex ids that were ever written (index for list_objects)
 
 Every commit is ONE Lua script (EVALSHA, reloaded on NOSCRIPT) that checks the read set against
@@ -18,12 +20,18 @@ processes. Listing is one Lua script too (ZRANGEBYLEX + HMGET in one snapshot).
 The ``objects`` index set has no hash tag, so it is in a different slot than the object's keys
 and is written outside the commit script: it is added to *before* the first write of each
 object and never shrunk, so it is a superset; ``list_objects`` keeps ids that still have data.
-(Cluster deployments are not supported by this client: it talks to one Redis node.)
+A ``redis://`` URL of a Redis Cluster node works too: the backend asks ``INFO cluster`` at its
+first connection and then uses redis-py's cluster client, which routes each command (and each
+script, by its first key) to the node of the key's slot and follows ``MOVED``/``ASK`` during a
+resharding. Everything an object's commit touches carries the object's hash tag, so the commit
+script runs on one node; the ``objects`` index is written by plain commands.
 
 Lost connections raise :class:`~mfbook.backends.base.BackendUnavailable` naming the URL
-without its password. Each operation is retried once on a fresh connection (so the first call
-after a server restart succeeds); a commit is retried with the same token, so a commit whose
-reply was lost is never applied twice.
+without its password. An operation whose connection was refused or reset is retried once on a
+fresh connection (so the first call after a server restart succeeds); a commit is retried with
+the same token, so a commit whose reply was lost is never applied twice. A server that does
+not answer fails the operation after ``socket_timeout`` (not retried), and the emulator does
+not hold its engine lock while it waits (:mod:`mfbook.backend_waits`).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+import redis.cluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -48,6 +57,7 @@ from .base import (
     CommitBatch,
     CommitConflict,
     ObjectStore,
+    OwnershipLost,
     decode_key,
     encode_key,
     escape_binding,
@@ -65,6 +75,13 @@ if token ~= '' then
   local done = redis.call('GET', token_key)
   if done then
     return {2, tonumber(done)}
+  end
+end
+local fence = ARGV[#ARGV]
+if fence ~= '' then
+  local holder = redis.call('GET', KEYS[6])
+  if holder ~= fence then
+    return {3, holder or ''}
   end
 end
 
@@ -215,6 +232,8 @@ class RedisObjectStore(ObjectStore):
         self._ver = f"{base}:ver"
         self._meta = f"{base}:meta"
         self._token_base = f"{base}:commit:"
+        self._scope = f"{binding}:{object_hex}"
+        self._lease = f"{base}:lease"  # written by mfbook.placement.leases (same hash tag)
         self._indexed = False
 
     @property
@@ -228,7 +247,7 @@ class RedisObjectStore(ObjectStore):
             return {}
         raw_keys = list(wanted)
         client = self._backend.client
-        values = self._backend.call(lambda: client.hmget(self._kv, raw_keys))
+        values = self._backend.call(lambda: client.hmget(self._kv, raw_keys), scope=self._scope)
         return {
             wanted[raw]: cast(bytes, value) for raw, value in zip(raw_keys, values, strict=True) if value is not None
         }
@@ -240,7 +259,7 @@ class RedisObjectStore(ObjectStore):
         maximum = b"(" + high if high is not None else b"+"
         args = [minimum, maximum, b"1" if reverse else b"0", -1 if limit is None else limit]
         script = self._backend.list_script
-        flat = self._backend.call(lambda: script(keys=[self._zkeys, self._kv], args=args))
+        flat = self._backend.call(lambda: script(keys=[self._zkeys, self._kv], args=args), scope=self._scope)
         return [
             (decode_key(flat[index]), flat[index + 1])
             for index in range(0, len(flat), 2)
@@ -253,7 +272,7 @@ class RedisObjectStore(ObjectStore):
         if writes and not self._indexed:
             client = self._backend.client
             index_key = self._backend.index_key(self._binding)
-            self._backend.call(lambda: client.sadd(index_key, self._object_hex))
+            self._backend.call(lambda: client.sadd(index_key, self._object_hex), scope=self._scope)
             self._indexed = True
         token = uuid.uuid4().hex if writes else ""
         checked = [encode_key(key) for key in batch.read_keys]
@@ -273,9 +292,20 @@ class RedisObjectStore(ObjectStore):
         for key, value in puts.items():
             args.append(encode_key(key))
             args.append(bytes(value))
-        keys = [self._kv, self._zkeys, self._ver, self._meta, self._token_base + token]
+        fence_for = self._backend.fence_for
+        fence = fence_for(self._scope) if fence_for is not None else None
+        args.append(fence or "")
+        keys = [self._kv, self._zkeys, self._ver, self._meta, self._token_base + token, self._lease]
         script = self._backend.commit_script
-        reply = self._backend.call(lambda: script(keys=keys, args=args))
+        reply = self._backend.call(lambda: script(keys=keys, args=args), scope=self._scope)
+        if int(reply[0]) == 3:
+            holder = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+            raise OwnershipLost(
+                f"Durable Object {self._binding} {self._object_hex}: this process no longer owns it "
+                f"(its lease {fence} {'is now ' + holder if holder else 'expired'}, e.g. while this process "
+                "was paused); the write was refused so as not to overwrite the new owner's.",
+                location=self._backend.location,
+            )
         if int(reply[0]) == 0:
             conflicts = [decode_key(raw) for raw in reply[3:]]
             raise CommitConflict(conflicts, int(reply[1]), alarm=int(reply[2]) == 1)
@@ -283,7 +313,7 @@ class RedisObjectStore(ObjectStore):
 
     def _meta_field(self, field: str) -> bytes | None:
         client = self._backend.client
-        value = self._backend.call(lambda: client.hget(self._meta, field))
+        value = self._backend.call(lambda: client.hget(self._meta, field), scope=self._scope)
         return cast("bytes | None", value)
 
     def version(self) -> int:
@@ -296,7 +326,7 @@ class RedisObjectStore(ObjectStore):
 
     def count(self) -> int:
         client = self._backend.client
-        return int(self._backend.call(lambda: client.zcard(self._zkeys)))
+        return int(self._backend.call(lambda: client.zcard(self._zkeys), scope=self._scope))
 
     def size_bytes(self) -> int:
         value = self._meta_field("size")
@@ -310,14 +340,16 @@ class RedisObjectStore(ObjectStore):
             pipeline = client.pipeline(transaction=False)
             pipeline.exists(self._kv)
             pipeline.hexists(self._meta, "alarm")
-            return pipeline.execute()
+            return list(pipeline.execute())
 
-        has_keys, has_alarm = self._backend.call(query)
+        has_keys, has_alarm = self._backend.call(query, scope=self._scope)
         return bool(has_keys) or bool(has_alarm)
 
 
 class RedisBackend(Backend):
     """Backend storing objects in one Redis server (``redis://`` or ``rediss://`` URL)."""
+
+    remote = True
 
     def __init__(self, url: str, *, prefix: str = "mfbook:", options: Mapping[str, Any] | None = None) -> None:
         """Connect lazily to ``url``.
@@ -330,29 +362,95 @@ class RedisBackend(Backend):
         self.url = url
         self.location = redact_url(url)
         self.prefix = prefix
-        # A stalled server fails an operation after socket_timeout (tried twice, see call()),
-        # instead of holding the emulator thread; redis_options={"socket_timeout": s} sets it.
+        # A stalled server fails an operation after socket_timeout (see call()) without holding
+        # the engine lock meanwhile; redis_options={"socket_timeout": s} sets it (and the
+        # connect timeout, unless that is given too).
         settings: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5, "socket_timeout": 5}
         settings.update(options or {})
+        if "socket_timeout" in (options or {}) and "socket_connect_timeout" not in (options or {}):
+            settings["socket_connect_timeout"] = settings["socket_timeout"]
         settings["decode_responses"] = False  # keys and values are bytes
-        self.client: redis.Redis = redis.Redis.from_url(url, **settings)
-        self.commit_script = self.client.register_script(_COMMIT_LUA)
-        self.list_script = self.client.register_script(_LIST_LUA)
+        self._settings = settings
+        self._client: Any = None
+        #: Whether the server is a Redis Cluster node (known after the first connection).
+        self.cluster = False
         self._lock = threading.Lock()
         self._stores: dict[tuple[str, str], RedisObjectStore] = {}
 
-    def call(self, operation: Callable[[], _T]) -> _T:
-        """Run ``operation`` (retried once on a fresh connection) and translate errors.
+    @property
+    def client(self) -> Any:
+        """The redis-py client: ``redis.Redis``, or ``RedisCluster`` for a cluster node's URL.
+
+        Made at the first use: ``INFO cluster`` tells a cluster node from a single server.
+        The cluster client follows ``MOVED``/``ASK`` redirections (a resharding) itself.
 
         Raises:
-            BackendUnavailable: The server could not be reached twice in a row.
+            BackendUnavailable: The server could not be reached.
+        """
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect()
+                client = self._client
+        return client
+
+    def _connect(self) -> Any:
+        single = redis.Redis.from_url(self.url, **self._settings)
+        try:
+            self.cluster = int(single.info("cluster").get("cluster_enabled", 0)) == 1
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            single.close()
+            raise BackendUnavailable(
+                f"Redis at {self.location} is unavailable: {error}", location=self.location
+            ) from error
+        except redis.ResponseError:
+            self.cluster = False  # INFO refused (a restricted user): a single server
+        if not self.cluster:
+            client: Any = single
+        else:
+            single.close()
+            settings = {key: value for key, value in self._settings.items() if key != "retry"}
+            client = redis.cluster.RedisCluster.from_url(_without_db(self.url), **settings)
+        self._commit_script = client.register_script(_COMMIT_LUA)
+        self._list_script = client.register_script(_LIST_LUA)
+        return client
+
+    @property
+    def commit_script(self) -> Any:
+        """The commit script (EVALSHA, loaded again on NOSCRIPT)."""
+        self.client  # noqa: B018 - connects, registering the scripts
+        return self._commit_script
+
+    @property
+    def list_script(self) -> Any:
+        """The listing script."""
+        self.client  # noqa: B018 - connects, registering the scripts
+        return self._list_script
+
+    def call(self, operation: Callable[[], _T], *, scope: str | None = None) -> _T:
+        """Run ``operation`` and translate errors; a lost connection is retried once.
+
+        A refused or reset connection is retried at once on a fresh one (the first call after
+        a server restart succeeds); a *timeout* is not: the server is there but does not
+        answer, and the caller has waited ``socket_timeout`` already. With ``scope`` (the
+        object, ``"binding:hex"``) the wait runs inside :attr:`io_window`, without the
+        engine lock.
+
+        Raises:
+            BackendUnavailable: The server could not be reached twice in a row, or did not
+                answer within ``socket_timeout``.
             BackendError: Redis answered with an error.
         """
+        window = self.io_window if scope is not None else None
         for attempt in (1, 2):
             try:
-                return operation()
+                if window is None:
+                    return operation()
+                with window(cast(str, scope)):
+                    return operation()
             except (redis.ConnectionError, redis.TimeoutError) as error:
-                if attempt == 2:
+                if attempt == 2 or isinstance(error, redis.TimeoutError):
                     raise BackendUnavailable(
                         f"Redis at {self.location} is unavailable: {error}", location=self.location
                     ) from error
@@ -381,4 +479,12 @@ class RedisBackend(Backend):
     def close(self) -> None:
         with self._lock:
             self._stores.clear()
-        self.client.close()
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+def _without_db(url: str) -> str:
+    """``url`` without its database number (a cluster has database 0 only)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="")) if parts.path.strip("/") in ("", "0") else url

@@ -207,9 +207,16 @@ class ObjectMagics(Magics):
         with self.helpers.engine("do_ids", cell):
             ids = namespace.object_ids()
             names = object_names(self.helpers.require())
+            owners = namespace.object_owners(ids)
+            here = self.helpers.require().owner_id
         return IdList(
             ids,
             names={hex_id: names.get(f"{args.binding}:{hex_id}", "") for hex_id in ids},
+            owners={
+                hex_id: "" if owner is None else f"{owner} (this process)" if owner == here else owner
+                for hex_id, owner in owners.items()
+            }
+            or None,
             title=f"{args.binding}: {len(ids)} object" + ("" if len(ids) == 1 else "s"),
             style=self._session.output,
         )

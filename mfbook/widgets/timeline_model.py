@@ -463,7 +463,17 @@ _WS_DELIVERIES = frozenset({"ws.message", "ws.close"})
 
 
 def _request_label(event: TraceEvent) -> str:
-    """``GET /path``, ``rpc add #7``, ``fetch #7`` or ``alarm #7``: what a request row says."""
+    """``GET /path``, ``rpc add #7``, ``fetch #7`` or ``alarm #7``: what a request row says.
+
+    A request another process forwarded to this one (the object's owner, mfbook/placement)
+    says so: ``fetch #7 ⇐ host:pid:random``.
+    """
+    forwarded = event.data.get("forwarded_from")
+    own = _own_request_label(event)
+    return f"{own} ⇐ {forwarded}" if forwarded else own
+
+
+def _own_request_label(event: TraceEvent) -> str:
     data = event.data
     if data.get("url"):
         path = str(data["url"]).split("://", 1)[-1]

@@ -19,15 +19,9 @@ BACKEND_KINDS = ("memory", "sqlite", "redis")
 
 
 def _delete_prefix(url: str, prefix: str) -> None:
-    import redis
+    from redis_server import delete_prefix
 
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix(url, prefix)
 
 
 @pytest.fixture

@@ -40,7 +40,9 @@ def test_redis_url_selects_redis_with_prefix_and_options(redis_url: str) -> None
     try:
         assert isinstance(backend, RedisBackend)
         assert backend.prefix == "custom:"
-        assert backend.client.connection_pool.connection_kwargs["socket_timeout"] == 3
+        client = backend.client
+        node = client.get_default_node().redis_connection if backend.cluster else client
+        assert node.connection_pool.connection_kwargs["socket_timeout"] == 3
     finally:
         backend.close()
 

@@ -66,8 +66,8 @@ def test_commit_token_makes_a_replayed_commit_a_no_op(
     store.commit(puts={"n": b"0"}, deletes=())
     kv, zkeys, ver, meta = store.redis_keys
     token_key = f"{kv[:-3]}:commit:t1"
-    args = ["t1", "1", "0", "0", "keep", "", 1, b"n", 0, 1, b"n", b"1"]
-    keys = [kv, zkeys, ver, meta, token_key]
+    args = ["t1", "1", "0", "0", "keep", "", 1, b"n", 0, 1, b"n", b"1", ""]  # last: no lease fence
+    keys = [kv, zkeys, ver, meta, token_key, f"{kv[:-3]}:lease"]
     assert backend.commit_script(keys=keys, args=args) == [1, 2]
     assert backend.commit_script(keys=keys, args=args) == [2, 2]  # same token: not re-applied
     assert store.version() == 2
@@ -158,6 +158,7 @@ def test_redact_url(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
 
 
+@pytest.mark.redis_single_node  # a Redis Cluster has database 0 only
 def test_db_number_in_url_is_used(redis_url: str) -> None:
     base = redis_url.rsplit("/", 1)[0] if redis_url.count("/") > 2 else redis_url
     backend = RedisBackend(f"{base}/5", prefix=f"mfbook-test-{uuid.uuid4().hex[:8]}:")

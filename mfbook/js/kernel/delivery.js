@@ -156,7 +156,7 @@
       try {
         if (actor === undefined) {
           try {
-            actor = K.getActor({ key, binding: spec.binding, hex: hexId, cls: spec.cls, cache: spec.cache === true, sql: spec.sql === true });
+            actor = K.getActor({ key, binding: spec.binding, hex: hexId, cls: spec.cls, cache: spec.cache === true, remote: spec.remote === true, sql: spec.sql === true });
           } finally {
             constructing.delete(key);
           }

@@ -87,6 +87,9 @@
       instance: null,
       rpc: cls.prototype instanceof DurableObject,
       cache: target.cache ? new SafeMap() : null,
+      // Storage on a network server (Redis): asked asynchronously, so that Python can let go
+      // of the engine lock while it waits (mfbook/backend_waits.py).
+      remote: target.remote === true,
       sql: target.sql === true,
       epoch: 0,
       inflight: 0, // events being handled (delivered by Python or direct calls)

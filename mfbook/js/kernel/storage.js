@@ -47,7 +47,7 @@
       payload.m = method;
       if (this._txn !== undefined) payload.txn = this._txn;
       if (flags) payload.f = flags;
-      if (host.syncCalls && !(flags & 1) && !ASYNC_STORAGE_METHODS.has(method) && host.inOrder()) {
+      if (host.syncCalls && !(flags & 1) && !actor.remote && !ASYNC_STORAGE_METHODS.has(method) && host.inOrder()) {
         // Answered by the host in this turn: the promise is settled before the code awaits
         // it, so nothing else can run in between (what the input gate guarantees). With
         // allowConcurrency the operation stays asynchronous, so other events may interleave.
@@ -273,7 +273,7 @@
    * (a conflict whose retry waits for a back-off) through a promise the host settles later.
    */
   function finishAttempt(storage, method, payload) {
-    if (!host.syncCalls || !host.inOrder()) return storage._op(method, payload, 0);
+    if (!host.syncCalls || !host.inOrder() || storage._actor.remote) return storage._op(method, payload, 0);
     const actor = storage._actor;
     const [id, promise] = host.pending(undefined, actor);
     payload.op = "st";
