@@ -86,6 +86,8 @@ def _runtime_source(name: str) -> str:
 KERNEL_PARTS = (
     "base.js",
     "delivery.js",
+    "rpc_targets.js",
+    "rpc_stubs.js",
     "storage_values.js",
     "timers.js",
     "modules.js",

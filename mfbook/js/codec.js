@@ -9,6 +9,11 @@
 //                          safe to hand to Python. Throws DataCloneError for values that
 //                          v8's structured clone refuses (functions, symbols, WeakMap, ...).
 // decode(text) -> value    the inverse.
+//
+// RPC passes an `exporter` to encode and an `importer` to decode (kernel/rpc_*.js): then
+// functions and the values `exporter.isTarget(v)` accepts (RpcTarget instances, stubs) encode
+// as `{"$":"stub", ...}` nodes made by `exporter.export(v)`, and decode through
+// `importer(node)`. A stub node never takes an object id (refs count the same on both sides).
 (function () {
   "use strict";
 
@@ -197,9 +202,10 @@
 
   // ---- encoder (slow path): builds a JSON tree, then one JSON.stringify ----
 
-  function Encoder() {
+  function Encoder(exporter) {
     this.ids = new SafeMap();
     this.next = 0;
+    this.exporter = exporter;
   }
 
   Encoder.prototype.value = function (v) {
@@ -216,6 +222,7 @@
       case "symbol":
         throw cloneError(symbolToString.call(v));
       case "function":
+        if (this.exporter !== undefined) return this.exporter.export(v);
         throw cloneError(describeFunction(v));
       default:
         return v === null ? null : this.object(v);
@@ -225,6 +232,7 @@
   Encoder.prototype.object = function (v) {
     const known = this.ids.get(v);
     if (known !== undefined) return { $: "ref", id: known };
+    if (this.exporter !== undefined && this.exporter.isTarget(v)) return this.exporter.export(v);
     this.ids.set(v, this.next++);
     if (isArray(v)) return this.array(v);
     const proto = getProto(v);
@@ -328,7 +336,7 @@
     return node;
   };
 
-  function encode(value) {
+  function encode(value, exporter) {
     switch (typeof value) {
       case "string":
         return stringify(value);
@@ -344,13 +352,14 @@
         if (isPureObject(value, new SafeSet())) return stringify(value);
         break;
     }
-    return stringify(new Encoder().value(value));
+    return stringify(new Encoder(exporter).value(value));
   }
 
   // ---- decoder ----
 
-  function Decoder() {
+  function Decoder(importer) {
     this.objects = [];
+    this.importer = importer;
   }
 
   Decoder.prototype.value = function (x) {
@@ -452,6 +461,9 @@
         append(this.objects, boxed);
         return boxed;
       }
+      case "stub":
+        if (this.importer === undefined) throw formatError("a stub outside an RPC message");
+        return this.importer(x);
       case "codec":
         if (this.objects.length === 0 && x.v === VERSION) return this.value(x.value);
         throw formatError("unsupported codec version " + stringify(x.v));
@@ -503,11 +515,11 @@
     return error;
   };
 
-  function decode(text) {
+  function decode(text, importer) {
     if (typeof text !== "string") throw new TypeError("codec.decode expects a string");
     const doc = parse(text);
     if (typeof doc !== "object" || doc === null || text.indexOf('"$"') < 0) return doc;
-    return new Decoder().value(doc);
+    return new Decoder(importer).value(doc);
   }
 
   globalThis.__mfCodec = { encode, decode, VERSION }; // v8size.js adds v8Size, then freezes it

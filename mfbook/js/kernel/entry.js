@@ -112,7 +112,7 @@
         const target = parseTarget(targetText);
         if ("entrypoint" in target) {
           promise = then(RESOLVED, () => entrypointRpc(target.entrypoint, method, argsText));
-          complete(eventId, promise, (value) => codec.encode(value));
+          complete(eventId, promise, (value) => K.encodeForRpc(value, null), undefined, K.rpcEnvelope);
           return;
         }
         actor = getActor(target);
@@ -120,7 +120,7 @@
       } catch (error) {
         promise = rejected(error);
       }
-      complete(eventId, promise, (value) => codec.encode(value), actor);
+      complete(eventId, promise, (value) => K.encodeForRpc(value, actor), actor, K.rpcEnvelope);
     },
 
     /** Delivers an alarm to an object. */
@@ -183,6 +183,7 @@
     /** Forgets an object instance (reset after a reload or a broken output gate). */
     dropActor(key) {
       actors.delete(key);
+      K.dropExports(key);
     },
 
     /** Settles several host operations: `[[id, ok, value], ...]` as JSON. */
