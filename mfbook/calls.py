@@ -167,7 +167,9 @@ class Calls:
             )
 
     def service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
-        target_name = worker.spec.services.get(entry["service"])
+        # A call on a stub of another worker's export names that worker (kernel/rpc_stubs.js).
+        named = entry.get("worker")
+        target_name = named if isinstance(named, str) else worker.spec.services.get(entry["service"])
         target = self._runtime.workers.get(target_name or "")
         if target is None:
             raise WorkerError(

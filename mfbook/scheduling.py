@@ -180,7 +180,7 @@ class Worker:
     def ensure_isolate(self) -> Isolate:
         if self.isolate is None or self.isolate.broken:
             self.direct.clear()
-            config = {"bindings": self.bindings}
+            config = {"bindings": self.bindings, "name": self.spec.name}
             self.isolate = Isolate(self.spec.bundle, config, limits=self.limits, sync_handlers=self.sync_handlers)
         return self.isolate
 

@@ -55,7 +55,7 @@
       }
       let exports = Object.create(null);
       if (config.modules) exports = requireModule(config.main);
-      K.worker = { modules: config.modules, exports, env };
+      K.worker = { modules: config.modules, exports, env, name: config.name };
       const classes = {};
       for (const [name, value] of Object.entries(exports)) {
         if (typeof value === "function") {

@@ -213,10 +213,7 @@
       );
     }
     if (K.ownsUnbound(node)) return runHere(method, argsText);
-    if (node.s !== undefined) {
-      return K.call("service_rpc", { service: node.s, method, args: argsText }, (text) => decodeResult(text, node.s));
-    }
-    return rejected(new Error("This RPC stub cannot be reached from this worker (it came through another worker)."));
+    return K.call("service_rpc", { service: null, worker: node.n, method, args: argsText }, decodeResult);
   }
 
   /** A call on an export of this isolate owned by no object: runs in a job of its own. */
@@ -232,9 +229,8 @@
 
   // ---------------------------------------------------------------- decoding results
   /** An importer for the codec: stub nodes become stubs (collected in `made`). */
-  function stubImporter(via, made) {
+  function stubImporter(made) {
     return (node) => {
-      if (via !== undefined && node.o === undefined && node.s === undefined && node.w !== K.rpcToken()) node.s = via;
       const stub = makeStub(node, { refs: 1, released: false });
       if (made !== undefined && made !== null) made[made.length] = stub;
       return stub;
@@ -243,12 +239,12 @@
 
   /**
    * Decodes an RPC result; an object result holding stubs gets a `Symbol.dispose` that
-   * disposes them all (workerd's shortcut). `via` names the service binding it came through.
+   * disposes them all (workerd's shortcut).
    */
-  function decodeResult(text, via) {
+  function decodeResult(text) {
     if (text.indexOf('"stub"') < 0) return codec.decode(text);
     const made = [];
-    const value = codec.decode(text, stubImporter(via, made));
+    const value = codec.decode(text, stubImporter(made));
     if (made.length !== 0 && value !== null && typeof value === "object") {
       defineProperty(value, Symbol.dispose, {
         value: () => {

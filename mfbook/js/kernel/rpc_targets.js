@@ -4,7 +4,8 @@
 // copied: it is *exported* here (an entry of `exported`, numbered in this isolate) and the
 // message carries a stub node `{"$":"stub", w, x, k, o?}`: `w` this isolate's token, `x` the
 // export number, `k` "f" (function) or "t" (target), `o` the Durable Object that owns it
-// (`{b: binding, h: hex}`), whose input gate, storage and context every call on the stub uses.
+// (`{b: binding, h: hex}`), whose input gate, storage and context every call on the stub uses;
+// without one, `n` names the worker (calls run in its isolate, outside any object).
 // The caller's side (kernel/rpc_stubs.js) turns the node into a stub.
 //
 // A call on a stub arrives as an RPC whose method is a *call spec*: "\u0000" followed by JSON
@@ -61,6 +62,7 @@
         exported.set(x, { value, owner: owner === null ? null : owner.key });
         const node = { $: "stub", w: token(), x, k: typeof value === "function" ? "f" : "t" };
         if (owner !== null) node.o = { b: owner.binding, h: owner.hex };
+        else node.n = K.worker.name;
         return node;
       },
     };
@@ -93,6 +95,11 @@
   // ---------------------------------------------------------------- calls on exports
   function isCallSpec(method) {
     return typeof method === "string" && method.charCodeAt(0) === 0;
+  }
+
+  /** Whether a method is a call spec on an export (which needs no receiver). */
+  function isExportCall(method) {
+    return isCallSpec(method) && parseSpec(method).x !== undefined;
   }
 
   function parseSpec(method) {
@@ -206,6 +213,7 @@
     encodeForRpc,
     invokeSpec,
     isCallSpec,
+    isExportCall,
     ownsUnbound,
     rpcEnvelope,
     rpcToken: token,

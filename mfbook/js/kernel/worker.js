@@ -66,7 +66,7 @@
         }
       },
     };
-    return rpcProxy(target, (method, args) => call("service_rpc", { service: name, method, args }, (text) => K.decodeResult(text, name)));
+    return rpcProxy(target, (method, args) => call("service_rpc", { service: name, method, args }, K.decodeResult));
   }
 
   /** The class behind a service binding's entrypoint (`null`: the default export). */
@@ -80,6 +80,7 @@
 
   /** RPC into a `WorkerEntrypoint` (a fresh instance per call, as the runtime does). */
   function entrypointRpc(entrypoint, method, argsText) {
+    if (K.isExportCall(method)) return K.invokeSpec(null, method, argsText); // a stub of this worker's
     const cls = entrypointClass(entrypoint);
     if (typeof cls !== "function" || !(cls.prototype instanceof WorkerEntrypoint)) {
       throw new TypeError(
