@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError, envelope_from_exception
 from .ownership import check_direct_target
+from .rpc_proxy import method_label
 from .scheduling import Context, Delivery, DirectCall, RequestState, Worker
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class Calls:
         if self._runtime.trace.enabled:
             data: dict[str, Any] = {"kind": kind, "direct": True}
             if method is not None:
-                data["method"] = method
+                data["method"] = method_label(method)
             if caller.request is not None:  # the timeline labels a call by the request that made it
                 data["parent"] = caller.request.request_id
             self._runtime.trace.emit(
@@ -162,7 +163,7 @@ class Calls:
                 request,
                 (entry["method"], entry["args"]),
                 done,
-                trace_data={"method": entry["method"]},
+                trace_data={"method": method_label(entry["method"])},
                 caller=worker,
             )
 
@@ -196,7 +197,7 @@ class Calls:
                 request,
                 (entry["method"], entry["args"]),
                 done,
-                trace_data={"method": entry["method"], "service": target.name},
+                trace_data={"method": method_label(entry["method"]), "service": target.name},
                 target_text=target_text,
                 caller=worker,
             )

@@ -3,14 +3,14 @@
 A Durable Object method that returns a function or an ``RpcTarget`` (or holds them in its
 result) hands out stubs, not copies (``mfbook/js/kernel/rpc_targets.js``). In Python such a
 result holds :class:`RpcStub` proxies: calling one runs the call in the owning object (its
-input gate, its storage), as a call on the stub from JavaScript would.
+input gate, its storage), as a call on the stub from JavaScript would::
 
->>> counter = stub.call("getCounter")        # doctest: +SKIP
->>> counter.increment(2)                     # one RPC: path ["increment"]
->>> counter.call("increment", 2)             # the same
->>> counter.stats.total()                    # pipelined attribute access: one call, path ["stats", "total"]
->>> counter.get("value")                     # a property's value
->>> with counter: ...                        # disposes the stub at the end (its target's Symbol.dispose runs)
+    counter = stub.call("getCounter")   # an RpcStub
+    counter.increment(2)                # one RPC: path ["increment"]
+    counter.call("increment", 2)        # the same
+    counter.stats.total()               # pipelined attribute access: one call, path ["stats", "total"]
+    counter.get("value")                # a property's value
+    with counter: ...                   # disposes the stub at the end (its target's Symbol.dispose runs)
 """
 
 from __future__ import annotations
@@ -181,3 +181,26 @@ def wrap_stubs(mf: Miniflare, value: Any) -> Any:
         for key in list(value.keys()):
             value[key] = wrap_stubs(mf, value[key])
     return value
+
+
+def method_label(method: str) -> str:
+    """How the trace shows an RPC method: a call spec as ``[stub 3].path.to.method``.
+
+    Calls on stubs and on property paths carry a call spec (NUL + JSON, see
+    ``mfbook/js/kernel/rpc_targets.js``) instead of a method name.
+
+    >>> method_label('\\u0000{"p":["total"],"g":1,"w":"ab","x":3}')
+    '[stub 3].total (get)'
+    """
+    if not method.startswith("\u0000"):
+        return method
+    try:
+        spec = json.loads(method[1:])
+        path = ".".join(str(name) for name in spec.get("p", []))
+    except (ValueError, AttributeError, TypeError):
+        return repr(method)
+    head = f"[stub {spec['x']}]" if "x" in spec else ""
+    label = f"{head}.{path}" if head and path else head or path
+    if spec.get("r"):
+        return f"{label} (dispose)"
+    return f"{label} (get)" if spec.get("g") else label
