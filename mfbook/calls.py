@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError, envelope_from_exception
 from .ownership import check_direct_target
+from .rpc_leases import lease, stub_nodes
 from .rpc_proxy import method_label
 from .scheduling import Context, Delivery, DirectCall, RequestState, Worker
 
@@ -107,6 +108,8 @@ class Calls:
                     changed = True
 
     def direct_end(self, call: DirectCall, entry: dict[str, Any]) -> None:
+        if "x" in entry:
+            lease(call.caller, entry["x"])
         if not self._runtime.trace.enabled or call.ctx.request is None:
             return
         ok = bool(entry["ok"])
@@ -135,6 +138,8 @@ class Calls:
     # ------------------------------------------------------------------ calls between isolates
     def io_result(self, worker: Worker, ctx: Context, op_id: int, ok: bool, value: Any) -> None:
         """Settles a caller's I/O operation; it waits for the caller object's input gate."""
+        if ok and type(value) is str:
+            lease(ctx, stub_nodes(value))
         self._runtime.schedule(Delivery(worker, "settle", (json.dumps([[op_id, ok, value]]),), ctx, gated=True))
 
     def object_call(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:

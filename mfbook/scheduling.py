@@ -66,6 +66,8 @@ class RequestState:
     pipeline: int
     #: Ended by the wall-clock limit: timers it still sets are never armed.
     expired: bool = False
+    #: Stub nodes this request received (mfbook/rpc_leases.py): released when it ends.
+    leases: list[dict[str, Any]] | None = None
 
 
 @dataclass(eq=False)

@@ -195,6 +195,20 @@ def test_disposing_an_rpc_promise_disposes_its_result(run: Any) -> None:
     assert run("const pending = stub.makeCounter(1); pending[Symbol.dispose](); await pending; await stub.greeting; return await stub.disposalCount();") == 1
 
 
+def test_stubs_a_request_received_are_released_when_it_ends(run: Any) -> None:
+    mfs: list[Miniflare] = []
+    assert run("globalThis.kept = await stub.makeCounter(1); return await kept.increment();", mf_out=mfs) == 2
+    mf = mfs[0]
+    assert mf.get_durable_object_namespace("OBJ", worker_name=None if len(mf._runtime.workers) == 1 else "main").get_by_name("a").call("disposalCount") == 1
+
+
+def test_a_stub_kept_past_its_request_fails_with_workerds_error() -> None:
+    main = ENTRY % "if (globalThis.kept === undefined) { globalThis.kept = await stub.makeCounter(1); return 'kept'; } try { return await kept.increment(); } catch (e) { return e.message; }"
+    with Miniflare(script=OBJECT + main.replace('import { RpcTarget } from "cloudflare:workers";', ""), modules=True, durable_objects={"OBJ": "Obj"}) as mf:
+        assert mf.dispatch_fetch("http://x/").json() == "kept"
+        assert mf.dispatch_fetch("http://x/").json() == "RPC stub used after being disposed."
+
+
 def test_a_stub_of_a_reset_object_fails_clearly(run: Any) -> None:
     result = run(
         "const counter = await stub.makeCounter(1);"

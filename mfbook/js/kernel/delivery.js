@@ -125,6 +125,10 @@
         // Answered in the delivery that asked: settle here. Python flushes the object's
         // writes before it releases anything this delivery produced (the output gate).
         const end = { op: "dend", d: record.id, ok, local: true };
+        if (ok && kind === "rpc") {
+          const exports = K.takeExports(); // stubs the caller now holds: released when its request ends
+          if (exports !== null) end.x = exports;
+        }
         if (!ok) end.error = value.message;
         else if (kind === "fetch") end.status = value.status;
         host.emit(end);

@@ -5,7 +5,7 @@
 // message carries a stub node `{"$":"stub", w, x, k, o?}`: `w` this isolate's token, `x` the
 // export number, `k` "f" (function) or "t" (target), `o` the Durable Object that owns it
 // (`{b: binding, h: hex}`), whose input gate, storage and context every call on the stub uses;
-// without one, `n` names the worker (calls run in its isolate, outside any object).
+// `n` names the worker (without `o`, calls run in its isolate, outside any object).
 // The caller's side (kernel/rpc_stubs.js) turns the node into a stub.
 //
 // A call on a stub arrives as an RPC whose method is a *call spec*: "\u0000" followed by JSON
@@ -61,17 +61,30 @@
         const x = nextExport++;
         exported.set(x, { value, owner: owner === null ? null : owner.key });
         const node = { $: "stub", w: token(), x, k: typeof value === "function" ? "f" : "t" };
+        node.n = K.worker.name;
         if (owner !== null) node.o = { b: owner.binding, h: owner.hex };
-        else node.n = K.worker.name;
+        if (recent !== null) recent[recent.length] = node;
         return node;
       },
     };
   }
   const isolateExporter = exporterFor(null);
 
+  let recent = null; // the stub nodes the last encodeForRpc made
+
   /** Encodes an RPC result (or arguments) of `owner` (an actor or null) for the other side. */
   function encodeForRpc(value, owner) {
+    recent = null;
+    if (typeof value !== "object" && typeof value !== "function") return codec.encode(value);
+    recent = [];
     return codec.encode(value, owner === null || owner === undefined ? isolateExporter : exporterFor(owner));
+  }
+
+  /** The stub nodes the last encodeForRpc made (null if none): a direct call reports them. */
+  function takeExports() {
+    const nodes = recent;
+    recent = null;
+    return nodes === null || nodes.length === 0 ? null : nodes;
   }
 
   /** Forgets what an object instance exported (it was reset, aborted or reloaded). */
@@ -218,5 +231,6 @@
     rpcEnvelope,
     rpcToken: token,
     specText,
+    takeExports,
   });
 })(globalThis.__mfKernelParts);
