@@ -88,6 +88,13 @@
     }
   }
 
+  /** What stubs and properties answer for symbols: a tag and a string form (for printing). */
+  function describe(symbol, tag) {
+    if (symbol === Symbol.toStringTag) return tag;
+    if (symbol === Symbol.toPrimitive) return () => `[object ${tag}]`;
+    return undefined;
+  }
+
   // ---------------------------------------------------------------- RPC properties
   /**
    * `root.send(path, argsText)` sends a call (`argsText` the encoded arguments) or a property
@@ -99,7 +106,7 @@
         return rpcPromise(attempt(() => root.send(path, encodeArgs(args))));
       },
       get(_target, name) {
-        if (typeof name === "symbol") return undefined;
+        if (typeof name === "symbol") return describe(name, "RpcProperty");
         if (PROMISE_METHODS.has(name)) {
           const read = rpcPromise(attempt(() => root.send(path, undefined)));
           return name === "then" ? (ok, fail) => then(read, ok, fail) : name === "catch" ? (fail) => catchError(read, fail) : (fn) => then(read, (v) => (fn(), v), (e) => { fn(); throw e; });
@@ -158,7 +165,8 @@
       },
       get(_target, name) {
         if (name === Symbol.dispose) return () => disposeStub(state);
-        if (typeof name === "symbol" || RESERVED_STUB_PROPERTIES.has(name)) return undefined;
+        if (typeof name === "symbol") return describe(name, "RpcStub");
+        if (RESERVED_STUB_PROPERTIES.has(name)) return undefined;
         if (name === "dup") return () => dupStub(state);
         return makeProperty(root, [name]);
       },
