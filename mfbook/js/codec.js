@@ -69,47 +69,14 @@
     "String Iterator", "RegExp String Iterator", "Iterator Helper", "Module",
   ]);
 
-  // ---- base64 (native Uint8Array.prototype.toBase64 when the engine has it) ----
+  // ---- base64: the engine's own (quickjs-ng has Uint8Array.prototype.toBase64 / fromBase64) ----
 
-  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const nativeToBase64 = Uint8Array.prototype.toBase64;
-  const nativeFromBase64 = Uint8Array.fromBase64;
-
-  function toBase64(bytes) {
-    if (typeof nativeToBase64 === "function") return nativeToBase64.call(bytes);
-    let out = "";
-    let i = 0;
-    for (; i + 2 < bytes.length; i += 3) {
-      const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-      out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
-    }
-    if (i < bytes.length) {
-      const n = (bytes[i] << 16) | ((i + 1 < bytes.length ? bytes[i + 1] : 0) << 8);
-      out += B64[n >> 18] + B64[(n >> 12) & 63];
-      out += i + 1 < bytes.length ? B64[(n >> 6) & 63] + "=" : "==";
-    }
-    return out;
+  const fromBase64 = Uint8Array.fromBase64;
+  if (typeof nativeToBase64 !== "function" || typeof fromBase64 !== "function") {
+    throw new Error("mfbook's codec needs Uint8Array.prototype.toBase64 and Uint8Array.fromBase64 (quickjs-ng).");
   }
-
-  function fromBase64(text) {
-    if (typeof nativeFromBase64 === "function") return nativeFromBase64(text);
-    const clean = text.replace(/=+$/, "");
-    const out = new Uint8Array((clean.length * 3) >> 2);
-    let bits = 0;
-    let acc = 0;
-    let j = 0;
-    for (let i = 0; i < clean.length; i++) {
-      const v = B64.indexOf(clean[i]);
-      if (v < 0) throw new TypeError("Invalid codec document: bad base64");
-      acc = (acc << 6) | v;
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out[j++] = (acc >> bits) & 255;
-      }
-    }
-    return out;
-  }
+  const toBase64 = (bytes) => nativeToBase64.call(bytes);
 
   // ---- errors ----
 
