@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mfbook import Miniflare
+from mfbook import Miniflare, WorkerError
 
 OBJECT = """
 import { DurableObject, RpcTarget } from "cloudflare:workers";
@@ -40,6 +40,7 @@ export class Obj extends DurableObject {
   disposalCount() { return this.disposals; }
   fail(kind) {
     if (kind === "range") throw new RangeError("out of range");
+    if (kind === "busy") throw Object.assign(new Error("try later"), { retryable: true, overloaded: true });
     const error = new Error("custom failure");
     error.name = "CustomError";
     throw error;
@@ -234,3 +235,16 @@ def test_an_error_keeps_its_class_message_remote_flag_and_the_objects_stack(run:
 
 def test_errors_on_stubs_are_remote_too(run: Any) -> None:
     assert run("const counter = await stub.makeCounter(1); try { await counter.nope(); } catch (e) { return [e.name, e.remote]; }") == ["TypeError", True]
+
+
+def test_retryable_and_overloaded_flags_reach_the_caller(run: Any) -> None:
+    assert run("try { await stub.fail('busy'); } catch (e) { return [e.message, e.retryable, e.overloaded, e.remote]; }") == ["try later", True, True, True]
+
+
+def test_a_stub_kept_across_a_reload_fails_clearly() -> None:
+    script = OBJECT + "export default {};"
+    with Miniflare(script=script, modules=True, durable_objects={"OBJ": "Obj"}) as mf:
+        counter = mf.get_durable_object_namespace("OBJ").get_by_name("a").call("makeCounter", 1)
+        mf.set_options(script=script, modules=True, durable_objects={"OBJ": "Obj"})
+        with pytest.raises(WorkerError, match="The RPC stub's target is gone"):
+            counter.increment()
