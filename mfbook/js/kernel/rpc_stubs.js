@@ -41,14 +41,12 @@
   }
 
   // ---------------------------------------------------------------- RPC promises
-  const promiseRoots = new SafeWeakMap(); // RPC promise -> its pipeline root
-
+  // The prototype of RPC promises: a pipelined step acts on the promise it is read from.
   const PIPELINE_PROTO = new Proxy(Object.create(Promise.prototype), {
     get(target, name, receiver) {
       if (name === Symbol.dispose) return disposePromise;
-      if (typeof name === "symbol" || name in target) return Reflect.get(target, name, receiver);
-      const root = promiseRoots.get(receiver);
-      return root === undefined ? undefined : makeProperty(root, [name]);
+      if (typeof name === "symbol" || name in target || !(receiver instanceof Promise)) return Reflect.get(target, name, receiver);
+      return makeProperty({ send: (path, argsText) => then(receiver, (value) => pipelineOn(value, path, argsText)) }, [name]);
     },
   });
 
@@ -66,7 +64,6 @@
   function rpcPromise(promise) {
     if (!(promise instanceof Promise)) promise = resolved(promise);
     setPrototypeOf(promise, PIPELINE_PROTO);
-    promiseRoots.set(promise, { send: (path, argsText) => then(promise, (value) => pipelineOn(value, path, argsText)) });
     return promise;
   }
 
@@ -124,6 +121,7 @@
    * read or a pipelined step goes as a call spec (kernel/rpc_targets.js) in `method`.
    */
   function rpcProxy(target, send) {
+    const properties = new SafeMap(); // name -> RPC property: `stub.method` is made once
     const root = {
       send(path, argsText) {
         if (path.length === 1 && argsText !== undefined) return send(path[0], argsText);
@@ -136,7 +134,12 @@
       get(object, property) {
         if (property in object || typeof property === "symbol") return object[property];
         if (RESERVED_STUB_PROPERTIES.has(property)) return undefined;
-        return makeProperty(root, [property]);
+        let made = properties.get(property);
+        if (made === undefined) {
+          made = makeProperty(root, [property]);
+          if (properties.size < 256) properties.set(property, made);
+        }
+        return made;
       },
     });
   }
