@@ -93,26 +93,47 @@
   }
 
   // ---------------------------------------------------------------- RPC properties
-  /**
-   * `root.send(path, argsText)` sends a call (`argsText` the encoded arguments) or a property
-   * read (`argsText` undefined) and returns a promise of the decoded result.
-   */
+  // An RPC property is a plain function (a call on it is an ordinary call, no proxy trap on the
+  // hot path) without own `name` / `length`, whose prototype answers every other name.
+  // `root.send(path, argsText)` sends a call (`argsText` the encoded arguments) or a property
+  // read (`argsText` undefined) and returns a promise of the decoded result.
+  const propertyInfo = new SafeWeakMap(); // RPC property -> {root, path}
+
+  const PROPERTY_PROTO = new Proxy(Object.create(null), {
+    get(_target, name, receiver) {
+      const info = propertyInfo.get(receiver);
+      if (info === undefined) return undefined;
+      if (typeof name === "symbol") return describe(name, "RpcProperty");
+      const { root, path } = info;
+      if (PROMISE_METHODS.has(name)) {
+        const read = rpcPromise(attempt(() => root.send(path, undefined)));
+        if (name === "then") return (ok, fail) => then(read, ok, fail);
+        if (name === "catch") return (fail) => catchError(read, fail);
+        return (fn) => then(read, (v) => (fn(), v), (e) => { fn(); throw e; });
+      }
+      const next = path.slice();
+      next[next.length] = name;
+      return makeProperty(root, next);
+    },
+  });
+
   function makeProperty(root, path) {
-    return new Proxy(function () {}, {
-      apply(_target, _this, args) {
-        return rpcPromise(attempt(() => root.send(path, encodeArgs(args))));
-      },
-      get(_target, name) {
-        if (typeof name === "symbol") return describe(name, "RpcProperty");
-        if (PROMISE_METHODS.has(name)) {
-          const read = rpcPromise(attempt(() => root.send(path, undefined)));
-          return name === "then" ? (ok, fail) => then(read, ok, fail) : name === "catch" ? (fail) => catchError(read, fail) : (fn) => then(read, (v) => (fn(), v), (e) => { fn(); throw e; });
+    const property = {
+      call(...args) {
+        let promise;
+        try {
+          promise = root.send(path, encodeArgs(args));
+        } catch (error) {
+          promise = rejected(error); // RPC never throws synchronously
         }
-        const next = path.slice();
-        next[next.length] = name;
-        return makeProperty(root, next);
+        return rpcPromise(promise);
       },
-    });
+    }.call;
+    delete property.name;
+    delete property.length;
+    setPrototypeOf(property, PROPERTY_PROTO);
+    propertyInfo.set(property, { root, path });
+    return property;
   }
 
   /**
