@@ -2,8 +2,9 @@
 
     PYTHONPATH=. python bench/rpc_bench.py [--calls 2000] [--runs 3]
 
-Prints CPU µs per call (process time: the machine may be shared) for: a method call on a Durable Object stub (`stub.inc()`), and, where the
-runtime has RPC stubs, a call on an `RpcTarget` stub the object returned (`counter.inc()`).
+Prints CPU µs per call (process time: the machine may be shared) for a method call on a
+Durable Object stub (`stub.inc()`) and, where the runtime has RPC stubs, for a call on an
+`RpcTarget` stub the object returned (`counter.inc()`).
 """
 
 from __future__ import annotations
