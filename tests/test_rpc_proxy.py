@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from mfbook import Miniflare, WorkerError, codec
+from mfbook import Miniflare, RpcStub, WorkerError, codec
 from mfbook.codec_types import JSStubRef
-from mfbook.rpc_proxy import RpcStub, method_label
+from mfbook.rpc_proxy import method_label
 
 WORKER = """
 import { DurableObject, RpcTarget } from "cloudflare:workers";
