@@ -31,6 +31,7 @@ from .ids import DurableObjectId
 from .miniflare import Miniflare
 from .notebook.state import current
 from .objects import DurableObjectStorage
+from .rpc_proxy import RpcStub
 from .sql.python_api import SqlRows
 from .stubs import DurableObjectNamespace, DurableObjectStub
 from .trace import Trace, TraceEvent
@@ -56,6 +57,7 @@ __all__ = [
     "MfbookError",
     "Miniflare",
     "Response",
+    "RpcStub",
     "SqlError",
     "SqlRows",
     "StorageError",

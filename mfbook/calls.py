@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import WorkerError, envelope_from_exception
 from .ownership import check_direct_target
+from .rpc_leases import lease, stub_nodes
+from .rpc_proxy import method_label
 from .scheduling import Context, Delivery, DirectCall, NamespaceSpec, RequestState, Worker
 
 if TYPE_CHECKING:
@@ -67,7 +69,7 @@ class Calls:
         if self._runtime.trace.enabled:
             data: dict[str, Any] = {"kind": kind, "direct": True}
             if method is not None:
-                data["method"] = method
+                data["method"] = method_label(method)
             if caller.request is not None:  # the timeline labels a call by the request that made it
                 data["parent"] = caller.request.request_id
             self._runtime.trace.emit(
@@ -107,6 +109,8 @@ class Calls:
                     changed = True
 
     def direct_end(self, call: DirectCall, entry: dict[str, Any]) -> None:
+        if "x" in entry:
+            lease(call.caller, entry["x"])
         if not self._runtime.trace.enabled or call.ctx.request is None:
             return
         ok = bool(entry["ok"])
@@ -135,6 +139,8 @@ class Calls:
     # ------------------------------------------------------------------ calls between isolates
     def io_result(self, worker: Worker, ctx: Context, op_id: int, ok: bool, value: Any) -> None:
         """Settles a caller's I/O operation; it waits for the caller object's input gate."""
+        if ok and type(value) is str:
+            lease(ctx, stub_nodes(value))
         self._runtime.schedule(Delivery(worker, "settle", (json.dumps([[op_id, ok, value]]),), ctx, gated=True))
 
     def object_call(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
@@ -185,12 +191,14 @@ class Calls:
                 request,
                 (entry["method"], entry["args"]),
                 done,
-                trace_data={"method": entry["method"]},
+                trace_data={"method": method_label(entry["method"])},
                 caller=worker,
             )
 
     def service_fetch(self, worker: Worker, ctx: Context, entry: dict[str, Any]) -> None:
-        target_name = worker.spec.services.get(entry["service"])
+        # A call on a stub of another worker's export names that worker (kernel/rpc_stubs.js).
+        named = entry.get("worker")
+        target_name = named if isinstance(named, str) else worker.spec.services.get(entry["service"])
         target = self._runtime.workers.get(target_name or "")
         if target is None:
             raise WorkerError(
@@ -217,7 +225,7 @@ class Calls:
                 request,
                 (entry["method"], entry["args"]),
                 done,
-                trace_data={"method": entry["method"], "service": target.name},
+                trace_data={"method": method_label(entry["method"]), "service": target.name},
                 target_text=target_text,
                 caller=worker,
             )

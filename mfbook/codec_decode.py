@@ -27,6 +27,7 @@ from .codec_types import (
     JSMap,
     JSRegExp,
     JSSet,
+    JSStubRef,
     JSTypedArray,
     _InvalidDate,
 )
@@ -185,6 +186,9 @@ class _Decoder:
         view = JSTypedArray(x["kind"], buffer, x["byteOffset"], x["length"])
         self.objects[slot] = view
         return view
+
+    def tag_stub(self, x: dict[str, Any]) -> Any:
+        return JSStubRef(x)  # takes no object id, as in JS
 
     def tag_error(self, x: dict[str, Any]) -> Any:
         error = self.keep(JSError(x["name"], x.get("message", ""), x.get("stack")))

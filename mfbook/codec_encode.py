@@ -34,6 +34,7 @@ from .codec_types import (
     JSMap,
     JSRegExp,
     JSSet,
+    JSStubRef,
     JSTypedArray,
     _Undefined,
 )
@@ -135,6 +136,8 @@ class _Encoder:
             self.value(_plain_primitive(value))
         elif value is HOLE:
             raise TypeError("HOLE can only stand for a missing element of a list")
+        elif isinstance(value, JSStubRef):  # passed back as it came; takes no object id
+            self.parts.append(json.dumps({**value.node, "$": "stub"}, separators=(",", ":")))
         else:
             known = self.ids.get(id(value))
             if known is not None:

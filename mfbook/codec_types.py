@@ -28,6 +28,7 @@ __all__ = [
     "JSMap",
     "JSRegExp",
     "JSSet",
+    "JSStubRef",
     "JSTypedArray",
 ]
 
@@ -153,6 +154,25 @@ class JSError:
     message: str = ""
     stack: str | None = None
     cause: Any = NO_CAUSE
+
+
+@dataclass(frozen=True)
+class JSStubRef:
+    """An RPC stub in a message: a function or ``RpcTarget`` that stayed with its owner.
+
+    Only RPC messages carry them (``{"$": "stub", ...}``, see ``mfbook/js/kernel/rpc_targets.js``);
+    :mod:`mfbook.rpc_proxy` turns them into callable proxies for Python.
+
+    Attributes:
+        node: The stub node as the owner's isolate wrote it (``w``, ``x``, ``k``, ``o`` or ``n``).
+    """
+
+    node: dict[str, Any] = field(hash=False)
+
+    @property
+    def is_function(self) -> bool:
+        """Whether the stub stands for a function (else for an ``RpcTarget``)."""
+        return bool(self.node.get("k") == "f")
 
 
 @dataclass(frozen=True)

@@ -72,13 +72,28 @@ class WorkerError(MfbookError):
         name: The JS error's ``name`` (``TypeError``, ``RangeError``, ...).
         js_message: The JS error's ``message``.
         stack: The JS stack with file names and line numbers of the worker's own source.
+        remote: Whether the error was thrown by the callee of an RPC (its stack is the callee's).
+        retryable: The runtime marked the failure as worth retrying.
+        overloaded: The runtime failed the call because the object was overloaded.
     """
 
-    def __init__(self, name: str, message: str, stack: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        message: str,
+        stack: str = "",
+        *,
+        remote: bool = False,
+        retryable: bool = False,
+        overloaded: bool = False,
+    ) -> None:
         super().__init__(f"{name}: {message}" if name else message)
         self.name = name
         self.js_message = message
         self.stack = stack
+        self.remote = remote
+        self.retryable = retryable
+        self.overloaded = overloaded
 
     @classmethod
     def from_envelope(cls, envelope: dict[str, Any]) -> WorkerError:
@@ -88,6 +103,9 @@ class WorkerError(MfbookError):
             str(envelope.get("name", "Error")),
             str(envelope.get("message", "")),
             str(envelope.get("stack", "")),
+            remote=envelope.get("remote") is True,
+            retryable=envelope.get("retryable") is True,
+            overloaded=envelope.get("overloaded") is True,
         )
 
 

@@ -87,6 +87,8 @@ def _runtime_source(name: str) -> str:
 KERNEL_PARTS = (
     "base.js",
     "delivery.js",
+    "rpc_targets.js",
+    "rpc_stubs.js",
     "storage_values.js",
     "timers.js",
     "modules.js",
@@ -102,7 +104,7 @@ KERNEL_PARTS = (
 def _prelude_sources() -> list[str]:
     # intrinsics.js first: it captures the built-ins before anything can patch them.
     sources = [_runtime_source("intrinsics.js") + _runtime_source("host.js")]
-    sources += [_runtime_source("codec.js"), _runtime_source("sha256.js")]
+    sources += [_runtime_source("codec.js"), _runtime_source("v8size.js"), _runtime_source("sha256.js")]
     sources += [_runtime_source(f"prelude/{name}") for name in PRELUDE_FILES]
     sources.append(_runtime_source("sql_storage.js"))
     sources += [_runtime_source(f"kernel/{name}") for name in KERNEL_PARTS]

@@ -24,6 +24,7 @@ from .isolate import IsolateFault, IsolateLimits
 from .loop import EmulatorLoop, Waiter
 from .objects import DurableObjectStorage
 from .options import Options, parse_options
+from .rpc_proxy import method_label
 from .runtime import NamespaceSpec, Runtime
 from .scheduling import RequestState, Worker
 from .stubs import DurableObjectNamespace, DurableObjectStub
@@ -243,11 +244,11 @@ class Miniflare:
         request = runtime.new_request(None)
         try:
             if namespace is not None and object_id is not None:
-
                 def run_here() -> None:
                     actor = runtime.actor_for(namespace, object_id.hex, object_id.name)
                     assert actor.worker is not None
-                    runtime.start_event(kind, actor.worker, actor, request, payload, done)
+                    method = {"method": method_label(payload[0])} if kind == "rpc" and runtime.trace.enabled else None
+                    runtime.start_event(kind, actor.worker, actor, request, payload, done, trace_data=method)
 
                 if runtime.placement is None:
                     run_here()

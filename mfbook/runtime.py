@@ -32,6 +32,7 @@ from .loop import EngineScheduler
 from .messages import DEPTH_ERROR, MAX_PIPELINE_DEPTH, MAX_REQUEST_DEPTH
 from .outbox_processing import OutboxProcessor
 from .ownership import ForeignObjectError
+from .rpc_leases import release_leases
 from .scheduling import Actor, Context, Delivery, Event, NamespaceSpec, RequestState, Worker, WorkerSpec
 from .sql.backend import SqlBackends
 from .sql.host_ops import SqlCall, sql_handlers
@@ -547,6 +548,8 @@ class Runtime:
         if self.events.pop(event.event_id, None) is None:
             return
         event.on_done(ok, value)
+        if event.request.leases:
+            release_leases(self, event.request)
 
     @staticmethod
     def object_fields(actor: Actor | None) -> dict[str, Any]:

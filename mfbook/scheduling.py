@@ -66,6 +66,8 @@ class RequestState:
     pipeline: int
     #: Ended by the wall-clock limit: timers it still sets are never armed.
     expired: bool = False
+    #: Stub nodes this request received (mfbook/rpc_leases.py): released when it ends.
+    leases: list[dict[str, Any]] | None = None
 
 
 @dataclass(eq=False)
@@ -183,7 +185,7 @@ class Worker:
     def ensure_isolate(self) -> Isolate:
         if self.isolate is None or self.isolate.broken:
             self.direct.clear()
-            config = {"bindings": self.bindings}
+            config = {"bindings": self.bindings, "name": self.spec.name}
             self.isolate = Isolate(self.spec.bundle, config, limits=self.limits, sync_handlers=self.sync_handlers)
         return self.isolate
 

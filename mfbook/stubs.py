@@ -16,6 +16,7 @@ from . import codec
 from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId, ensure_id_for, id_from_name, id_from_string, new_unique_id
 from .objects import DurableObjectStorage
+from .rpc_proxy import wrap_stubs
 
 if TYPE_CHECKING:
     from .miniflare import Miniflare
@@ -75,11 +76,11 @@ class DurableObjectStub:
         A method that returns nothing (``undefined``) gives ``None``.
         """
         value = self._mf._object_event(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
-        return _result(codec.decode(value))
+        return _result(wrap_stubs(self._mf, codec.decode(value)))
 
     async def call_async(self, method: str, *args: Any) -> Any:
         value = await self._mf._object_event_async(self._namespace, self.id, "rpc", (method, codec.encode(list(args))))
-        return _result(codec.decode(value))
+        return _result(wrap_stubs(self._mf, codec.decode(value)))
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         if method.startswith("_"):

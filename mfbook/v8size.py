@@ -5,7 +5,7 @@ the storage limit by serializing it with V8's ``ValueSerializer``. mfbook stores
 codec text (:mod:`mfbook.codec`), which would count binary data at its base64 size, so the
 limit is checked on this module's computation instead: the exact byte count of the V8 wire
 format (version 15, as Node writes it, typed arrays and DataViews as Node's host objects)
-for the value a codec document stands for. ``js/codec.js`` implements the same walk
+for the value a codec document stands for. ``js/v8size.js`` implements the same walk
 (``__mfCodec.v8Size``) for the synchronous check of ``put()`` in JS; a test holds the two to
 sizes measured with Node.
 

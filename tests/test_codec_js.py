@@ -102,7 +102,7 @@ globalThis.roundTrip = function (value) {
 def new_context() -> quickjs.Context:
     """A fresh QuickJS context with the codec and the deepEqual helper loaded."""
     context = quickjs.Context()
-    for name in ("js/intrinsics.js", "js/codec.js"):
+    for name in ("js/intrinsics.js", "js/codec.js", "js/v8size.js"):
         context.eval(resources.files("mfbook").joinpath(name).read_text(encoding="utf-8"))
     context.eval(DEEP_EQUAL_JS)
     return context

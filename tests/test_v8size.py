@@ -1,4 +1,4 @@
-"""Value sizes as V8 serializes them (mfbook/v8size.py and its JS twin in js/codec.js)."""
+"""Value sizes as V8 serializes them (mfbook/v8size.py and its JS twin in js/v8size.js)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ NODE_SIZES = [
 @pytest.fixture(scope="module")
 def js() -> quickjs.Context:
     context = quickjs.Context()
-    for name in ("js/intrinsics.js", "js/codec.js"):
+    for name in ("js/intrinsics.js", "js/codec.js", "js/v8size.js"):
         context.eval(resources.files("mfbook").joinpath(name).read_text(encoding="utf-8"))
     return context
 

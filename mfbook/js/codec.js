@@ -9,6 +9,11 @@
 //                          safe to hand to Python. Throws DataCloneError for values that
 //                          v8's structured clone refuses (functions, symbols, WeakMap, ...).
 // decode(text) -> value    the inverse.
+//
+// RPC passes an `exporter` to encode and an `importer` to decode (kernel/rpc_*.js): then
+// functions and the values `exporter.isTarget(v)` accepts (RpcTarget instances, stubs) encode
+// as `{"$":"stub", ...}` nodes made by `exporter.export(v)`, and decode through
+// `importer(node)`. A stub node never takes an object id (refs count the same on both sides).
 (function () {
   "use strict";
 
@@ -64,47 +69,14 @@
     "String Iterator", "RegExp String Iterator", "Iterator Helper", "Module",
   ]);
 
-  // ---- base64 (native Uint8Array.prototype.toBase64 when the engine has it) ----
+  // ---- base64: the engine's own (quickjs-ng has Uint8Array.prototype.toBase64 / fromBase64) ----
 
-  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const nativeToBase64 = Uint8Array.prototype.toBase64;
-  const nativeFromBase64 = Uint8Array.fromBase64;
-
-  function toBase64(bytes) {
-    if (typeof nativeToBase64 === "function") return nativeToBase64.call(bytes);
-    let out = "";
-    let i = 0;
-    for (; i + 2 < bytes.length; i += 3) {
-      const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-      out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
-    }
-    if (i < bytes.length) {
-      const n = (bytes[i] << 16) | ((i + 1 < bytes.length ? bytes[i + 1] : 0) << 8);
-      out += B64[n >> 18] + B64[(n >> 12) & 63];
-      out += i + 1 < bytes.length ? B64[(n >> 6) & 63] + "=" : "==";
-    }
-    return out;
+  const fromBase64 = Uint8Array.fromBase64;
+  if (typeof nativeToBase64 !== "function" || typeof fromBase64 !== "function") {
+    throw new Error("mfbook's codec needs Uint8Array.prototype.toBase64 and Uint8Array.fromBase64 (quickjs-ng).");
   }
-
-  function fromBase64(text) {
-    if (typeof nativeFromBase64 === "function") return nativeFromBase64(text);
-    const clean = text.replace(/=+$/, "");
-    const out = new Uint8Array((clean.length * 3) >> 2);
-    let bits = 0;
-    let acc = 0;
-    let j = 0;
-    for (let i = 0; i < clean.length; i++) {
-      const v = B64.indexOf(clean[i]);
-      if (v < 0) throw new TypeError("Invalid codec document: bad base64");
-      acc = (acc << 6) | v;
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out[j++] = (acc >> bits) & 255;
-      }
-    }
-    return out;
-  }
+  const toBase64 = (bytes) => nativeToBase64.call(bytes);
 
   // ---- errors ----
 
@@ -197,9 +169,10 @@
 
   // ---- encoder (slow path): builds a JSON tree, then one JSON.stringify ----
 
-  function Encoder() {
+  function Encoder(exporter) {
     this.ids = new SafeMap();
     this.next = 0;
+    this.exporter = exporter;
   }
 
   Encoder.prototype.value = function (v) {
@@ -216,6 +189,7 @@
       case "symbol":
         throw cloneError(symbolToString.call(v));
       case "function":
+        if (this.exporter !== undefined) return this.exporter.export(v);
         throw cloneError(describeFunction(v));
       default:
         return v === null ? null : this.object(v);
@@ -225,6 +199,7 @@
   Encoder.prototype.object = function (v) {
     const known = this.ids.get(v);
     if (known !== undefined) return { $: "ref", id: known };
+    if (this.exporter !== undefined && this.exporter.isTarget(v)) return this.exporter.export(v);
     this.ids.set(v, this.next++);
     if (isArray(v)) return this.array(v);
     const proto = getProto(v);
@@ -328,7 +303,7 @@
     return node;
   };
 
-  function encode(value) {
+  function encode(value, exporter) {
     switch (typeof value) {
       case "string":
         return stringify(value);
@@ -344,13 +319,14 @@
         if (isPureObject(value, new SafeSet())) return stringify(value);
         break;
     }
-    return stringify(new Encoder().value(value));
+    return stringify(new Encoder(exporter).value(value));
   }
 
   // ---- decoder ----
 
-  function Decoder() {
+  function Decoder(importer) {
     this.objects = [];
+    this.importer = importer;
   }
 
   Decoder.prototype.value = function (x) {
@@ -452,6 +428,9 @@
         append(this.objects, boxed);
         return boxed;
       }
+      case "stub":
+        if (this.importer === undefined) throw formatError("a stub outside an RPC message");
+        return this.importer(x);
       case "codec":
         if (this.objects.length === 0 && x.v === VERSION) return this.value(x.value);
         throw formatError("unsupported codec version " + stringify(x.v));
@@ -503,193 +482,12 @@
     return error;
   };
 
-  function decode(text) {
+  function decode(text, importer) {
     if (typeof text !== "string") throw new TypeError("codec.decode expects a string");
     const doc = parse(text);
     if (typeof doc !== "object" || doc === null || text.indexOf('"$"') < 0) return doc;
-    return new Decoder().value(doc);
+    return new Decoder(importer).value(doc);
   }
 
-  // ---- V8 serialization size (the storage value limit); mirrors mfbook/v8size.py ----
-
-  const ERROR_PROTOTYPES = new SafeSet(["EvalError", "RangeError", "ReferenceError", "SyntaxError", "TypeError", "URIError"]);
-  const REGEXP_FLAGS = { g: 1, i: 2, m: 4, y: 8, u: 16, s: 32, d: 128, v: 256 };
-  const VIEW_ITEM_BYTES = {
-    Int8Array: 1, Uint8Array: 1, Uint8ClampedArray: 1, Int16Array: 2, Uint16Array: 2, Float16Array: 2,
-    Int32Array: 4, Uint32Array: 4, Float32Array: 4, Float64Array: 8, BigInt64Array: 8, BigUint64Array: 8, DataView: 1,
-  };
-  const INDEX = /^(?:0|[1-9][0-9]*)$/;
-
-  function varintSize(n) {
-    let size = 1;
-    while (n >= 0x80) {
-      n = Math.floor(n / 128);
-      size++;
-    }
-    return size;
-  }
-
-  /** The byte length of V8's serialization of the value codec `text` stands for. */
-  function v8Size(text) {
-    let offset = 2; // header
-    const string = (s) => {
-      let wide = false;
-      let units = s.length;
-      for (let i = 0; i < units; i++) {
-        if (s.charCodeAt(i) > 0xff) {
-          wide = true;
-          break;
-        }
-      }
-      if (!wide) {
-        offset += 1 + varintSize(units) + units;
-        return;
-      }
-      const bytes = 2 * units;
-      if ((offset + 1 + varintSize(bytes)) & 1) offset++; // padding: characters at an even offset
-      offset += 1 + varintSize(bytes) + bytes;
-    };
-    const number = (n) => {
-      if (Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) {
-        offset += 1 + varintSize(((n << 1) ^ (n >> 31)) >>> 0);
-      } else {
-        offset += 9;
-      }
-    };
-    const bigintBody = (digitsText) => {
-      let magnitude = BigInt(digitsText);
-      if (magnitude < 0n) magnitude = -magnitude;
-      let digits = 0;
-      while (magnitude > 0n) {
-        magnitude >>= 64n;
-        digits++;
-      }
-      offset += varintSize(digits * 16) + digits * 8;
-    };
-    const key = (k) => {
-      if (INDEX.test(k) && Number(k) <= 4294967294) number(Number(k));
-      else string(k);
-    };
-    const pairs = (object) => {
-      const names = keysOf(object);
-      for (let i = 0; i < names.length; i++) {
-        key(names[i]);
-        value(object[names[i]]);
-      }
-      return names.length;
-    };
-    const dense = (items, props) => {
-      offset += 1 + varintSize(items.length);
-      for (let i = 0; i < items.length; i++) value(items[i]);
-      const count = props === undefined ? 0 : pairs(props);
-      offset += 1 + varintSize(count) + varintSize(items.length);
-    };
-    const TAGS = {
-      undefined: () => { offset += 1; },
-      number: () => { offset += 9; },
-      bigint: (x) => { offset += 1; bigintBody(x.v); },
-      ref: (x) => { offset += 1 + varintSize(x.id); },
-      date: () => { offset += 9; },
-      regexp: (x) => {
-        offset += 1;
-        string(x.source);
-        let flags = 0;
-        for (let i = 0; i < x.flags.length; i++) flags += REGEXP_FLAGS[x.flags[i]] || 0;
-        offset += varintSize(flags);
-      },
-      map: (x) => {
-        offset += 1;
-        for (let i = 0; i < x.entries.length; i++) {
-          value(x.entries[i][0]);
-          value(x.entries[i][1]);
-        }
-        offset += 1 + varintSize(2 * x.entries.length);
-      },
-      set: (x) => {
-        offset += 1;
-        for (let i = 0; i < x.values.length; i++) value(x.values[i]);
-        offset += 1 + varintSize(x.values.length);
-      },
-      array: (x) => {
-        const items = x.items === undefined ? [] : x.items;
-        if (isArray(items) && items.length === x.length) {
-          dense(items, x.props);
-          return;
-        }
-        offset += 1 + varintSize(x.length);
-        const count = pairs(items) + (x.props === undefined ? 0 : pairs(x.props));
-        offset += 1 + varintSize(count) + varintSize(x.length);
-      },
-      object: (x) => plain(x.props),
-      arraybuffer: (x) => {
-        let end = x.base64.length;
-        while (end > 0 && x.base64[end - 1] === "=") end--;
-        const length = Math.floor((end * 3) / 4);
-        offset += 1 + varintSize(length) + length;
-      },
-      view: (x) => {
-        const bytes = x.length * (hasOwn.call(VIEW_ITEM_BYTES, x.kind) ? VIEW_ITEM_BYTES[x.kind] : 1);
-        offset += 2 + varintSize(bytes) + bytes; // Node's host object: tag, type, length, bytes
-      },
-      error: (x) => {
-        offset += ERROR_PROTOTYPES.has(x.name) ? 2 : 1;
-        offset += 1;
-        string(x.message === undefined ? "" : x.message);
-        if (typeof x.stack === "string") {
-          offset += 1;
-          string(x.stack);
-        }
-        if (hasOwn.call(x, "cause")) {
-          offset += 1;
-          value(x.cause);
-        }
-        offset += 1;
-      },
-      boxed: (x) => {
-        const inner = x.v;
-        if (typeof inner === "boolean") offset += 1;
-        else if (typeof inner === "string") {
-          offset += 1;
-          string(inner);
-        } else if (inner !== null && typeof inner === "object" && inner.$ === "bigint") {
-          offset += 1;
-          bigintBody(inner.v);
-        } else offset += 9;
-      },
-      codec: (x) => value(x.value),
-    };
-    function value(x) {
-      switch (typeof x) {
-        case "string":
-          string(x);
-          return;
-        case "number":
-          number(x);
-          return;
-        case "boolean":
-          offset += 1;
-          return;
-      }
-      if (x === null) {
-        offset += 1;
-      } else if (isArray(x)) {
-        dense(x, undefined);
-      } else if (hasOwn.call(x, "$")) {
-        const handler = hasOwn.call(TAGS, x.$) ? TAGS[x.$] : undefined;
-        if (handler === undefined) throw formatError("unknown tag " + stringify(x.$));
-        handler(x);
-      } else {
-        plain(x);
-      }
-    }
-    function plain(object) {
-      offset += 1;
-      const count = pairs(object); // before `offset +=`, which reads offset first
-      offset += 1 + varintSize(count);
-    }
-    value(parse(text));
-    return offset;
-  }
-
-  globalThis.__mfCodec = Object.freeze({ encode, decode, v8Size, VERSION });
+  globalThis.__mfCodec = { encode, decode, VERSION }; // v8size.js adds v8Size, then freezes it
 })();

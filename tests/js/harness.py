@@ -125,6 +125,8 @@ def new_context(*, seed: bool = True) -> quickjs.Context:
             )
     codec = JS_DIR / "codec.js"
     ctx.eval(codec.read_text() if codec.exists() else FAKE_CODEC_JS)
+    if codec.exists():
+        ctx.eval((JS_DIR / "v8size.js").read_text())
     return ctx
 
 

@@ -25,6 +25,7 @@
     apply,
     SafeMap,
     SafeSet,
+    SafeWeakMap,
     Promise,
   } = globalThis.__mfIntrinsics;
   const append = (array, item) => {
@@ -50,6 +51,13 @@
       error.name = envelope.name;
     }
     if (envelope.remoteStack) error.remoteStack = envelope.remoteStack;
+    if (envelope.remote === true) {
+      // Thrown by the callee of an RPC (kernel/rpc_targets.js): its stack names its own code.
+      error.remote = true;
+      if (typeof envelope.stack === "string" && envelope.stack !== "") error.stack = envelope.stack;
+    }
+    if (envelope.retryable === true) error.retryable = true;
+    if (envelope.overloaded === true) error.overloaded = true;
     return error;
   }
 
@@ -90,6 +98,7 @@
     apply,
     SafeMap,
     SafeSet,
+    SafeWeakMap,
     Promise,
     append,
     MSG,

@@ -109,7 +109,7 @@
     if (method !== undefined) start.method = method;
     // A note: Python learns of the call before any storage operation of it names it.
     host.note(start);
-    const [opId, promise] = host.local(kind === "fetch" ? responseFromHost : decodeValue);
+    const [opId, promise] = host.local(kind === "fetch" ? responseFromHost : K.decodeResult);
     record.opId = opId;
     append(openDirect, record);
     let actor = existing;
@@ -125,6 +125,10 @@
         // Answered in the delivery that asked: settle here. Python flushes the object's
         // writes before it releases anything this delivery produced (the output gate).
         const end = { op: "dend", d: record.id, ok, local: true };
+        if (ok && kind === "rpc") {
+          const exports = K.takeExports(); // stubs the caller now holds: released when its request ends
+          if (exports !== null) end.x = exports;
+        }
         if (!ok) end.error = value.message;
         else if (kind === "fetch") end.status = value.status;
         host.emit(end);
@@ -134,11 +138,11 @@
         host.emit({ op: "dend", d: record.id, ok, id: opId, value });
       }
     };
-    const fail = (error) => finish(false, envelopeFromError(error));
+    const fail = (error) => finish(false, kind === "fetch" ? envelopeFromError(error) : K.rpcEnvelope(error));
     const succeed = (value) => {
       let encoded;
       try {
-        encoded = kind === "fetch" ? K.responseToHost(value, MSG.objectNotResponse) : codec.encode(value);
+        encoded = kind === "fetch" ? K.responseToHost(value, MSG.objectNotResponse) : K.encodeForRpc(value, actor);
       } catch (error) {
         fail(error);
         return;
@@ -186,37 +190,13 @@
       return instance.fetch(fetchApi.requestFromWire(payload));
     }
     if (!actor.rpc) throw new TypeError(MSG.rpcUnsupported);
+    if (K.isCallSpec(method)) return K.invokeSpec(instance, method, payload); // kernel/rpc_targets.js
     const fn = instance[method];
     if (typeof fn !== "function" || method.startsWith("#") || method === "constructor" || !(method in Object.getPrototypeOf(instance) || Object.prototype.hasOwnProperty.call(instance, method))) {
       throw new TypeError(MSG.rpcNoMethod.replace("{method}", method));
     }
-    return fn.apply(instance, codec.decode(payload));
+    return fn.apply(instance, K.decodeArgs(payload));
   }
 
-  /** Properties a stub never turns into RPC methods (so that it is not mistaken for a thenable, ...). */
-  const RESERVED_STUB_PROPERTIES = new SafeSet(["then", "toJSON", "constructor", "valueOf", "toString"]);
-
-  /**
-   * Wraps a stub so that any other property is an RPC method: arguments are structured-cloned
-   * (a DataCloneError rejects) and `send(method, encodedArgs)` queues the host operation.
-   */
-  function rpcProxy(target, send) {
-    return new Proxy(target, {
-      get(object, property) {
-        if (property in object || typeof property === "symbol") return object[property];
-        if (RESERVED_STUB_PROPERTIES.has(property)) return undefined;
-        return (...args) => {
-          let encoded;
-          try {
-            encoded = codec.encode(args);
-          } catch (error) {
-            return rejected(error);
-          }
-          return send(property, encoded);
-        };
-      },
-    });
-  }
-
-  Object.assign(K, { beginDelivery, call, currentDirect, directCall, invoke, ownedBy, rpcProxy, tag });
+  Object.assign(K, { beginDelivery, call, currentDirect, directCall, invoke, ownedBy, tag });
 })(globalThis.__mfKernelParts);

@@ -56,7 +56,7 @@
       }
       let exports = Object.create(null);
       if (config.modules) exports = requireModule(config.main);
-      K.worker = { modules: config.modules, exports, env };
+      K.worker = { modules: config.modules, exports, env, name: config.name };
       const classes = {};
       for (const [name, value] of Object.entries(exports)) {
         if (typeof value === "function") {
@@ -113,7 +113,7 @@
         const target = parseTarget(targetText);
         if ("entrypoint" in target) {
           promise = then(RESOLVED, () => entrypointRpc(target.entrypoint, method, argsText));
-          complete(eventId, promise, (value) => codec.encode(value));
+          complete(eventId, promise, (value) => K.encodeForRpc(value, null), undefined, K.rpcEnvelope);
           return;
         }
         actor = getActor(target);
@@ -121,7 +121,7 @@
       } catch (error) {
         promise = rejected(error);
       }
-      complete(eventId, promise, (value) => codec.encode(value), actor);
+      complete(eventId, promise, (value) => K.encodeForRpc(value, actor), actor, K.rpcEnvelope);
     },
 
     /** Delivers an alarm to an object. */
@@ -184,6 +184,7 @@
     /** Forgets an object instance (reset after a reload or a broken output gate). */
     dropActor(key) {
       actors.delete(key);
+      K.dropExports(key);
     },
 
     /** Settles several host operations: `[[id, ok, value], ...]` as JSON. */

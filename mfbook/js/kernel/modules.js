@@ -106,5 +106,5 @@
     moduleFactories.set(specifier, factory);
   }
 
-  Object.assign(K, { DurableObject, WorkerEntrypoint, requireModule, setLineMap, defineModule });
+  Object.assign(K, { DurableObject, RpcTarget, WorkerEntrypoint, requireModule, setLineMap, defineModule });
 })(globalThis.__mfKernelParts);

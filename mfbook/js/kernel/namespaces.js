@@ -69,6 +69,7 @@
     constructor(binding, spec) {
       this.#binding = binding;
       this.#spec = spec;
+      K.namespaceSpecs.set(binding, spec); // stubs of this namespace's objects route by it
       this.#suffixBytes = host.sha256(textEncoder.encode(binding)).subarray(0, 8);
       this.#suffix = hex(this.#suffixBytes);
     }
@@ -156,7 +157,7 @@
       target,
       (method, args) =>
         directCall(spec, id, "rpc", args, method) ??
-        call("do_rpc", { binding, hex: id.toString(), name: id.name, method, args }, decodeValue)
+        call("do_rpc", { binding, hex: id.toString(), name: id.name, method, args }, K.decodeResult)
     );
   }
 

@@ -66,6 +66,7 @@
     abort(reason) {
       const actor = this.#actor;
       if (actors.get(actor.key) === actor) actors.delete(actor.key);
+      K.dropExports(actor.key);
       if (host.syncCalls) host.call("object.abort", { a: actor.key }); // this event's writes never commit
       throw reason instanceof Error ? reason : new Error("Application called abort() to reset Durable Object.");
     }

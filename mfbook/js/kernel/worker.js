@@ -66,7 +66,7 @@
         }
       },
     };
-    return rpcProxy(target, (method, args) => call("service_rpc", { service: name, method, args }, decodeValue));
+    return rpcProxy(target, (method, args) => call("service_rpc", { service: name, method, args }, K.decodeResult));
   }
 
   /** The class behind a service binding's entrypoint (`null`: the default export). */
@@ -80,6 +80,7 @@
 
   /** RPC into a `WorkerEntrypoint` (a fresh instance per call, as the runtime does). */
   function entrypointRpc(entrypoint, method, argsText) {
+    if (K.isExportCall(method)) return K.invokeSpec(null, method, argsText); // a stub of this worker's
     const cls = entrypointClass(entrypoint);
     if (typeof cls !== "function" || !(cls.prototype instanceof WorkerEntrypoint)) {
       throw new TypeError(
@@ -89,11 +90,12 @@
       );
     }
     const instance = new cls(makeExecutionContext(), K.worker.env);
+    if (K.isCallSpec(method)) return K.invokeSpec(instance, method, argsText); // kernel/rpc_targets.js
     const fn = instance[method];
     if (typeof fn !== "function" || method === "constructor" || method === "fetch" || !(method in cls.prototype) || method in Object.prototype) {
       throw new TypeError(MSG.rpcNoMethod.replace("{method}", method));
     }
-    return fn.apply(instance, codec.decode(argsText));
+    return fn.apply(instance, K.decodeArgs(argsText));
   }
 
   /** A fetch into a named `WorkerEntrypoint` of this worker. */
@@ -128,7 +130,7 @@
 
   // ---------------------------------------------------------------- event completion
   /** Reports an event's outcome; `actor` (whose `inflight` the caller raised) is released. */
-  function complete(eventId, promise, encode, actor) {
+  function complete(eventId, promise, encode, actor, toEnvelope = envelopeFromError) {
     if (actor !== undefined) {
       const release = () => {
         actor.inflight--;
@@ -141,19 +143,19 @@
         try {
           payload = encode(value);
         } catch (error) {
-          host.emit({ op: "done", ev: eventId, ok: false, error: envelopeFromError(error) });
+          host.emit({ op: "done", ev: eventId, ok: false, error: toEnvelope(error) });
           return;
         }
         if (payload instanceof Promise) {
           then(payload, 
             (resolved) => host.emit({ op: "done", ev: eventId, ok: true, value: resolved }),
-            (error) => host.emit({ op: "done", ev: eventId, ok: false, error: envelopeFromError(error) })
+            (error) => host.emit({ op: "done", ev: eventId, ok: false, error: toEnvelope(error) })
           );
         } else {
           host.emit({ op: "done", ev: eventId, ok: true, value: payload });
         }
       },
-      (error) => host.emit({ op: "done", ev: eventId, ok: false, error: envelopeFromError(error) })
+      (error) => host.emit({ op: "done", ev: eventId, ok: false, error: toEnvelope(error) })
     );
   }
 
