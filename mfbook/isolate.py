@@ -42,6 +42,7 @@ PRELUDE_FILES = (
     "blob.js",
     "fetch_api.js",
     "websocket.js",
+    "scheduler.js",
 )
 
 

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import IO, Any
 
@@ -16,6 +16,7 @@ from . import export
 from .backends import Backend, BackendConfigError, open_backend
 from .bridge.signals import SigintGuard
 from .bridge.stack import current_stack_size
+from .cf import request_cf
 from .errors import ConfigError, WorkerError
 from .export import StorageTransfer
 from .http import HeadersInput, Response, request_wire
@@ -386,13 +387,15 @@ class Miniflare:
         headers: HeadersInput = None,
         body: bytes | str | None = None,
         worker_name: str | None = None,
+        cf: Mapping[str, Any] | None = None,
     ) -> Response:
         """Sends a request to the entry worker (or ``worker_name``) and returns its response.
 
         A JS exception that escapes the handler becomes a 500 response whose body is the
-        error and its stack (as Miniflare shows it); the error is also logged.
+        error and its stack (as Miniflare shows it); the error is also logged. ``cf`` is the
+        request's ``request.cf`` (default :data:`mfbook.cf.DEFAULT_CF`).
         """
-        wire = request_wire(url, method=method, headers=headers, body=body)
+        wire = request_wire(url, method=method, headers=headers, body=body, cf=request_cf(cf))
         try:
             value = self._event_blocking("fetch", worker_name, None, None, (json.dumps(wire),))
         except WorkerError as error:
@@ -407,9 +410,10 @@ class Miniflare:
         headers: HeadersInput = None,
         body: bytes | str | None = None,
         worker_name: str | None = None,
+        cf: Mapping[str, Any] | None = None,
     ) -> Response:
         """Awaitable twin of :meth:`dispatch_fetch`."""
-        wire = request_wire(url, method=method, headers=headers, body=body)
+        wire = request_wire(url, method=method, headers=headers, body=body, cf=request_cf(cf))
         try:
             value = await self._event_async("fetch", worker_name, None, None, (json.dumps(wire),))
         except WorkerError as error:
