@@ -10,7 +10,7 @@ import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import export
 from .backends import Backend, BackendConfigError, open_backend
@@ -30,6 +30,9 @@ from .scheduling import RequestState, Worker
 from .stubs import DurableObjectNamespace, DurableObjectStub
 from .trace import Trace
 from .wrangler import check_migrations
+
+if TYPE_CHECKING:
+    from .serving import ServeHandle
 
 __all__ = ["Miniflare"]
 
@@ -68,6 +71,7 @@ class Miniflare:
         self.trace = Trace(maxlen=self._options.trace_maxlen)
         self.console_lines: list[tuple[str, str]] = []
         self._loop = EmulatorLoop()
+        self._servers: list[ServeHandle] = []  # mf.serve(): stopped by dispose()
         try:
             self._runtime = self._loop.run(self._create_runtime(self._options))
         except BaseException:
@@ -420,6 +424,23 @@ class Miniflare:
             return self._error_response(error)
         return self._response(value, url)
 
+    def serve(self, *, port: int = 8787, host: str = "127.0.0.1", cf: Mapping[str, Any] | None = None) -> ServeHandle:
+        """Serves the entry worker to real HTTP and WebSocket clients (see :mod:`mfbook.serving`).
+
+        Returns at once with a handle (``.url``, ``.stop()``); the server runs on a thread of
+        its own and ``dispose()`` stops it. ``port=0`` picks a free port; ``cf`` is the
+        ``request.cf`` of served requests.
+
+        Raises:
+            OSError: The address cannot be bound.
+        """
+        self._loop._check()
+        from .serving import start_server
+
+        handle = start_server(self, host=host, port=port, cf=cf)
+        self._servers.append(handle)
+        return handle
+
     # ------------------------------------------------------------------ durable objects
     def get_durable_object_namespace(self, binding: str, *, worker_name: str | None = None) -> DurableObjectNamespace:
         """The namespace bound as ``binding`` (in the entry worker, or ``worker_name``)."""
@@ -520,6 +541,8 @@ class Miniflare:
         if self._loop.closed:
             return
         self.trace.emit("emulator.dispose")  # live widgets show that they stopped
+        for server in self._servers:
+            server.stop()
         self._finalizer()
 
     async def dispose_async(self) -> None:

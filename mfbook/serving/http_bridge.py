@@ -1,0 +1,81 @@
+"""One HTTP request from a real client → ``dispatch_fetch_async`` → its HTTP response.
+
+The worker sees the URL the client asked for (scheme, ``Host`` and path as sent), every
+request header in order (repeated ones kept), the body, and ``request.cf`` (the server's
+``cf``, else :data:`mfbook.cf.DEFAULT_CF`). Its response goes back with its status, reason
+phrase and headers; the length and framing headers are the server's to write. A request
+with ``Upgrade: websocket`` whose worker answers 101 with a WebSocket becomes a WebSocket
+connection (``websocket_bridge.py``).
+
+Errors: a JavaScript exception is already a 500 response from ``dispatch_fetch_async`` (as
+Miniflare shows it); a request the runtime refuses (a bad URL or method) is a 400; any
+other emulator error (a limit, a disposed emulator) is a 500 whose body names it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from ..errors import MfbookError
+from .websocket_bridge import bridge_websocket
+
+if TYPE_CHECKING:
+    from ..http import Response
+    from ..miniflare import Miniflare
+
+__all__ = ["HttpBridge"]
+
+logger = logging.getLogger("mfbook.serve")
+
+# Framing is the server's: it writes Content-Length or chunks itself.
+_HOP_BY_HOP = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "proxy-connection", "te"}
+)
+_NO_BODY_STATUSES = frozenset({101, 204, 205, 304})
+
+
+class HttpBridge:
+    """The aiohttp handler for every path and method of a served emulator."""
+
+    def __init__(self, mf: Miniflare, *, cf: Mapping[str, Any] | None = None) -> None:
+        self.mf = mf
+        #: ``request.cf`` of served requests (None: the documented default).
+        self.cf = cf
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        upgrade = request.headers.get("upgrade", "").lower() == "websocket"
+        body = await request.read() if request.body_exists and request.method not in ("GET", "HEAD") else None
+        try:
+            response = await self.mf.dispatch_fetch_async(
+                str(request.url),
+                method=request.method,
+                headers=list(request.headers.items()),
+                body=body,
+                cf=self.cf,
+            )
+        except TypeError as error:
+            return web.Response(status=400, text=f"Bad request: {error}")
+        except MfbookError as error:
+            logger.error("serving %s %s failed: %s", request.method, request.path_qs, error)
+            return web.Response(status=500, text=f"{type(error).__name__}: {error}")
+        websocket = getattr(response, "websocket", None)
+        if upgrade and response.status == 101 and websocket is not None:
+            return await bridge_websocket(request, response, websocket)
+        return _http_response(request, response)
+
+
+def _http_response(request: web.Request, response: Response) -> web.Response:
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in response.headers.pairs():
+        if name not in _HOP_BY_HOP:
+            headers.add(name, value)
+    status = response.status
+    if status == 101:  # a 101 without a WebSocket (or to a plain request) cannot be sent as is
+        return web.Response(status=500, text="The worker answered 101 without an upgraded WebSocket.")
+    body = b"" if status in _NO_BODY_STATUSES else response.body
+    return web.Response(status=status, reason=response.status_text or None, headers=headers, body=body)
