@@ -156,6 +156,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     options = serve_options(args)
     cf = load_cf_file(args.cf) if args.cf is not None else None
+    # Snapshot the files first: a change made as soon as the URL is printed is still seen.
+    watcher = FileWatcher(_watched_roots(args)) if args.watch else None
     mf = Miniflare(**options)
     try:
         handle = mf.serve(port=args.port, host=args.host, cf=cf)
@@ -164,7 +166,6 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mfbook serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     print(f"mfbook: serving on {handle.url} (Ctrl-C to stop)", flush=True)
-    watcher = FileWatcher(_watched_roots(args)) if args.watch else None
     idle = threading.Event()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
