@@ -42,6 +42,7 @@ PRELUDE_FILES = (
     "blob.js",
     "fetch_api.js",
     "websocket.js",
+    "body_streams.js",
     "scheduler.js",
 )
 
@@ -224,6 +225,8 @@ class Isolate:
                 "instanceState",
                 "wsEvent",
                 "hibernateActor",
+                "pullBody",
+                "cancelBody",
             )
         }
         self._flush = self._context.eval("__mfKernel.flush")

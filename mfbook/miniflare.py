@@ -28,6 +28,7 @@ from .options import Options, parse_options
 from .runtime import NamespaceSpec, Runtime
 from .scheduling import RequestState, Worker
 from .stubs import DurableObjectNamespace, DurableObjectStub
+from .streamed import BodyStream, StreamedResponse
 from .trace import Trace
 from .wrangler import check_migrations
 
@@ -350,9 +351,14 @@ class Miniflare:
             status_text="Internal Server Error",
         )
 
-    def _response(self, wire: dict[str, Any], url: str = "") -> Response:
-        """A response from its wire; a WebSocket in it becomes ``response.websocket``."""
-        response = Response.from_wire(wire)
+    def _response(self, wire: dict[str, Any], url: str = "", worker_name: str | None = None) -> Response:
+        """A response from its wire; a WebSocket in it becomes ``response.websocket``, a body
+        handed over by id a :class:`~mfbook.streamed.StreamedResponse`."""
+        stream_id = wire.get("stream")
+        if stream_id is None:
+            response = Response.from_wire(wire)
+        else:
+            response = self._streamed_response(wire, worker_name, int(stream_id))
         socket_id = wire.get("ws")
         if socket_id is not None:
             response.websocket = self._runtime.websockets.client_for(int(socket_id), self._loop.post, url)
@@ -392,19 +398,24 @@ class Miniflare:
         body: bytes | str | None = None,
         worker_name: str | None = None,
         cf: Mapping[str, Any] | None = None,
+        stream: bool = False,
     ) -> Response:
         """Sends a request to the entry worker (or ``worker_name``) and returns its response.
 
         A JS exception that escapes the handler becomes a 500 response whose body is the
         error and its stack (as Miniflare shows it); the error is also logged. ``cf`` is the
-        request's ``request.cf`` (default :data:`mfbook.cf.DEFAULT_CF`).
+        request's ``request.cf`` (default :data:`mfbook.cf.DEFAULT_CF`). With ``stream=True``,
+        a body the worker streams comes back as a :class:`mfbook.streamed.StreamedResponse`
+        to iterate as it is produced (``for chunk in response``).
         """
         wire = request_wire(url, method=method, headers=headers, body=body, cf=request_cf(cf))
+        if stream:
+            wire["streamBody"] = True
         try:
             value = self._event_blocking("fetch", worker_name, None, None, (json.dumps(wire),))
         except WorkerError as error:
             return self._error_response(error)
-        return self._response(value, url)
+        return self._response(value, url, worker_name)
 
     async def dispatch_fetch_async(
         self,
@@ -415,14 +426,29 @@ class Miniflare:
         body: bytes | str | None = None,
         worker_name: str | None = None,
         cf: Mapping[str, Any] | None = None,
+        stream: bool = False,
     ) -> Response:
-        """Awaitable twin of :meth:`dispatch_fetch`."""
+        """Awaitable twin of :meth:`dispatch_fetch` (iterate a streamed body with ``async for``)."""
         wire = request_wire(url, method=method, headers=headers, body=body, cf=request_cf(cf))
+        if stream:
+            wire["streamBody"] = True
         try:
             value = await self._event_async("fetch", worker_name, None, None, (json.dumps(wire),))
         except WorkerError as error:
             return self._error_response(error)
-        return self._response(value, url)
+        return self._response(value, url, worker_name)
+
+    def _streamed_response(self, wire: dict[str, Any], worker_name: str | None, stream_id: int) -> Response:
+        stream = BodyStream(
+            lambda kind: self._event_blocking(kind, worker_name, None, None, (stream_id,)),
+            lambda kind: self._event_async(kind, worker_name, None, None, (stream_id,)),
+        )
+        return StreamedResponse(
+            int(wire["status"]),
+            stream=stream,
+            status_text=str(wire.get("statusText", "")),
+            headers=[(str(name), str(value)) for name, value in wire.get("headers", [])],
+        )
 
     def serve(self, *, port: int = 8787, host: str = "127.0.0.1", cf: Mapping[str, Any] | None = None) -> ServeHandle:
         """Serves the entry worker to real HTTP and WebSocket clients (see :mod:`mfbook.serving`).

@@ -14,6 +14,7 @@ other emulator error (a limit, a disposed emulator) is a 500 whose body names it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ..errors import MfbookError
+from ..streamed import StreamedResponse
 from .websocket_bridge import bridge_websocket
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ class HttpBridge:
                 headers=list(request.headers.items()),
                 body=body,
                 cf=self.cf,
+                stream=True,
             )
         except TypeError as error:
             return web.Response(status=400, text=f"Bad request: {error}")
@@ -66,14 +69,42 @@ class HttpBridge:
         websocket = getattr(response, "websocket", None)
         if upgrade and response.status == 101 and websocket is not None:
             return await bridge_websocket(request, response, websocket)
-        return _http_response(request, response)
+        if isinstance(response, StreamedResponse):
+            return await _streamed_response(request, response)
+        return _http_response(response)
 
 
-def _http_response(request: web.Request, response: Response) -> web.Response:
+def _headers(response: Response) -> CIMultiDict[str]:
     headers: CIMultiDict[str] = CIMultiDict()
     for name, value in response.headers.pairs():
         if name not in _HOP_BY_HOP:
             headers.add(name, value)
+    return headers
+
+
+async def _streamed_response(request: web.Request, response: StreamedResponse) -> web.StreamResponse:
+    """Writes each chunk as the worker produces it; a client that goes away cancels the stream."""
+    out = web.StreamResponse(status=response.status, reason=response.status_text or None, headers=_headers(response))
+    try:
+        await out.prepare(request)
+        async for chunk in response:
+            await out.write(chunk)
+        await out.write_eof()
+    except ConnectionError:
+        pass  # the client went away: the stream is cancelled below
+    except MfbookError as error:
+        # The status line is sent: cut the connection so the client sees a broken body.
+        logger.error("serving %s %s: the body stream failed: %s", request.method, request.path_qs, error)
+        if request.transport is not None:
+            request.transport.abort()
+    finally:
+        if not response.stream.finished:  # the client went away (or the handler was cancelled)
+            await asyncio.shield(response.aclose())
+    return out
+
+
+def _http_response(response: Response) -> web.Response:
+    headers = _headers(response)
     status = response.status
     if status == 101:  # a 101 without a WebSocket (or to a plain request) cannot be sent as is
         return web.Response(status=500, text="The worker answered 101 without an upgraded WebSocket.")

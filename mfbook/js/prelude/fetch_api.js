@@ -11,7 +11,8 @@
 //   requestToWire(req)   -> {method, url, headers, body} | Promise of it (only when a stream
 //                           must be read); extra keys when not default: redirect, cf
 //   requestFromWire(w)   -> Request (immutable headers, lazily built)
-//   responseToWire(res)  -> {status, statusText, headers, body} | Promise of it
+//   responseToWire(res, register?) -> {status, statusText, headers, body} | Promise of it;
+//                           with `register`, a stream body becomes `stream: register(stream)`
 //   responseFromWire(w)  -> Response (immutable headers; optional w.url, w.redirected)
 //   isResponse(x)        -> boolean
 // `headers` is a list of [lower-case name, value] pairs; `body` is null or a binary string (one
@@ -1170,7 +1171,9 @@
     });
   }
 
-  function responseToWire(response) {
+  // `register` (host.bodyStreams.register) set: a stream body is not read here but handed over
+  // by id (`wire.stream`), for the host to pull chunk by chunk.
+  function responseToWire(response, register) {
     const fields = responseFields(response);
     const wire = {
       status: fields.status, statusText: response.statusText,
@@ -1178,7 +1181,15 @@
     };
     // A WebSocket crosses as the number of its end (prelude/websocket.js).
     if (fields.webSocket !== null) wire.ws = host.webSockets.toWire(fields.webSocket);
-    return withBody(wire, wireBody(bodyState(response)));
+    const state = bodyState(response);
+    if (register !== undefined && state.kind === 'stream' && !state.pulled) {
+      if (isUsed(state)) throw new TypeError(BODY_USED);
+      if (state.stream.locked) throw new TypeError(STREAM_LOCKED);
+      state.used = true;
+      wire.stream = register(state.stream);
+      return wire;
+    }
+    return withBody(wire, wireBody(state));
   }
 
   function responseFromWire(wire) {
