@@ -25,6 +25,7 @@ from .isolate import IsolateFault, IsolateLimits
 from .loop import EmulatorLoop, Waiter
 from .objects import DurableObjectStorage
 from .options import Options, parse_options
+from .request_bodies import BodySource, RequestBodies, is_body_source
 from .runtime import NamespaceSpec, Runtime
 from .scheduling import RequestState, Worker
 from .stubs import DurableObjectNamespace, DurableObjectStub
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from .serving import ServeHandle
 
 __all__ = ["Miniflare"]
+
+BodyInput = bytes | str | BodySource | None
 
 logger = logging.getLogger("mfbook")
 console_logger = logging.getLogger("mfbook.console")
@@ -80,6 +83,9 @@ class Miniflare:
             raise
         # Disposes at interpreter exit (atexit, while the emulator thread can still run: a
         # __del__ during finalization would wait for a thread that can no longer run).
+        #: Request bodies fed from Python iterables (``body_pull`` operations).
+        self._bodies = RequestBodies(self._runtime.loop, self._runtime.calls.io_result)
+        self._runtime.async_ops.update(self._bodies.ops())
         self._finalizer = weakref.finalize(self, _dispose, self._loop, self._runtime)
 
     # ------------------------------------------------------------------ set-up
@@ -351,14 +357,17 @@ class Miniflare:
             status_text="Internal Server Error",
         )
 
-    def _response(self, wire: dict[str, Any], url: str = "", worker_name: str | None = None) -> Response:
+    def _response(
+        self, wire: dict[str, Any], url: str = "", worker_name: str | None = None, body_id: int | None = None
+    ) -> Response:
         """A response from its wire; a WebSocket in it becomes ``response.websocket``, a body
         handed over by id a :class:`~mfbook.streamed.StreamedResponse`."""
         stream_id = wire.get("stream")
         if stream_id is None:
+            self._bodies.discard(body_id)
             response = Response.from_wire(wire)
         else:
-            response = self._streamed_response(wire, worker_name, int(stream_id))
+            response = self._streamed_response(wire, worker_name, int(stream_id), body_id)
         socket_id = wire.get("ws")
         if socket_id is not None:
             response.websocket = self._runtime.websockets.client_for(int(socket_id), self._loop.post, url)
@@ -395,7 +404,7 @@ class Miniflare:
         *,
         method: str = "GET",
         headers: HeadersInput = None,
-        body: bytes | str | None = None,
+        body: BodyInput = None,
         worker_name: str | None = None,
         cf: Mapping[str, Any] | None = None,
         stream: bool = False,
@@ -406,16 +415,18 @@ class Miniflare:
         error and its stack (as Miniflare shows it); the error is also logged. ``cf`` is the
         request's ``request.cf`` (default :data:`mfbook.cf.DEFAULT_CF`). With ``stream=True``,
         a body the worker streams comes back as a :class:`mfbook.streamed.StreamedResponse`
-        to iterate as it is produced (``for chunk in response``).
+        to iterate as it is produced (``for chunk in response``). ``body`` may also be an
+        iterable or async iterable of ``bytes``: the worker reads it as a stream.
         """
-        wire = request_wire(url, method=method, headers=headers, body=body, cf=request_cf(cf))
-        if stream:
-            wire["streamBody"] = True
+        wire, body_id = self._fetch_wire(url, method, headers, body, cf, stream, None)
         try:
             value = self._event_blocking("fetch", worker_name, None, None, (json.dumps(wire),))
-        except WorkerError as error:
-            return self._error_response(error)
-        return self._response(value, url, worker_name)
+        except BaseException as error:
+            self._bodies.discard(body_id)
+            if isinstance(error, WorkerError):
+                return self._error_response(error)
+            raise
+        return self._response(value, url, worker_name, body_id)
 
     async def dispatch_fetch_async(
         self,
@@ -423,25 +434,52 @@ class Miniflare:
         *,
         method: str = "GET",
         headers: HeadersInput = None,
-        body: bytes | str | None = None,
+        body: BodyInput = None,
         worker_name: str | None = None,
         cf: Mapping[str, Any] | None = None,
         stream: bool = False,
     ) -> Response:
         """Awaitable twin of :meth:`dispatch_fetch` (iterate a streamed body with ``async for``)."""
-        wire = request_wire(url, method=method, headers=headers, body=body, cf=request_cf(cf))
-        if stream:
-            wire["streamBody"] = True
+        wire, body_id = self._fetch_wire(url, method, headers, body, cf, stream, asyncio.get_running_loop())
         try:
             value = await self._event_async("fetch", worker_name, None, None, (json.dumps(wire),))
-        except WorkerError as error:
-            return self._error_response(error)
-        return self._response(value, url, worker_name)
+        except BaseException as error:
+            self._bodies.discard(body_id)
+            if isinstance(error, WorkerError):
+                return self._error_response(error)
+            raise
+        return self._response(value, url, worker_name, body_id)
 
-    def _streamed_response(self, wire: dict[str, Any], worker_name: str | None, stream_id: int) -> Response:
+    def _fetch_wire(
+        self,
+        url: str,
+        method: str,
+        headers: HeadersInput,
+        body: BodyInput,
+        cf: Mapping[str, Any] | None,
+        stream: bool,
+        caller: asyncio.AbstractEventLoop | None,
+    ) -> tuple[dict[str, Any], int | None]:
+        """The request wire, and the id of a body fed from an iterable (:mod:`mfbook.request_bodies`)."""
+        source = body if is_body_source(body) else None
+        plain = b"" if source is not None else body  # an iterable is a body too (GET/HEAD refuse it)
+        wire = request_wire(url, method=method, headers=headers, body=plain, cf=request_cf(cf))  # type: ignore[arg-type]
+        body_id = None
+        if source is not None:
+            body_id = self._bodies.add(source, caller=caller)  # type: ignore[arg-type]
+            wire["body"] = None
+            wire["bodyStream"] = body_id
+        if stream:
+            wire["streamBody"] = True
+        return wire, body_id
+
+    def _streamed_response(
+        self, wire: dict[str, Any], worker_name: str | None, stream_id: int, body_id: int | None
+    ) -> Response:
         stream = BodyStream(
             lambda kind: self._event_blocking(kind, worker_name, None, None, (stream_id,)),
             lambda kind: self._event_async(kind, worker_name, None, None, (stream_id,)),
+            on_finish=lambda: self._bodies.discard(body_id),
         )
         return StreamedResponse(
             int(wire["status"]),

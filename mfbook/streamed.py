@@ -45,11 +45,24 @@ def _stalled(error: LimitExceeded) -> LimitExceeded:
 class BodyStream:
     """The Python end of one response body stream in an isolate."""
 
-    def __init__(self, deliver: Deliver, deliver_async: DeliverAsync) -> None:
+    def __init__(
+        self, deliver: Deliver, deliver_async: DeliverAsync, *, on_finish: Callable[[], None] | None = None
+    ) -> None:
         self._deliver = deliver
         self._deliver_async = deliver_async
-        #: True once the stream ended, failed or was cancelled: no more events are sent.
-        self.finished = False
+        self._on_finish = on_finish
+        self._finished = False
+
+    @property
+    def finished(self) -> bool:
+        """True once the stream ended, failed or was cancelled: no more events are sent."""
+        return self._finished
+
+    @finished.setter
+    def finished(self, value: bool) -> None:
+        if value and not self._finished and self._on_finish is not None:
+            self._on_finish()
+        self._finished = value
 
     @staticmethod
     def _chunk(value: Any) -> bytes | None:

@@ -1,9 +1,12 @@
 """One HTTP request from a real client → ``dispatch_fetch_async`` → its HTTP response.
 
 The worker sees the URL the client asked for (scheme, ``Host`` and path as sent), every
-request header in order (repeated ones kept), the body, and ``request.cf`` (the server's
+request header in order (repeated ones kept), the body (streamed to the worker as it arrives
+when it is long or chunked), and ``request.cf`` (the server's
 ``cf``, else :data:`mfbook.cf.DEFAULT_CF`). Its response goes back with its status, reason
-phrase and headers; the length and framing headers are the server's to write. A request
+phrase and headers, and a body the worker streams is written chunk by chunk as it is
+produced (a client that goes away cancels it: the worker's ``cancel()`` runs). The length and
+framing headers are the server's to write. A request
 with ``Upgrade: websocket`` whose worker answers 101 with a WebSocket becomes a WebSocket
 connection (``websocket_bridge.py``).
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -39,6 +42,8 @@ _HOP_BY_HOP = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "proxy-connection", "te"}
 )
 _NO_BODY_STATUSES = frozenset({101, 204, 205, 304})
+#: Request bodies up to this length are read before the worker runs; longer or chunked ones stream.
+_READ_AT_ONCE = 1024 * 1024
 
 
 class HttpBridge:
@@ -51,7 +56,7 @@ class HttpBridge:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         upgrade = request.headers.get("upgrade", "").lower() == "websocket"
-        body = await request.read() if request.body_exists and request.method not in ("GET", "HEAD") else None
+        body = await _request_body(request)
         try:
             response = await self.mf.dispatch_fetch_async(
                 str(request.url),
@@ -72,6 +77,16 @@ class HttpBridge:
         if isinstance(response, StreamedResponse):
             return await _streamed_response(request, response)
         return _http_response(response)
+
+
+async def _request_body(request: web.Request) -> bytes | AsyncIterator[bytes] | None:
+    """A small body with a known length is read at once; any other streams to the worker."""
+    if not request.body_exists or request.method in ("GET", "HEAD"):
+        return None
+    length = request.content_length
+    if length is not None and length <= _READ_AT_ONCE:
+        return await request.read()
+    return request.content.iter_any()
 
 
 def _headers(response: Response) -> CIMultiDict[str]:

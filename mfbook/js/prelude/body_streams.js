@@ -12,6 +12,8 @@
 //   pull(id)         -> Promise<{done: true} | {done: false, chunk: binary string}>
 //   cancel(id, why)  -> Promise<null>
 //   size()           -> number of registered streams
+//   fromHost(id)     -> ReadableStream of a request body that Python feeds chunk by chunk
+//                       (`body_pull` host operations; cancelling it sends `body_cancel`)
 (function (host) {
   'use strict';
   const { SafeMap } = globalThis.__mfIntrinsics;
@@ -70,8 +72,27 @@
     return reader.cancel(why).then(() => null, () => null);
   }
 
+  // A request body from a Python iterable: each pull asks the host for the next chunk
+  // (a binary string, or null at the end).
+  function fromHost(id) {
+    const ns = host.streams.load();
+    return new ns.ReadableStream({
+      type: 'bytes',
+      pull(controller) {
+        return host.op('body_pull', { s: id }).then((chunk) => {
+          if (chunk === null) controller.close();
+          else if (chunk.length > 0) controller.enqueue(bin.fromBinaryString(chunk));
+        });
+      },
+      cancel() {
+        host.op('body_cancel', { s: id });
+      },
+    });
+  }
+
   host.bodyStreams = {
     register,
+    fromHost,
     pull,
     cancel,
     size() { return open.size; },

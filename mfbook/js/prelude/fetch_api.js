@@ -1162,9 +1162,18 @@
     return withBody(wire, wireBody(bodyState(request)));
   }
 
+  function requestState(wire) {
+    if (typeof wire.bodyStream === 'number') {
+      const state = newState('stream', null);
+      state.stream = host.bodyStreams.fromHost(wire.bodyStream);
+      return state;
+    }
+    return wire.body === null || wire.body === undefined ? NULL_STATE : newState('bin', wire.body);
+  }
+
   function requestFromWire(wire) {
     return new Request(INTERNAL, {
-      state: wire.body === null || wire.body === undefined ? NULL_STATE : newState('bin', wire.body),
+      state: requestState(wire),
       headers: null, pairs: wireToList(wire.headers), immutable: true,
       method: wire.method || 'GET', url: wire.url, redirect: wire.redirect || 'follow',
       signal: null, cf: wire.cf === null ? undefined : wire.cf, cache: undefined,
