@@ -55,7 +55,8 @@ class _Source:
         else:
             self.sync = iter(source)
         self.caller = caller
-        self.busy = False
+        self.busy = False  # a pull is running (the iterator cannot be closed meanwhile)
+        self.discarded = False  # closed as soon as the running pull ends
 
     async def next(self, scheduler: EngineScheduler) -> Any:
         if self.sync is not None:
@@ -100,7 +101,10 @@ class RequestBodies:
         if body_id is None:
             return
         source = self._sources.pop(body_id, None)
-        if source is not None and not source.busy:
+        if source is None:
+            return
+        source.discarded = True
+        if not source.busy:
             source.close()
 
     def __len__(self) -> int:
@@ -123,10 +127,12 @@ class RequestBodies:
                 chunk = await source.next(self._scheduler)
                 value = None if chunk is _END else _chunk_text(chunk)
             except Exception as error:  # noqa: BLE001 - becomes the stream's error in JS
-                source.busy = False
                 self._settle(worker, ctx, op_id, False, {"name": type(error).__name__, "message": str(error)})
                 return
-            source.busy = False
+            finally:
+                source.busy = False
+                if source.discarded:
+                    source.close()
             if value is None:
                 self.discard(entry["s"])
             self._settle(worker, ctx, op_id, True, value)

@@ -137,14 +137,12 @@ class StreamedResponse(Response):
 
     Iterate it (``for chunk in response`` / ``response.iter_bytes()`` / ``async for``) to get
     the chunks as the worker produces them; ``body``, ``text()`` and ``json()`` read the rest
-    to the end. ``close()`` (or leaving a ``with`` block) before the end cancels the stream.
+    to the end (chunks already iterated are not kept). ``close()`` (or leaving a ``with`` block) before the end cancels the stream.
     """
 
     _buffer: bytes
 
-    def __init__(
-        self, status: int, *, stream: BodyStream, headers: HeadersInput = None, status_text: str = ""
-    ) -> None:
+    def __init__(self, status: int, *, stream: BodyStream, headers: HeadersInput = None, status_text: str = "") -> None:
         super().__init__(status, headers=headers, status_text=status_text)
         self.stream = stream
 

@@ -138,7 +138,8 @@
     const succeed = (value) => {
       let encoded;
       try {
-        encoded = kind === "fetch" ? K.responseToHost(value, MSG.objectNotResponse) : codec.encode(value);
+        // A streamed body stays in this isolate: the caller reads it by id (body_streams.js).
+        encoded = kind === "fetch" ? K.responseToHost(value, MSG.objectNotResponse, true) : codec.encode(value);
       } catch (error) {
         fail(error);
         return;

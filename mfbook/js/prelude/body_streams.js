@@ -11,6 +11,7 @@
 //   register(stream) -> id        locks the stream (a reader is taken at once)
 //   pull(id)         -> Promise<{done: true} | {done: false, chunk: binary string}>
 //   cancel(id, why)  -> Promise<null>
+//   reopen(id)       -> ReadableStream reading a registered stream (direct calls of objects)
 //   size()           -> number of registered streams
 //   fromHost(id)     -> ReadableStream of a request body that Python feeds chunk by chunk
 //                       (`body_pull` host operations; cancelling it sends `body_cancel`)
@@ -39,7 +40,8 @@
     return null;
   }
 
-  function pull(id) {
+  // The next chunk as bytes: {done: true} | {done: false, bytes: Uint8Array}.
+  function pullBytes(id) {
     const reader = open.get(id);
     if (reader === undefined) return Promise.reject(new TypeError(GONE));
     return reader.read().then(
@@ -55,7 +57,7 @@
           reader.cancel(error);
           throw error;
         }
-        return { done: false, chunk: bin.toBinaryString(bytes) };
+        return { done: false, bytes };
       },
       (error) => {
         open.delete(id);
@@ -64,11 +66,34 @@
     );
   }
 
+  function pull(id) {
+    return pullBytes(id).then((result) =>
+      result.done ? result : { done: false, chunk: bin.toBinaryString(result.bytes) });
+  }
+
+  // A registered stream read again inside this isolate: an object's streamed response
+  // handed to its caller by a direct call (the id crosses where the stream cannot).
+  function reopen(id) {
+    const ns = host.streams.load();
+    return new ns.ReadableStream({
+      type: 'bytes',
+      pull(controller) {
+        return pullBytes(id).then((result) => {
+          if (result.done) controller.close();
+          else if (result.bytes.byteLength > 0) controller.enqueue(result.bytes.slice());
+        });
+      },
+      cancel(reason) {
+        return cancel(id, reason);
+      },
+    });
+  }
+
   function cancel(id, reason) {
     const reader = open.get(id);
     if (reader === undefined) return Promise.resolve(null);
     open.delete(id);
-    const why = reason === undefined || reason === null ? undefined : new Error(String(reason));
+    const why = reason === undefined || reason === null || reason instanceof Error ? reason : new Error(String(reason));
     return reader.cancel(why).then(() => null, () => null);
   }
 
@@ -92,6 +117,7 @@
 
   host.bodyStreams = {
     register,
+    reopen,
     fromHost,
     pull,
     cancel,

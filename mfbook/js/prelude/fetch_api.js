@@ -1201,10 +1201,19 @@
     return withBody(wire, wireBody(state));
   }
 
+  function responseState(wire) {
+    if (typeof wire.stream === 'number') {
+      const state = newState('stream', null);
+      state.stream = host.bodyStreams.reopen(wire.stream);
+      return state;
+    }
+    return wire.body === null || wire.body === undefined ? NULL_STATE : newState('bin', wire.body);
+  }
+
   function responseFromWire(wire) {
     const status = wire.status === undefined ? 200 : wire.status;
     return new Response(INTERNAL, {
-      state: wire.body === null || wire.body === undefined ? NULL_STATE : newState('bin', wire.body),
+      state: responseState(wire),
       headers: null, pairs: wireToList(wire.headers), immutable: true, status,
       statusText: wire.statusText === undefined || wire.statusText === null ||
         wire.statusText === defaultStatusText(status) ? null : wire.statusText,
