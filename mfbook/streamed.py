@@ -137,7 +137,8 @@ class StreamedResponse(Response):
 
     Iterate it (``for chunk in response`` / ``response.iter_bytes()`` / ``async for``) to get
     the chunks as the worker produces them; ``body``, ``text()`` and ``json()`` read the rest
-    to the end (chunks already iterated are not kept). ``close()`` (or leaving a ``with`` block) before the end cancels the stream.
+    to the end (chunks already iterated are not kept). ``close()`` (or leaving a ``with``
+    block) before the end cancels the stream.
     """
 
     _buffer: bytes
