@@ -112,6 +112,10 @@ def test_text_and_binary_messages_cross_both_ways(fake: tuple[FakeEmulator, Serv
         binary = await ws.receive(timeout=5)
         await ws.close(code=4002, message=b"client done")
         await session.close()
+        for _ in range(500):  # the server passes the close on after answering it
+            if emulator.sockets[0].closed_with is not None:
+                break
+            await asyncio.sleep(0.01)
         return text.type, text.data, binary.type, binary.data, ws.protocol
 
     text_type, text, binary_type, binary, protocol = asyncio.run(talk())
