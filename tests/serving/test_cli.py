@@ -107,6 +107,44 @@ def test_watch_keeps_serving_the_previous_code_when_the_new_code_is_broken(proje
     assert httpx.get(f"{url}/greeting").text == "hello"
 
 
+ENDLESS = """
+let cancelled = "no";
+export default {
+  async fetch(request) {
+    const path = new URL(request.url).pathname;
+    if (path === "/cancelled") return new Response(cancelled);
+    if (path === "/echo") return new Response(request.body);
+    let i = 0;
+    return new Response(new ReadableStream({
+      async pull(c) { await scheduler.wait(1); c.enqueue(new TextEncoder().encode(`${i++}\\n`)); },
+      cancel() { cancelled = "yes"; },
+    }));
+  },
+};
+"""
+
+
+def test_the_served_process_streams_both_ways_and_a_client_cancels_an_endless_stream(
+    tmp_path: Path, start: Start
+) -> None:
+    (tmp_path / "endless.mjs").write_text(ENDLESS)
+    served = start("endless.mjs", "--port", "0")
+    url = served.url()
+    with httpx.stream("GET", f"{url}/endless") as response:
+        numbers = []
+        for line in response.iter_lines():
+            numbers.append(int(line))
+            if len(numbers) == 10:
+                break
+    assert numbers == list(range(10))
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{url}/cancelled").text != "yes" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert httpx.get(f"{url}/cancelled").text == "yes"
+    echoed = httpx.post(f"{url}/echo", content=(bytes([i]) * 1000 for i in range(256)))
+    assert echoed.content == b"".join(bytes([i]) * 1000 for i in range(256))
+
+
 def test_bindings_are_parsed_as_json_when_they_can_be(project: Path, start: Start) -> None:
     served = start("worker.mjs", "--do", "COUNTER=Counter", "--binding", "GREETING=hi there", "--port", "0")
     assert httpx.get(f"{served.url()}/greeting").text == "hi there"
