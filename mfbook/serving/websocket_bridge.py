@@ -5,7 +5,8 @@ with a 101 response (``send_async(str | bytes)``, ``receive_async()``, ``close_a
 reason)``; ``receive_async`` raises ``mfbook.WebSocketClosed(.code, .reason)`` once the worker
 has closed). Text stays text and bytes stay bytes. A close from either end is passed to the
 other with its code and reason (a close without a code, 1005, is passed as 1000, the code a
-sender may use); when the client's connection drops, the worker's socket is closed with 1006.
+sender may use); when the client's connection drops, the worker's socket is aborted: it sees
+1006, not clean, as when a browser tab closes.
 """
 
 from __future__ import annotations
@@ -55,12 +56,16 @@ async def bridge_websocket(request: web.Request, response: Response, worker: Any
                 break
             else:  # CLOSING, CLOSED (the connection dropped) or ERROR
                 break
-        if not worker_closed:
-            try:
-                await worker.close_async(_close_code(code) if code != 1006 else 1006, reason)
-            except Exception:  # noqa: BLE001 - 1006 may be refused as a code to send: close plainly
-                with contextlib.suppress(Exception):
-                    await worker.close_async(_SENDABLE_CLOSE, "")
+        if worker_closed:
+            return
+        if code == 1006 and callable(getattr(worker, "abort", None)):
+            worker.abort()  # the connection dropped: the worker sees 1006, not clean
+            return
+        try:
+            await worker.close_async(_close_code(code), reason)
+        except Exception:  # noqa: BLE001 - a code the worker's API refuses: close plainly
+            with contextlib.suppress(Exception):
+                await worker.close_async(_SENDABLE_CLOSE, "")
 
     async def worker_to_client() -> None:
         while True:
