@@ -28,8 +28,8 @@ from .options import Options, parse_options
 from .request_bodies import BodySource, RequestBodies, is_body_source
 from .runtime import NamespaceSpec, Runtime
 from .scheduling import RequestState, Worker
-from .stubs import DurableObjectNamespace, DurableObjectStub
 from .streamed import BodyStream, StreamedResponse
+from .stubs import DurableObjectNamespace, DurableObjectStub
 from .trace import Trace
 from .wrangler import check_migrations
 
