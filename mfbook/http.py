@@ -154,8 +154,11 @@ def request_wire(
     method: str = "GET",
     headers: HeadersInput = None,
     body: bytes | str | None = None,
+    cf: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Builds a request wire dict from Python arguments.
+
+    ``cf`` becomes ``request.cf`` (see :mod:`mfbook.cf`; checked by the caller).
 
     Raises:
         TypeError: ``url`` is not absolute, or a GET/HEAD request has a body (as ``new Request``).
@@ -174,4 +177,5 @@ def request_wire(
         "url": url,
         "headers": [list(pair) for pair in pairs],
         "body": body.decode("latin-1") if body is not None else None,
+        **({"cf": dict(cf)} if cf is not None else {}),
     }

@@ -40,8 +40,15 @@ PRELUDE_FILES = (
     "structured_clone.js",
     "streams.js",
     "blob.js",
-    "fetch_api.js",
+    "fetch_headers.js",
+    "fetch_form_data.js",
+    "fetch_body.js",
+    "fetch_request.js",
+    "fetch_response.js",
+    "fetch_bridge.js",
     "websocket.js",
+    "body_streams.js",
+    "scheduler.js",
 )
 
 
@@ -225,6 +232,8 @@ class Isolate:
                 "instanceState",
                 "wsEvent",
                 "hibernateActor",
+                "pullBody",
+                "cancelBody",
             )
         }
         self._flush = self._context.eval("__mfKernel.flush")

@@ -8,14 +8,15 @@ import logging
 import os
 import sys
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import export
 from .backends import Backend, BackendConfigError, open_backend
 from .bridge.signals import SigintGuard
 from .bridge.stack import current_stack_size
+from .cf import request_cf
 from .errors import ConfigError, WorkerError
 from .export import StorageTransfer
 from .http import HeadersInput, Response, request_wire
@@ -24,14 +25,21 @@ from .isolate import IsolateFault, IsolateLimits
 from .loop import EmulatorLoop, Waiter
 from .objects import DurableObjectStorage
 from .options import Options, parse_options
+from .request_bodies import BodySource, RequestBodies, is_body_source
 from .rpc_proxy import method_label
 from .runtime import NamespaceSpec, Runtime
 from .scheduling import RequestState, Worker
+from .streamed import BodyStream, StreamedResponse
 from .stubs import DurableObjectNamespace, DurableObjectStub
 from .trace import Trace
 from .wrangler import check_migrations
 
+if TYPE_CHECKING:
+    from .serving import ServeHandle
+
 __all__ = ["Miniflare"]
+
+BodyInput = bytes | str | BodySource | None
 
 logger = logging.getLogger("mfbook")
 console_logger = logging.getLogger("mfbook.console")
@@ -68,6 +76,7 @@ class Miniflare:
         self.trace = Trace(maxlen=self._options.trace_maxlen)
         self.console_lines: list[tuple[str, str]] = []
         self._loop = EmulatorLoop()
+        self._servers: list[ServeHandle] = []  # mf.serve(): stopped by dispose()
         try:
             self._runtime = self._loop.run(self._create_runtime(self._options))
         except BaseException:
@@ -75,6 +84,9 @@ class Miniflare:
             raise
         # Disposes at interpreter exit (atexit, while the emulator thread can still run: a
         # __del__ during finalization would wait for a thread that can no longer run).
+        #: Request bodies fed from Python iterables (``body_pull`` operations).
+        self._bodies = RequestBodies(self._runtime.loop, self._runtime.calls.io_result)
+        self._runtime.async_ops.update(self._bodies.ops())
         self._finalizer = weakref.finalize(self, _dispose, self._loop, self._runtime)
 
     # ------------------------------------------------------------------ set-up
@@ -374,9 +386,17 @@ class Miniflare:
             status_text="Internal Server Error",
         )
 
-    def _response(self, wire: dict[str, Any], url: str = "") -> Response:
-        """A response from its wire; a WebSocket in it becomes ``response.websocket``."""
-        response = Response.from_wire(wire)
+    def _response(
+        self, wire: dict[str, Any], url: str = "", worker_name: str | None = None, body_id: int | None = None
+    ) -> Response:
+        """A response from its wire; a WebSocket in it becomes ``response.websocket``, a body
+        handed over by id a :class:`~mfbook.streamed.StreamedResponse`."""
+        stream_id = wire.get("stream")
+        if stream_id is None:
+            self._bodies.discard(body_id)
+            response = Response.from_wire(wire)
+        else:
+            response = self._streamed_response(wire, worker_name, int(stream_id), body_id)
         socket_id = wire.get("ws")
         if socket_id is not None:
             response.websocket = self._runtime.websockets.client_for(int(socket_id), self._loop.post, url)
@@ -413,20 +433,29 @@ class Miniflare:
         *,
         method: str = "GET",
         headers: HeadersInput = None,
-        body: bytes | str | None = None,
+        body: BodyInput = None,
         worker_name: str | None = None,
+        cf: Mapping[str, Any] | None = None,
+        stream: bool = False,
     ) -> Response:
         """Sends a request to the entry worker (or ``worker_name``) and returns its response.
 
         A JS exception that escapes the handler becomes a 500 response whose body is the
-        error and its stack (as Miniflare shows it); the error is also logged.
+        error and its stack (as Miniflare shows it); the error is also logged. ``cf`` is the
+        request's ``request.cf`` (default :data:`mfbook.cf.DEFAULT_CF`). With ``stream=True``,
+        a body the worker streams comes back as a :class:`mfbook.streamed.StreamedResponse`
+        to iterate as it is produced (``for chunk in response``). ``body`` may also be an
+        iterable or async iterable of ``bytes``: the worker reads it as a stream.
         """
-        wire = request_wire(url, method=method, headers=headers, body=body)
+        wire, body_id = self._fetch_wire(url, method, headers, body, cf, stream, None)
         try:
             value = self._event_blocking("fetch", worker_name, None, None, (json.dumps(wire),))
-        except WorkerError as error:
-            return self._error_response(error)
-        return self._response(value, url)
+        except BaseException as error:
+            self._bodies.discard(body_id)
+            if isinstance(error, WorkerError):
+                return self._error_response(error)
+            raise
+        return self._response(value, url, worker_name, body_id)
 
     async def dispatch_fetch_async(
         self,
@@ -434,16 +463,76 @@ class Miniflare:
         *,
         method: str = "GET",
         headers: HeadersInput = None,
-        body: bytes | str | None = None,
+        body: BodyInput = None,
         worker_name: str | None = None,
+        cf: Mapping[str, Any] | None = None,
+        stream: bool = False,
     ) -> Response:
-        """Awaitable twin of :meth:`dispatch_fetch`."""
-        wire = request_wire(url, method=method, headers=headers, body=body)
+        """Awaitable twin of :meth:`dispatch_fetch` (iterate a streamed body with ``async for``)."""
+        wire, body_id = self._fetch_wire(url, method, headers, body, cf, stream, asyncio.get_running_loop())
         try:
             value = await self._event_async("fetch", worker_name, None, None, (json.dumps(wire),))
-        except WorkerError as error:
-            return self._error_response(error)
-        return self._response(value, url)
+        except BaseException as error:
+            self._bodies.discard(body_id)
+            if isinstance(error, WorkerError):
+                return self._error_response(error)
+            raise
+        return self._response(value, url, worker_name, body_id)
+
+    def _fetch_wire(
+        self,
+        url: str,
+        method: str,
+        headers: HeadersInput,
+        body: BodyInput,
+        cf: Mapping[str, Any] | None,
+        stream: bool,
+        caller: asyncio.AbstractEventLoop | None,
+    ) -> tuple[dict[str, Any], int | None]:
+        """The request wire, and the id of a body fed from an iterable (:mod:`mfbook.request_bodies`)."""
+        source = body if is_body_source(body) else None
+        plain = b"" if source is not None else body  # an iterable is a body too (GET/HEAD refuse it)
+        wire = request_wire(url, method=method, headers=headers, body=plain, cf=request_cf(cf))  # type: ignore[arg-type]
+        body_id = None
+        if source is not None:
+            body_id = self._bodies.add(source, caller=caller)  # type: ignore[arg-type]
+            wire["body"] = None
+            wire["bodyStream"] = body_id
+        if stream:
+            wire["streamBody"] = True
+        return wire, body_id
+
+    def _streamed_response(
+        self, wire: dict[str, Any], worker_name: str | None, stream_id: int, body_id: int | None
+    ) -> Response:
+        stream = BodyStream(
+            lambda kind: self._event_blocking(kind, worker_name, None, None, (stream_id,)),
+            lambda kind: self._event_async(kind, worker_name, None, None, (stream_id,)),
+            on_finish=lambda: self._bodies.discard(body_id),
+        )
+        return StreamedResponse(
+            int(wire["status"]),
+            stream=stream,
+            status_text=str(wire.get("statusText", "")),
+            headers=[(str(name), str(value)) for name, value in wire.get("headers", [])],
+        )
+
+    def serve(self, *, port: int = 8787, host: str = "127.0.0.1", cf: Mapping[str, Any] | None = None) -> ServeHandle:
+        """Serves the entry worker to real HTTP and WebSocket clients (see :mod:`mfbook.serving`).
+
+        Returns at once with a handle (``.url``, ``.stop()``); the server runs on a thread of
+        its own and ``dispose()`` stops it. ``port=0`` picks a free port; ``cf`` is the
+        ``request.cf`` of served requests.
+
+        Raises:
+            OSError: The address cannot be bound.
+        """
+        self._loop._check()
+        from .serving import start_server
+
+        handle = start_server(self, host=host, port=port, cf=cf)
+        self._servers.append(handle)
+        return handle
 
     # ------------------------------------------------------------------ durable objects
     def get_durable_object_namespace(self, binding: str, *, worker_name: str | None = None) -> DurableObjectNamespace:
@@ -545,6 +634,8 @@ class Miniflare:
         if self._loop.closed:
             return
         self.trace.emit("emulator.dispose")  # live widgets show that they stopped
+        for server in self._servers:
+            server.stop()
         self._finalizer()
 
     async def dispose_async(self) -> None:

@@ -97,6 +97,8 @@ class OutboxProcessor:
                     self._runtime.storage_ops.trace_op(
                         actor.storage, entry["kind"], op_ctx, tuple(entry["keys"]), {"cached": True}
                     )
+                elif op in self._runtime.async_ops:
+                    self._runtime.async_ops[op](worker, op_ctx, entry)
                 elif op == "digest":  # the fallback engine mode (no synchronous calls)
                     self._batch_for(batches, op_ctx)[0].append([entry["id"], True, digest(entry)])
                 else:

@@ -109,6 +109,9 @@ class Runtime:
         self.hibernation = Hibernation(self)
         self.websockets = WebSocketHub(self, self.hibernation)
         self.sync_handlers.update(WebSocketOps(self, self.websockets).handlers())
+        #: Extra outbox operations answered later through ``calls.io_result`` (e.g. ``body_pull``,
+        #: :mod:`mfbook.request_bodies`): ``handler(worker, ctx, entry)``.
+        self.async_ops: dict[str, Callable[[Worker, Context, dict[str, Any]], None]] = {}
         self.alarms = AlarmScheduler(self)
         #: Databases of SQLite-backed classes, beside each KV backend.
         self.sql_backends = SqlBackends()

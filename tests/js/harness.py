@@ -43,7 +43,12 @@ PRELUDE_ORDER = [
     "structured_clone.js",
     "streams.js",
     "blob.js",
-    "fetch_api.js",
+    "fetch_headers.js",
+    "fetch_form_data.js",
+    "fetch_body.js",
+    "fetch_request.js",
+    "fetch_response.js",
+    "fetch_bridge.js",
 ]
 
 FAKE_HOST_JS = r"""

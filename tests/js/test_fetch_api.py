@@ -1,4 +1,4 @@
-"""Tests for prelude/streams.js, blob.js and fetch_api.js (Blob, Headers, Request, Response,
+"""Tests for prelude/streams.js, blob.js and the fetch_*.js parts (Blob, Headers, Request, Response,
 FormData, streams and the host.fetchApi bridge), with workerd's error texts."""
 
 from __future__ import annotations

@@ -142,7 +142,8 @@
     const succeed = (value) => {
       let encoded;
       try {
-        encoded = kind === "fetch" ? K.responseToHost(value, MSG.objectNotResponse) : K.encodeForRpc(value, actor);
+        // A streamed body stays in this isolate: the caller reads it by id (body_streams.js).
+        encoded = kind === "fetch" ? K.responseToHost(value, MSG.objectNotResponse, true) : K.encodeForRpc(value, actor);
       } catch (error) {
         fail(error);
         return;

@@ -80,10 +80,12 @@
       let promise;
       let actor;
       try {
-        const request = fetchApi.requestFromWire(parse(wireText));
+        const wire = parse(wireText);
+        const request = fetchApi.requestFromWire(wire);
         if (targetText === "") {
           promise = resolved(runEntryFetch(request));
-          complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse));
+          // A caller that reads the body as a stream (body_streams.js) sets `streamBody`.
+          complete(eventId, promise, (value) => responseToHost(value, MSG.workerNotResponse, wire.streamBody));
           return;
         }
         const target = parseTarget(targetText);
@@ -200,6 +202,18 @@
     fireTimer(timerId, depth) {
       beginDelivery(depth);
       fireTimer(timerId);
+    },
+
+    /** Reads the next chunk of a response body handed over as a stream (body_streams.js). */
+    pullBody(eventId, targetText, streamId, depth) {
+      beginDelivery(depth);
+      complete(eventId, host.bodyStreams.pull(streamId), (value) => value);
+    },
+
+    /** Cancels a response body stream its reader gave up on: the stream's cancel() runs. */
+    cancelBody(eventId, targetText, streamId, depth) {
+      beginDelivery(depth);
+      complete(eventId, host.bodyStreams.cancel(streamId, "The reader cancelled the response body."), () => null);
     },
 
     flush: host.flush,

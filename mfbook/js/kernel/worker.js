@@ -159,9 +159,10 @@
     );
   }
 
-  function responseToHost(value, notResponseMessage) {
+  // `streamed`: a stream body is handed over by id, not read here (prelude/body_streams.js).
+  function responseToHost(value, notResponseMessage, streamed) {
     if (!fetchApi.isResponse(value)) throw new TypeError(notResponseMessage);
-    return fetchApi.responseToWire(value);
+    return fetchApi.responseToWire(value, streamed === true ? host.bodyStreams.register : undefined);
   }
 
   function runEntryFetch(request) {

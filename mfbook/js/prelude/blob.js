@@ -1,4 +1,4 @@
-// Blob and File for the mfbook prelude, plus the byte helpers shared with fetch_api.js.
+// Blob and File for the mfbook prelude, plus the byte helpers shared with the fetch_*.js parts.
 //
 // Internal API (`host.binary`):
 //   toBinaryString(u8) -> string       one char (0..255) per byte: the bridge's wire format
