@@ -144,6 +144,15 @@ def test_an_evicted_object_is_constructed_again_and_keeps_its_sockets(room: Mini
     assert kinds(room).count("ws.hibernate") == 1 and kinds(room).count("ws.wake") == 1
 
 
+def test_an_object_rebuilt_by_a_fetch_does_not_trace_a_later_wake(room: Miniflare) -> None:
+    alice = join(room, "name=alice")
+    room.hibernate(lobby(room))
+    join(room, "name=bob")  # an ordinary fetch constructs the object again
+    assert ask(alice, "who")["constructions"] == 2
+    assert kinds(room).count("ws.hibernate") == 1
+    assert kinds(room).count("ws.wake") == 0  # the frame found the object awake
+
+
 def test_an_idle_object_hibernates_after_the_idle_time() -> None:
     with Miniflare(script=ROOM, modules=True, durable_objects={"ROOM": "Room"}, websocket_hibernation_idle_ms=50) as mf:
         ws = join(mf, "name=alice")
