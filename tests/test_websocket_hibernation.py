@@ -401,3 +401,40 @@ def test_a_socket_closed_by_its_client_is_closing_after_a_wake() -> None:
         assert ask(second, "states") == [2, 1]  # the close arrived; the object did not answer it
         mf.hibernate(mf.get_durable_object_namespace("S").id_from_name("s"))
         assert ask(second, "states") == [2, 1]
+
+
+LATE_CLOSE = """
+import { DurableObject } from "cloudflare:workers";
+export class Room extends DurableObject {
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/seen") return Response.json(await this.ctx.storage.get("seen"));
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server, ["red", "blue"]);
+    server.serializeAttachment("kept");
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  webSocketMessage(ws) { ws.close(4000, "server first"); }
+  async webSocketClose(ws, code) {
+    await this.ctx.storage.put("before", code);  // the handler goes on after a storage round trip
+    let seen;
+    try { seen = [code, this.ctx.getTags(ws), ws.deserializeAttachment()]; } catch (error) { seen = `${error.name}: ${error.message}`; }
+    await this.ctx.storage.put("seen", seen);
+  }
+}
+export default { fetch(request, env) { return env.ROOM.get(env.ROOM.idFromName("a")).fetch(request); } }
+"""
+
+
+def test_a_late_webSocketClose_still_sees_tags_of_a_socket_finished_on_both_sides() -> None:
+    with Miniflare(script=LATE_CLOSE, modules=True, durable_objects={"ROOM": "Room"}) as mf:
+        ws = join(mf, "x=1")
+        ws.send("close please")  # the server closes first; the client's echo ends the socket on both sides
+        with pytest.raises(WebSocketClosed):
+            ws.receive(timeout=5)
+        deadline = time.monotonic() + 10
+        seen = None
+        while seen is None and time.monotonic() < deadline:
+            seen = mf.dispatch_fetch("http://localhost/seen").json()
+        assert seen == [4000, ["red", "blue"], "kept"]
+        hub = mf._runtime.websockets  # noqa: SLF001 - the host forgets the socket once the handler ran
+        assert hub.ends == {}
