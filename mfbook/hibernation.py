@@ -9,7 +9,7 @@ object again (its constructor runs, ``blockConcurrencyWhile`` in it is respected
 ``webSocketMessage`` runs. ``Miniflare.hibernate`` forces it.
 
 Trace events: ``ws.hibernate`` when the instance is dropped, ``ws.wake`` when a frame brings
-it back.
+it back (an object brought back by any other event is simply awake again).
 """
 
 from __future__ import annotations
@@ -56,6 +56,15 @@ class Hibernation:
         if actor.key in self.hibernated:
             self.hibernated.discard(actor.key)
             self._emit("ws.wake", actor)
+
+    def rebuilt(self, actor: Actor) -> None:
+        """Some event (a frame or not) reaches ``actor``'s instance, so it is no longer evicted.
+
+        Only a frame traces ``ws.wake`` (:meth:`wake`, called before its delivery is queued); an
+        ordinary ``fetch`` or alarm constructs the object silently, and the next frame must not
+        trace a wake-up that did not happen.
+        """
+        self.hibernated.discard(actor.key)
 
     def _idle(self, key: str) -> None:
         self._timers.pop(key, None)

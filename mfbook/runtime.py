@@ -390,6 +390,8 @@ class Runtime:
         interrupted = False
         try:
             isolate = worker.ensure_isolate()
+            if actor is not None:
+                self.hibernation.rebuilt(actor)  # the delivery constructs it if it was evicted
             depth = ctx.request.depth if ctx.request is not None else 1
             self._delivering = isolate
             self.current = ctx

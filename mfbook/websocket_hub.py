@@ -63,6 +63,10 @@ class SocketEnd:
     got_close: bool = False
     client: WebSocketClient | None = None
     pending: list[Frame] = field(default_factory=list)
+    #: Handler deliveries (``webSocketMessage`` etc.) queued or running for this end: while
+    #: any is, the host keeps the end even when it is finished, so a late ``webSocketClose``
+    #: can still ask for its tags and attachment.
+    handlers: int = 0
 
     @property
     def finished(self) -> bool:
@@ -203,6 +207,7 @@ class WebSocketHub:
             target = actor.target_json()
             if end.hibernatable:
                 event["h"] = [end.attachment, end.sent_close, end.got_close]
+                end.handlers += 1  # until the isolate reports the handler done (handler_done)
                 self.hibernation.wake(actor)
         request = runtime.new_request(None)
         kind = "ws.close" if frame[0] == "c" else "ws.message"
@@ -223,8 +228,14 @@ class WebSocketHub:
                 ends.pop(end.socket_id, None)
         peer = self.ends.get(end.peer_id)
         if peer is None or peer.finished:
-            self.ends.pop(end.socket_id, None)
-            self.ends.pop(end.peer_id, None)
+            for done in (end, peer):
+                if done is not None and done.handlers == 0:
+                    self.ends.pop(done.socket_id, None)
+
+    def handler_done(self, end: SocketEnd) -> None:
+        """The handler of one delivery to ``end`` settled: a finished end may now be forgotten."""
+        end.handlers = max(0, end.handlers - 1)
+        self.forget_if_finished(end)
 
     def close_all(self, code: int = 1006, reason: str = "The emulator was disposed.") -> None:
         """Drops every connection (dispose, or new code: workerd disconnects on a code update).

@@ -49,6 +49,7 @@ class WebSocketOps:
             "ws.autoSet": self.set_auto_response,
             "ws.autoGet": self.get_auto_response,
             "ws.autoTime": self.auto_response_time,
+            "ws.handled": self.handled,
         }
 
     # ------------------------------------------------------------------ callers
@@ -185,6 +186,11 @@ class WebSocketOps:
     def tags(self, entry: dict[str, Any]) -> list[str]:
         _, _, end = self._held(entry)
         return list(end.tags)
+
+    def handled(self, entry: dict[str, Any]) -> None:
+        """A hibernatable handler for the end ``entry["s"]`` settled (kernel/websockets.js)."""
+        _, _, end = self._held(entry)
+        self._hub.handler_done(end)
 
     def set_auto_response(self, entry: dict[str, Any]) -> None:
         actor = self._named_actor(entry)

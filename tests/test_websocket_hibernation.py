@@ -144,6 +144,15 @@ def test_an_evicted_object_is_constructed_again_and_keeps_its_sockets(room: Mini
     assert kinds(room).count("ws.hibernate") == 1 and kinds(room).count("ws.wake") == 1
 
 
+def test_an_object_rebuilt_by_a_fetch_does_not_trace_a_later_wake(room: Miniflare) -> None:
+    alice = join(room, "name=alice")
+    room.hibernate(lobby(room))
+    join(room, "name=bob")  # an ordinary fetch constructs the object again
+    assert ask(alice, "who")["constructions"] == 2
+    assert kinds(room).count("ws.hibernate") == 1
+    assert kinds(room).count("ws.wake") == 0  # the frame found the object awake
+
+
 def test_an_idle_object_hibernates_after_the_idle_time() -> None:
     with Miniflare(script=ROOM, modules=True, durable_objects={"ROOM": "Room"}, websocket_hibernation_idle_ms=50) as mf:
         ws = join(mf, "name=alice")
@@ -392,3 +401,40 @@ def test_a_socket_closed_by_its_client_is_closing_after_a_wake() -> None:
         assert ask(second, "states") == [2, 1]  # the close arrived; the object did not answer it
         mf.hibernate(mf.get_durable_object_namespace("S").id_from_name("s"))
         assert ask(second, "states") == [2, 1]
+
+
+LATE_CLOSE = """
+import { DurableObject } from "cloudflare:workers";
+export class Room extends DurableObject {
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/seen") return Response.json(await this.ctx.storage.get("seen"));
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server, ["red", "blue"]);
+    server.serializeAttachment("kept");
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  webSocketMessage(ws) { ws.close(4000, "server first"); }
+  async webSocketClose(ws, code) {
+    await this.ctx.storage.put("before", code);  // the handler goes on after a storage round trip
+    let seen;
+    try { seen = [code, this.ctx.getTags(ws), ws.deserializeAttachment()]; } catch (error) { seen = `${error.name}: ${error.message}`; }
+    await this.ctx.storage.put("seen", seen);
+  }
+}
+export default { fetch(request, env) { return env.ROOM.get(env.ROOM.idFromName("a")).fetch(request); } }
+"""
+
+
+def test_a_late_webSocketClose_still_sees_tags_of_a_socket_finished_on_both_sides() -> None:
+    with Miniflare(script=LATE_CLOSE, modules=True, durable_objects={"ROOM": "Room"}) as mf:
+        ws = join(mf, "x=1")
+        ws.send("close please")  # the server closes first; the client's echo ends the socket on both sides
+        with pytest.raises(WebSocketClosed):
+            ws.receive(timeout=5)
+        deadline = time.monotonic() + 10
+        seen = None
+        while seen is None and time.monotonic() < deadline:
+            seen = mf.dispatch_fetch("http://localhost/seen").json()
+        assert seen == [4000, ["red", "blue"], "kept"]
+        hub = mf._runtime.websockets  # noqa: SLF001 - the host forgets the socket once the handler ran
+        assert hub.ends == {}

@@ -160,12 +160,16 @@
       } catch (error) {
         promise = rejected(error);
       }
-      if (actor !== undefined) {
-        const release = () => {
-          actor.inflight--;
-        };
-        then(promise, release, release);
-      }
+      const release = () => {
+        if (actor !== undefined) actor.inflight--;
+        // The host keeps a finished socket until its handlers ran (getTags in a late webSocketClose).
+        try {
+          host.call("ws.handled", tag({ s: event.s }));
+        } catch {
+          // the socket is gone already (its worker was replaced)
+        }
+      };
+      then(promise, release, release);
       catchError(promise, (error) => K.reportBackground(error));
     },
 
