@@ -272,17 +272,33 @@ class Table(_Renders):
 class StorageDict(_Renders, dict[str, Any]):
     """A ``dict`` of stored keys and values that displays as a key/value table.
 
+    A SQLite-backed object's tables (name -> row count) are kept in :attr:`tables` and shown
+    in the caption; the dict itself holds only the key/value entries.
+
     >>> StorageDict({"count": 3}, title="COUNTER alice") == {"count": 3}
     True
+    >>> StorageDict({}, tables={"notes": 2}, style="plain").table().caption
+    '0 keys; tables: notes (2 rows)'
     """
 
-    def __init__(self, entries: Mapping[str, Any] = (), *, title: str | None = None, style: str = "html") -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        entries: Mapping[str, Any] = (),  # type: ignore[assignment]
+        *,
+        title: str | None = None,
+        style: str = "html",
+        tables: Mapping[str, int] | None = None,
+    ) -> None:
         super().__init__(entries)
         self.title = title
         self.style = style
+        self.tables: dict[str, int] = dict(tables or {})
 
     def table(self) -> Table:
         count = f"{len(self)} key" + ("" if len(self) == 1 else "s")
+        if self.tables:
+            listed = ", ".join(f"{name} ({rows} row{'' if rows == 1 else 's'})" for name, rows in self.tables.items())
+            count += f"; tables: {listed}"
         return Table(
             ["key", "value"],
             [(key, format_value(value)) for key, value in self.items()],

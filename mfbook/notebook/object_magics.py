@@ -21,7 +21,7 @@ from .cells import map_stack
 from .helpers import MagicHelpers, parse_arguments
 from .magics import MfbookMagics
 from .sql_params import bind_parameters
-from .views import alarms_view, object_names, storage_view, timeline_view
+from .views import alarms_view, object_names, sql_table_rows, storage_view, timeline_view
 
 __all__ = ["ObjectMagics"]
 
@@ -173,6 +173,9 @@ class ObjectMagics(Magics):
     def do_list(self, line: str) -> StorageDict:
         """Lists an object's keys and values (a dict, displayed as a table).
 
+        For a SQLite-backed object the caption also lists its tables with their row counts
+        (``.tables`` on the result; query them with ``%do_sql``).
+
         Examples::
 
             %do_list COUNTER alice
@@ -181,7 +184,8 @@ class ObjectMagics(Magics):
         args = parse_arguments(self.do_list, line)
         namespace, object_id, cell = self.helpers.target(args.binding, args.name, args.id, "do_list")
         with self.helpers.engine("do_list", cell):
-            entries = namespace.storage(object_id).list(
+            storage = namespace.storage(object_id)
+            entries = storage.list(
                 prefix=args.prefix,
                 start=args.start,
                 start_after=args.start_after,
@@ -189,7 +193,8 @@ class ObjectMagics(Magics):
                 limit=args.limit,
                 reverse=args.reverse,
             )
-        return StorageDict(entries, title=self.helpers.label(object_id), style=self._session.output)
+            tables = sql_table_rows(storage)
+        return StorageDict(entries, title=self.helpers.label(object_id), style=self._session.output, tables=tables)
 
     @no_var_expand
     @magic_arguments()

@@ -17,9 +17,10 @@ from ..trace import TraceEvent
 
 if TYPE_CHECKING:
     from ..miniflare import Miniflare
+    from ..objects import DurableObjectStorage
     from ..stubs import DurableObjectNamespace
 
-__all__ = ["alarms_view", "ids_view", "object_names", "storage_view", "timeline_view"]
+__all__ = ["alarms_view", "ids_view", "object_names", "sql_table_rows", "storage_view", "timeline_view"]
 
 _MAX_KEYS = 1_000
 
@@ -31,6 +32,21 @@ def object_names(mf: Miniflare) -> dict[str, str]:
         if event.object_id and event.object_name:
             names[f"{event.binding}:{event.object_id}"] = event.object_name
     return names
+
+
+def sql_table_rows(storage: DurableObjectStorage) -> dict[str, int]:
+    """A SQLite-backed object's own tables and their row counts (``{}`` for a KV-backed one).
+
+    Untraced reads: listing storage must not add events to the trace.
+    """
+    if not storage.sqlite:
+        return {}
+    sql = storage.sql
+    counts = {}
+    for table in sql.tables():
+        quoted = '"' + table.replace('"', '""') + '"'
+        counts[table] = int(sql.exec(f"SELECT count(*) AS n FROM {quoted}", trace=False).one()["n"])
+    return counts
 
 
 def ids_view(namespace: DurableObjectNamespace, names: dict[str, str], *, style: str) -> RecordList:
@@ -55,7 +71,12 @@ def storage_view(
     if name is not None and len(namespaces) == 1:
         namespace = namespaces[0]
         storage = namespace.storage(namespace.id_from_name(name))
-        return StorageDict(storage.list(limit=_MAX_KEYS), title=f"{namespace.binding} {name}", style=style)
+        return StorageDict(
+            storage.list(limit=_MAX_KEYS),
+            title=f"{namespace.binding} {name}",
+            style=style,
+            tables=sql_table_rows(storage),
+        )
     rows = []
     for namespace in namespaces:
         for hex_id in namespace.object_ids():

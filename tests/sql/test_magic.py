@@ -88,3 +88,26 @@ def test_bind_parameters_skips_strings_comments_and_escaped_braces() -> None:
         bind_parameters("SELECT {a", {"a": 1})
     with pytest.raises(ValueError, match="not a variable name"):
         bind_parameters("SELECT {1 + 1}", {})
+
+
+def test_do_list_shows_the_tables_of_a_sqlite_object_with_row_counts(notes: InteractiveShell) -> None:
+    notes.run_line_magic("do_sql", "NOTES a INSERT INTO notes (text) VALUES ('two')")
+    notes.run_line_magic("do_sql", "NOTES a CREATE TABLE tags (name TEXT)")
+    listed = notes.run_line_magic("do_list", "NOTES a")
+    assert dict(listed) == {}
+    assert listed.tables == {"notes": 2, "tags": 0}
+    assert listed.table().caption == "0 keys; tables: notes (2 rows), tags (0 rows)"
+    shown = notes.run_line_magic("do_storage", "NOTES a --static")
+    assert shown.tables == {"notes": 2, "tags": 0}
+    trace_before = len(notes.user_ns["mf"].trace)
+    notes.run_line_magic("do_list", "NOTES a")
+    assert len(notes.user_ns["mf"].trace) == trace_before
+
+
+def test_do_list_of_a_kv_object_has_no_tables(shell: InteractiveShell) -> None:
+    shell.run_cell_magic("worker", "--do NOTES=Notes", NOTES.replace("ctx.storage.sql.exec", "void"))
+    shell.run_line_magic("do_put", "NOTES a k 1")
+    listed = shell.run_line_magic("do_list", "NOTES a")
+    assert dict(listed) == {"k": 1}
+    assert listed.tables == {}
+    assert listed.table().caption == "1 key"
