@@ -323,7 +323,16 @@ class Isolate:
             interrupter.disarm()
         if text == OUT_OF_MEMORY:
             self.broken = True  # _parse raises the memory-limit fault
+        elif '"message":"null"' in text and self._near_memory_limit():
+            # QuickJS throws a bare null when it cannot even allocate the error: caught by the
+            # kernel, it would reach the caller as "Error: null" instead of the memory limit.
+            self.broken = True
+            text = OUT_OF_MEMORY
         return self._parse(text)
+
+    def _near_memory_limit(self) -> bool:
+        limit = self.limits.memory_bytes
+        return bool(limit) and self._context.memory()["memory_used_size"] >= 0.9 * limit
 
     def trip(self) -> None:
         """Stops the JavaScript running in this isolate at its next poll (any thread may call)."""
