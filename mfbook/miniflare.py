@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from . import export
-from .backends import Backend, BackendConfigError, open_backend
 from .bridge.signals import SigintGuard
 from .bridge.stack import current_stack_size
 from .cf import request_cf
@@ -21,18 +20,17 @@ from .errors import ConfigError, WorkerError
 from .export import StorageTransfer
 from .http import HeadersInput, Response, request_wire
 from .ids import DurableObjectId
-from .isolate import IsolateFault, IsolateLimits
 from .loop import EmulatorLoop, Waiter
 from .objects import DurableObjectStorage
 from .options import Options, parse_options
 from .request_bodies import BodySource, RequestBodies, is_body_source
 from .rpc_proxy import method_label
 from .runtime import NamespaceSpec, Runtime
-from .scheduling import RequestState, Worker
+from .runtime_setup import install, isolate_limits, open_backends, place_objects
+from .scheduling import RequestState
 from .streamed import BodyStream, StreamedResponse
 from .stubs import DurableObjectNamespace, DurableObjectStub
 from .trace import Trace
-from .wrangler import check_migrations
 
 if TYPE_CHECKING:
     from .serving import ServeHandle
@@ -102,34 +100,13 @@ class Miniflare:
         elif callable(mode):
             mode(level, text)
 
-    @staticmethod
-    def _open_backends(options: Options) -> tuple[Backend, dict[str, Backend]]:
-        """The parent's backend and those of workers with their own ``durable_objects_persist``."""
-        opened: list[tuple[Any, Backend]] = []
-
-        def open_once(persist: Any) -> Backend:
-            for value, backend in opened:
-                if value is persist or (type(value) is type(persist) and value == persist):
-                    return backend
-            try:
-                backend = open_backend(persist, redis_prefix=options.redis_prefix, redis_options=options.redis_options)
-            except BackendConfigError as error:
-                for _, other in opened:
-                    other.close()
-                raise ConfigError(str(error), option="durable_objects_persist") from None
-            opened.append((persist, backend))
-            return backend
-
-        backend = open_once(options.persist)
-        return backend, {name: open_once(value) for name, value in options.worker_persist.items()}
-
     async def _create_runtime(self, options: Options) -> Runtime:
-        backend, worker_backends = self._open_backends(options)
+        backend, worker_backends = open_backends(options)
         runtime = Runtime(
             loop=self._loop.scheduler,
             backend=backend,
             trace=self.trace,
-            limits=self._limits(options),
+            limits=isolate_limits(options),
             upstream=options.upstream,
             console=self._console,
             txn_max_attempts=options.txn_max_attempts,
@@ -140,91 +117,15 @@ class Miniflare:
         for opened in {id(b): b for b in [backend, *worker_backends.values()]}.values():
             opened.io_window = runtime.waits.window
         if backend.remote and options.redis_lease_ms is not None:
-            self._place_objects(runtime, backend, options)
+            place_objects(runtime, backend, options, self._loop)
         try:
-            self._install(runtime, options)
+            install(runtime, options)
             if options.alarms:
                 await runtime.alarms.restore()
         except BaseException:
             runtime.close()
             raise
         return runtime
-
-    def _place_objects(self, runtime: Runtime, backend: Backend, options: Options) -> None:
-        """With Redis, each object runs in one process of those sharing it (mfbook/placement)."""
-        from .backends.redis import RedisBackend  # imports redis
-        from .placement import Placement
-
-        assert isinstance(backend, RedisBackend) and options.redis_lease_ms is not None
-        runtime.placement = Placement(
-            backend=backend,
-            lease_ms=options.redis_lease_ms,
-            engine=self._loop,
-            runtime=runtime,
-        )
-        backend.fence_for = runtime.placement.fence_for
-
-    @staticmethod
-    def _limits(options: Options) -> IsolateLimits:
-        return IsolateLimits(cpu_ms=options.cpu_limit_ms, memory_bytes=int(options.memory_limit_mb * 1024 * 1024))
-
-    def _install(self, runtime: Runtime, options: Options) -> None:
-        """Builds and checks the new workers completely, then switches to them.
-
-        On any error the workers running before keep serving (and nothing is changed).
-        """
-        limits = self._limits(options)
-        try:
-            prepared = runtime.prepare(options.workers, limits)
-        except IsolateFault as fault:
-            envelope = fault.envelope
-            raise ConfigError(
-                f"The worker failed to start: {envelope.get('name')}: {envelope.get('message')}\n"
-                f"{envelope.get('stack', '')}",
-                option="script",
-            ) from None
-        try:
-            self._check_classes(prepared, options)
-        except BaseException:
-            for worker in prepared.values():
-                if worker.isolate is not None:
-                    worker.isolate.close()
-            raise
-        runtime.limits = limits
-        runtime.upstream = options.upstream
-        runtime.txn_max_attempts = options.txn_max_attempts
-        runtime.wall_limit_ms = options.wall_limit_ms
-        runtime.hibernation.idle_ms = options.websocket_hibernation_idle_ms
-        if runtime.workers:  # a reload: as on a code update, open WebSockets are disconnected
-            runtime.websockets.close_all(1012, "The worker was reloaded.")
-        runtime.configure(options.workers, prepared)
-
-    @staticmethod
-    def _check_classes(workers: dict[str, Worker], options: Options) -> None:
-        for worker in workers.values():
-            for binding, namespace in worker.spec.namespaces.items():
-                target = workers[namespace.script_name]
-                assert target.isolate is not None
-                classes = target.isolate.info["classes"]
-                if namespace.class_name not in classes:
-                    if namespace.script_name != worker.name:
-                        message = (
-                            f'Class "{namespace.class_name}" in script "{namespace.script_name}" '
-                            f'for Durable Object "{binding}" not found'
-                        )
-                    else:
-                        message = f'Class "{namespace.class_name}" for Durable Object "{binding}" not found'
-                    raise ConfigError(message, option="durable_objects")
-        for worker_name, (path, migrations) in options.migrations.items():
-            owner = workers[worker_name]
-            assert owner.isolate is not None
-            bound = {
-                binding: namespace.class_name
-                for worker in workers.values()
-                for binding, namespace in worker.spec.namespaces.items()
-                if namespace.script_name == worker_name
-            }
-            check_migrations(path, worker_name, migrations, classes=owner.isolate.info["classes"], bindings=bound)
 
     def set_options(self, **options: Any) -> None:
         """Reloads with new options: new code runs, objects are re-constructed, storage stays.
@@ -236,7 +137,7 @@ class Miniflare:
         parsed.worker_persist = self._options.worker_persist
 
         async def reload() -> None:
-            self._install(self._runtime, parsed)
+            install(self._runtime, parsed)
 
         self._loop.run(reload())
         self._options = parsed
@@ -256,6 +157,7 @@ class Miniflare:
         request = runtime.new_request(None)
         try:
             if namespace is not None and object_id is not None:
+
                 def run_here() -> None:
                     actor = runtime.actor_for(namespace, object_id.hex, object_id.name)
                     assert actor.worker is not None
@@ -664,7 +566,6 @@ class Miniflare:
 
     async def __aexit__(self, *args: Any) -> None:
         await self.dispose_async()
-
 
 
 def _dispose(loop: EmulatorLoop, runtime: Runtime) -> None:

@@ -78,7 +78,7 @@ class OutboxProcessor:
                 elif op == "console":
                     self._runtime.console(entry["level"], entry["text"])
                 elif op == "timer":
-                    self._runtime.add_timer(worker, op_ctx, entry["timer"], entry["ms"], entry["repeat"])
+                    self._runtime.timers.add(worker, op_ctx, entry["timer"], entry["ms"], entry["repeat"])
                 elif op == "cleartimer":
                     timer = worker.timers.pop(entry["timer"], None)
                     if timer is not None:

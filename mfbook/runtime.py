@@ -43,6 +43,7 @@ from .trace import Trace
 from .watchdog import WallClockWatchdog
 from .websocket_hub import WebSocketHub
 from .websocket_ops import WebSocketOps
+from .worker_timers import WorkerTimers
 
 if TYPE_CHECKING:
     from .placement import Placement
@@ -89,8 +90,9 @@ class Runtime:
         self.storage_ops = StorageOperations(self)
         self.calls = Calls(self)
         self.outboxes = OutboxProcessor(self)
+        self.timers = WorkerTimers(self)
         self.watchdog = WallClockWatchdog(
-            loop, lambda: self.wall_limit_ms / 1000, lambda: self.events.values(), self._expire_event
+            loop, lambda: self.wall_limit_ms / 1000, lambda: self.events.values(), self.timers.expire_event
         )
         self._pumping = False
         #: Thread id of a caller driving deliveries on its own thread (see :meth:`drive`).
@@ -526,29 +528,6 @@ class Runtime:
         ctx = Context(request, actor)
         self.schedule(Delivery(worker, kind, (event_id, target, *payload), ctx, gated=actor is not None))
 
-    def _expire_event(self, event: Event) -> None:
-        """Ends an event still pending after ``wall_limit_ms`` (e.g. kept alive by timers)."""
-        if event.event_id not in self.events:
-            return
-        envelope = {
-            "name": "Error",
-            "message": f"Worker exceeded the wall-clock time limit ({self.wall_limit_ms:g} ms) for one request. "
-            "Raise Miniflare(wall_limit_ms=...) if it is expected to take longer.",
-            "stack": "",
-            "limit": True,
-        }
-        self.finish_event(event, False, envelope)
-        # Its timers (and those of the direct calls it made) would keep running for nobody,
-        # and so would one that a timer callback already queued sets again.
-        worker = event.worker
-        event.request.expired = True
-        for timer_id, (handle, ctx, *_) in list(worker.timers.items()):
-            if ctx.request is event.request or event.request in self.calls.direct_callers(worker, ctx.request):
-                handle.cancel()
-                del worker.timers[timer_id]
-                if ctx.request is not None:
-                    ctx.request.expired = True
-
     def finish_event(self, event: Event, ok: bool, value: Any) -> None:
         if self.events.pop(event.event_id, None) is None:
             return
@@ -582,35 +561,6 @@ class Runtime:
     def _after_alarm_change(self, storage: ObjectStorage) -> None:
         if self.alarms_enabled:
             self.alarms.schedule(storage)
-
-    # ------------------------------------------------------------------ timers
-    def add_timer(self, worker: Worker, ctx: Context, timer_id: int, ms: float, repeat: bool) -> None:
-        if self._expired(worker, ctx):
-            return  # set by a callback of a request the wall-clock limit ended
-
-        def fire() -> None:
-            entry = worker.timers.get(timer_id)
-            if entry is None:
-                return
-            if self._expired(worker, ctx):
-                del worker.timers[timer_id]
-                return
-            if repeat:
-                handle = self.loop.call_later(max(ms, 1) / 1000, fire)
-                worker.timers[timer_id] = (handle, ctx, repeat, ms)
-            else:
-                worker.timers.pop(timer_id, None)
-            self.schedule(Delivery(worker, "fireTimer", (timer_id,), ctx, gated=True))
-
-        handle = self.loop.call_later(ms / 1000, fire)
-        worker.timers[timer_id] = (handle, ctx, repeat, ms)
-
-    def _expired(self, worker: Worker, ctx: Context) -> bool:
-        """Whether ``ctx`` belongs to a request the wall-clock limit ended (or to a direct call of one)."""
-        request = ctx.request
-        if request is None:
-            return False
-        return request.expired or any(caller.expired for caller in self.calls.direct_callers(worker, request))
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
